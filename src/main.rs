@@ -1,3 +1,136 @@
-fn main() {
-    println!("Hello, world!");
+//! The `httpok` binary: parse, build the pieces, run the listener loop (or `--once`).
+//! stdout carries protocol bytes only; every log line goes to stderr.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use httpok::cli::{Args, Config, UsageError};
+use httpok::selection::Exclusions;
+use httpok::supervisor::{Client, Endpoint};
+use httpok::watcher::{Watcher, run_listener};
+
+/// Timeout of each call to supervisord (stops are polled, so no call blocks for long).
+const RPC_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn main() -> ExitCode {
+    init_logging();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            // --help and --version go to stdout only when asked for, never in listener mode.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let config = match args.into_config() {
+        Ok(config) => config,
+        Err(e @ UsageError::NotAListener) => {
+            log::error!("{e}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            log::error!("{e} (see httpok --help)");
+            return ExitCode::from(2);
+        }
+    };
+    if config.once {
+        return run_once(&config);
+    }
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_once(config: &Config) -> ExitCode {
+    let mut stdout = io::stdout().lock();
+    match httpok::once::run_once(config, &mut stdout) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(config: Config) -> Result<(), String> {
+    let server = config
+        .server
+        .clone()
+        .ok_or("no supervisord URL (internal: checked by the CLI)")?;
+    let endpoint = Endpoint::parse(&server.url)?;
+    let client = Client::new(
+        endpoint,
+        server.username.as_deref(),
+        server.password.as_deref(),
+        RPC_TIMEOUT,
+    );
+    let exclusions = Exclusions {
+        own: own_namespec(),
+        names: config.exclude.clone(),
+    };
+    log::info!(
+        "httpok {} watching {} check(s), {} round(s) to restart; supervisord at {}",
+        env!("CARGO_PKG_VERSION"),
+        config.checks.len(),
+        config.policy.failures,
+        server.url
+    );
+    let mut watcher = Watcher::new(config, Arc::new(client), exclusions)?;
+    let stdin = io::stdin().lock();
+    let stdout = io::stdout().lock();
+    let result = run_listener(stdin, ProtocolOut(stdout), &mut watcher);
+    watcher.finish();
+    result.map_err(|e| format!("event stream failed: {e}"))
+}
+
+/// This listener's namespec, from the variables supervisord sets for every child.
+fn own_namespec() -> Option<String> {
+    let name = std::env::var("SUPERVISOR_PROCESS_NAME").ok()?;
+    let group = std::env::var("SUPERVISOR_GROUP_NAME").unwrap_or_else(|_| name.clone());
+    Some(if group == name {
+        name
+    } else {
+        format!("{group}:{name}")
+    })
+}
+
+/// The one writer of stdout in listener mode.
+struct ProtocolOut<W: Write>(W);
+
+impl<W: Write> Write for ProtocolOut<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Plain lines on stderr: `2026-11-28T02:35:55Z INFO message`; RUST_LOG overrides info.
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .target(env_logger::Target::Stderr)
+        .format(|buf, record| {
+            writeln!(
+                buf,
+                "{} {} {}",
+                buf.timestamp_seconds(),
+                record.level(),
+                record.args()
+            )
+        })
+        .init();
 }

@@ -1,0 +1,281 @@
+//! Restarting one process safely through the [`Supervisor`] trait: re-read it and
+//! restart only the pid that failed, dump a core if asked, stop without a long-blocking
+//! call (stop, then poll until it has stopped), start without waiting for startsecs,
+//! and never start a second copy when the stop failed.
+//!
+//! Writes superlance's notices through the `note` callback, which logs them and
+//! collects them for the mail.
+
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::notify;
+use crate::supervisor::{ClientError, Supervisor, fault, state};
+
+/// How long to wait for a stopping process; supervisord SIGKILLs it after its
+/// stopwaitsecs, so this only guards against a supervisord that stops answering.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(600);
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// How a restart attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestartOutcome {
+    Restarted,
+    /// Not touched: it is no longer the RUNNING pid that failed.
+    Changed(String),
+    StopFailed(String),
+    StartFailed(String),
+}
+
+impl RestartOutcome {
+    /// The word passed to --on-restart as HTTPOK_OUTCOME.
+    pub fn word(&self) -> &'static str {
+        match self {
+            RestartOutcome::Restarted => "restarted",
+            RestartOutcome::Changed(_) => "skipped",
+            RestartOutcome::StopFailed(_) => "stop-failed",
+            RestartOutcome::StartFailed(_) => "start-failed",
+        }
+    }
+}
+
+/// Where core dumps go (`-d`) and how they are made (`-g`).
+pub struct CoreDump<'a> {
+    pub gcore: &'a [String],
+    pub coredir: &'a Path,
+}
+
+/// Restarts `namespec` if it is still RUNNING as `failed_pid`.
+pub fn restart_process(
+    supervisor: &dyn Supervisor,
+    namespec: &str,
+    failed_pid: u32,
+    core: Option<&CoreDump<'_>>,
+    note: &mut dyn FnMut(String),
+) -> RestartOutcome {
+    match supervisor.process_info(namespec) {
+        Ok(info) if info.is_running() && info.pid == failed_pid => {}
+        Ok(info) => {
+            let why = format!(
+                "{namespec} changed since it failed (pid {failed_pid}, now {} pid {}), NOT restarting",
+                info.statename, info.pid
+            );
+            note(why.clone());
+            return RestartOutcome::Changed(why);
+        }
+        Err(e) => {
+            let why = format!("Failed to stop process {namespec}: cannot re-read it: {e}");
+            note(why.clone());
+            return RestartOutcome::StopFailed(why);
+        }
+    }
+    if let Some(core) = core {
+        let output = notify::dump_core(core.gcore, core.coredir, namespec, failed_pid);
+        note(format!("gcore output for {namespec}:\n\n {output}"));
+    }
+    note(format!("{namespec} is in RUNNING state, restarting"));
+    if let Err(why) = stop_and_wait(supervisor, namespec) {
+        let why = format!("Failed to stop process {namespec}: {why}");
+        note(why.clone());
+        return RestartOutcome::StopFailed(why);
+    }
+    match supervisor.start_process(namespec, false) {
+        Ok(()) => {}
+        Err(e) if e.fault_code() == Some(fault::ALREADY_STARTED) => {}
+        Err(e) => {
+            let why = format!("Failed to start process {namespec}: {e}");
+            note(why.clone());
+            return RestartOutcome::StartFailed(why);
+        }
+    }
+    note(format!("{namespec} restarted"));
+    RestartOutcome::Restarted
+}
+
+/// Asks supervisord to stop without waiting, then polls until the process has left
+/// RUNNING/STOPPING. (Starting while it is still STOPPING silently starts nothing.)
+fn stop_and_wait(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), String> {
+    match supervisor.stop_process(namespec, false) {
+        Ok(()) => {}
+        Err(e) if e.fault_code() == Some(fault::NOT_RUNNING) => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    }
+    let deadline = Instant::now() + STOP_DEADLINE;
+    let mut last_error: Option<ClientError> = None;
+    while Instant::now() < deadline {
+        match supervisor.process_info(namespec) {
+            Ok(info) if info.state != state::RUNNING && info.state != state::STOPPING => {
+                return Ok(());
+            }
+            Ok(_) => last_error = None,
+            // supervisord going away mid-restart: keep trying until the deadline.
+            Err(e) => last_error = Some(e),
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+    Err(match last_error {
+        Some(e) => format!("still not stopped after {}s: {e}", STOP_DEADLINE.as_secs()),
+        None => format!("still stopping after {}s", STOP_DEADLINE.as_secs()),
+    })
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! An in-memory supervisord for unit tests of restart logic.
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::supervisor::ProcessInfo;
+    use crate::xmlrpc::Fault;
+
+    #[derive(Default)]
+    pub struct FakeSupervisor {
+        pub processes: Mutex<Vec<ProcessInfo>>,
+        pub calls: Mutex<Vec<String>>,
+        pub stop_fault: Option<Fault>,
+        pub next_pid: Mutex<u32>,
+    }
+
+    impl FakeSupervisor {
+        pub fn with(processes: Vec<ProcessInfo>) -> Self {
+            FakeSupervisor {
+                processes: Mutex::new(processes),
+                next_pid: Mutex::new(1000),
+                ..Default::default()
+            }
+        }
+
+        pub fn find(&self, namespec: &str) -> Result<ProcessInfo, ClientError> {
+            let all = self.processes.lock().expect("lock");
+            all.iter()
+                .find(|p| p.namespec() == namespec)
+                .cloned()
+                .ok_or_else(|| {
+                    ClientError::Fault(Fault {
+                        code: fault::BAD_NAME,
+                        string: format!("BAD_NAME: {namespec}"),
+                    })
+                })
+        }
+
+        fn set(&self, namespec: &str, state_code: i64, pid: u32) {
+            let mut all = self.processes.lock().expect("lock");
+            if let Some(p) = all.iter_mut().find(|p| p.namespec() == namespec) {
+                p.state = state_code;
+                p.pid = pid;
+                p.statename = match state_code {
+                    state::RUNNING => "RUNNING",
+                    state::STOPPED => "STOPPED",
+                    _ => "OTHER",
+                }
+                .into();
+            }
+        }
+    }
+
+    impl Supervisor for FakeSupervisor {
+        fn all_process_info(&self) -> Result<Vec<ProcessInfo>, ClientError> {
+            Ok(self.processes.lock().expect("lock").clone())
+        }
+        fn process_info(&self, namespec: &str) -> Result<ProcessInfo, ClientError> {
+            self.find(namespec)
+        }
+        fn stop_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError> {
+            self.calls
+                .lock()
+                .expect("lock")
+                .push(format!("stop {namespec} {wait}"));
+            if let Some(f) = &self.stop_fault {
+                return Err(ClientError::Fault(f.clone()));
+            }
+            self.find(namespec)?;
+            self.set(namespec, state::STOPPED, 0);
+            Ok(())
+        }
+        fn start_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError> {
+            self.calls
+                .lock()
+                .expect("lock")
+                .push(format!("start {namespec} {wait}"));
+            let mut next = self.next_pid.lock().expect("lock");
+            *next += 1;
+            self.set(namespec, state::RUNNING, *next);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::FakeSupervisor;
+    use super::*;
+    use crate::supervisor::ProcessInfo;
+    use crate::xmlrpc::Fault;
+
+    fn web(pid: u32) -> ProcessInfo {
+        ProcessInfo {
+            name: "web".into(),
+            group: "web".into(),
+            state: state::RUNNING,
+            statename: "RUNNING".into(),
+            pid,
+            ..Default::default()
+        }
+    }
+
+    fn run(sup: &FakeSupervisor, pid: u32) -> (RestartOutcome, Vec<String>) {
+        let mut notes = Vec::new();
+        let outcome = restart_process(sup, "web", pid, None, &mut |n| notes.push(n));
+        (outcome, notes)
+    }
+
+    #[test]
+    fn restarts_the_failed_pid_with_superlances_notices() {
+        let sup = FakeSupervisor::with(vec![web(42)]);
+        let (outcome, notes) = run(&sup, 42);
+        assert_eq!(outcome, RestartOutcome::Restarted);
+        assert_eq!(
+            notes,
+            ["web is in RUNNING state, restarting", "web restarted"]
+        );
+        assert_eq!(
+            *sup.calls.lock().expect("lock"),
+            ["stop web false", "start web false"]
+        );
+        assert_ne!(sup.find("web").expect("exists").pid, 42);
+    }
+
+    #[test]
+    fn a_process_that_already_restarted_is_left_alone() {
+        let sup = FakeSupervisor::with(vec![web(43)]);
+        let (outcome, notes) = run(&sup, 42);
+        assert!(matches!(outcome, RestartOutcome::Changed(_)));
+        assert!(notes[0].contains("NOT restarting"));
+        assert!(sup.calls.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn a_failed_stop_does_not_start_a_second_copy() {
+        let mut sup = FakeSupervisor::with(vec![web(42)]);
+        sup.stop_fault = Some(Fault {
+            code: 30,
+            string: "FAILED: nope".into(),
+        });
+        let (outcome, notes) = run(&sup, 42);
+        assert!(matches!(outcome, RestartOutcome::StopFailed(_)));
+        assert_eq!(
+            notes.last().map(String::as_str),
+            Some("Failed to stop process web: FAILED: nope")
+        );
+        assert_eq!(*sup.calls.lock().expect("lock"), ["stop web false"]);
+    }
+
+    #[test]
+    fn a_vanished_process_is_reported_not_restarted() {
+        let sup = FakeSupervisor::with(vec![]);
+        let (outcome, _) = run(&sup, 42);
+        assert!(matches!(outcome, RestartOutcome::StopFailed(_)));
+        assert!(sup.calls.lock().expect("lock").is_empty());
+    }
+}
