@@ -82,7 +82,7 @@ fn run(config: Config) -> Result<(), String> {
         names: config.exclude.clone(),
     };
     log::info!(
-        "httpok {} watching {} check(s), {} round(s) to restart; supervisord at {}",
+        "httpok {} started: {} check(s), restart after {} failed round(s); supervisord at {}",
         env!("CARGO_PKG_VERSION"),
         config.checks.len(),
         config.policy.failures,

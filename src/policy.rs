@@ -126,12 +126,13 @@ impl Policy {
         let grace = self.config.grace.as_secs();
         let mut judged = Vec::new();
         for c in candidates {
-            if !c.running {
+            // Busy first: a program being restarted is STOPPING or STARTING, not "not running".
+            if c.busy {
+                d.busy.push(c.namespec.clone());
+            } else if !c.running {
                 d.not_running.push(c.namespec.clone());
             } else if c.uptime < grace {
                 d.in_grace.push(c.namespec.clone());
-            } else if c.busy {
-                d.busy.push(c.namespec.clone());
             } else {
                 judged.push(c);
             }
@@ -292,15 +293,22 @@ mod tests {
     }
 
     #[test]
-    fn busy_programs_are_skipped() {
+    fn busy_programs_are_skipped_even_while_stopping() {
         let mut policy = Policy::new(config(1, 0, None), 1);
         let busy = Candidate {
             busy: true,
             ..running("web", 10, 100)
         };
-        let d = policy.judge(0, Some(false), &[busy], 0);
-        assert_eq!(d.busy, ["web"]);
-        assert!(!d.counted && d.restart.is_empty());
+        let stopping = Candidate {
+            running: false,
+            ..busy.clone()
+        };
+        for candidate in [busy, stopping] {
+            let d = policy.judge(0, Some(false), &[candidate], 0);
+            assert_eq!(d.busy, ["web"]);
+            assert!(d.not_running.is_empty());
+            assert!(!d.counted && !d.act && d.restart.is_empty());
+        }
     }
 
     #[test]

@@ -135,6 +135,8 @@ pub mod fake {
         pub calls: Mutex<Vec<String>>,
         pub stop_fault: Option<Fault>,
         pub next_pid: Mutex<u32>,
+        /// How many times the process list was read (one per round).
+        pub list_calls: std::sync::atomic::AtomicUsize,
     }
 
     impl FakeSupervisor {
@@ -176,6 +178,8 @@ pub mod fake {
 
     impl Supervisor for FakeSupervisor {
         fn all_process_info(&self) -> Result<Vec<ProcessInfo>, ClientError> {
+            self.list_calls
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(self.processes.lock().expect("lock").clone())
         }
         fn process_info(&self, namespec: &str) -> Result<ProcessInfo, ClientError> {

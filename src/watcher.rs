@@ -550,25 +550,31 @@ mod tests {
     }
 
     #[test]
-    fn a_queued_tick_is_acknowledged_without_a_round() {
-        let (mut w, fake) = watcher(
-            &["-p", "web", &refused_url()],
-            vec![process("web", "web", 5)],
+    fn a_tick_queued_during_the_last_round_is_skipped() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let ok = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("tcp://{}", ok.local_addr().expect("addr"));
+        let (mut w, fake) = watcher(&["-p", "web", &url], vec![process("web", "web", 5)]);
+        let tick = |when: i64| Event::Tick {
+            name: "TICK_5".into(),
+            when: Some(when),
+        };
+        let now = epoch_now() as i64;
+        w.handle(&tick(now));
+        assert_eq!(fake.list_calls.load(SeqCst), 1, "a fresh tick runs a round");
+        // Issued before that round ended: it waited in supervisord's buffer.
+        w.handle(&tick(now - 5));
+        assert_eq!(
+            fake.list_calls.load(SeqCst),
+            1,
+            "a queued tick runs no round"
         );
-        w.handle(&Event::Tick {
-            name: "TICK_5".into(),
-            when: Some(0),
-        });
-        w.finish();
-        let (mut w2, _) = watcher(&["-p", "web", &refused_url()], vec![]);
-        w2.last_round_end = Some(epoch_now());
-        // A tick from before the last round ended is dropped (no process list read,
-        // so the empty fake is never consulted and nothing is restarted).
-        w2.handle(&Event::Tick {
-            name: "TICK_5".into(),
-            when: Some(1),
-        });
-        assert_eq!(fake.calls.lock().expect("lock").len(), 2);
+        w.handle(&tick(now + 5));
+        assert_eq!(
+            fake.list_calls.load(SeqCst),
+            2,
+            "the next fresh tick runs one"
+        );
     }
 
     #[test]
