@@ -44,7 +44,11 @@ fn start(sections: Vec<String>) -> Supervisor {
 fn assert_listener_healthy(sup: &Supervisor) {
     assert_eq!(sup.state("httpok"), "RUNNING");
     let log = read_file_lossy(sup.log_path());
-    assert!(!log.contains("UNKNOWN"), "listener went UNKNOWN:\n{}", tail(&log, 30));
+    assert!(
+        !log.contains("UNKNOWN"),
+        "listener went UNKNOWN:\n{}",
+        tail(&log, 30)
+    );
     assert!(!log.contains("buffer overflowed"), "{}", tail(&log, 30));
     // At loglevel=debug supervisord copies the listener's protocol bytes into this log.
     let stdout = read_file_lossy(sup.path("httpok.out.log"));
@@ -56,7 +60,11 @@ fn assert_listener_healthy(sup: &Supervisor) {
 fn assert_restarted(sup: &Supervisor, name: &str, old_pid: u32) -> u32 {
     let new_pid = sup.wait_pid_change(name, old_pid, T);
     assert_ne!(new_pid, old_pid);
-    wait_for_log(sup.path("httpok.err.log"), &format!("{name} is in RUNNING state, restarting"), T);
+    wait_for_log(
+        sup.path("httpok.err.log"),
+        &format!("{name} is in RUNNING state, restarting"),
+        T,
+    );
     wait_for_log(sup.path("httpok.err.log"), &format!("{name} restarted"), T);
     new_pid
 }
@@ -65,7 +73,10 @@ fn assert_restarted(sup: &Supervisor, name: &str, old_pid: u32) -> u32 {
 /// BUSY -> ACKNOWLEDGED transition at debug level).
 fn wait_for_ticks(sup: &Supervisor, n: usize) {
     wait_until(&format!("{n} events handled"), T * 2, || {
-        read_file_lossy(sup.log_path()).matches("httpok: BUSY -> ACKNOWLEDGED").count() >= n
+        read_file_lossy(sup.log_path())
+            .matches("httpok: BUSY -> ACKNOWLEDGED")
+            .count()
+            >= n
     });
 }
 
@@ -78,10 +89,14 @@ fn a_frozen_app_is_restarted() {
     ]);
     let pid = sup.wait_running("web", T);
     sup.wait_running("httpok", T);
-    wait_until("app answers", T, || http_get(port, "/", Duration::from_secs(2)).is_ok());
+    wait_until("app answers", T, || {
+        http_get(port, "/", Duration::from_secs(2)).is_ok()
+    });
     sup.freeze(pid);
     let new_pid = assert_restarted(&sup, "web", pid);
-    wait_until("new app answers", T, || http_get(port, "/", Duration::from_secs(2)).is_ok());
+    wait_until("new app answers", T, || {
+        http_get(port, "/", Duration::from_secs(2)).is_ok()
+    });
     assert_eq!(sup.pid("web"), Some(new_pid));
     assert_listener_healthy(&sup);
 }
@@ -97,7 +112,10 @@ fn a_500_is_restarted() {
     assert_restarted(&sup, "web", pid);
     let log = read_file_lossy(sup.path("httpok.err.log"));
     assert!(log.contains("status 500"), "{log}");
-    assert!(log.contains("Restarting selected processes ['web']"), "{log}");
+    assert!(
+        log.contains("Restarting selected processes ['web']"),
+        "{log}"
+    );
     assert_listener_healthy(&sup);
 }
 
@@ -131,10 +149,15 @@ fn a_refused_connection_is_restarted() {
 #[test]
 fn a_healthy_app_is_not_restarted_over_three_ticks() {
     let port = free_port();
-    let sup = start(vec![
-        web("web", port, "ok"),
-        listener(&format!("-p web -t 3 -b OK -c 200 http://127.0.0.1:{port}/")),
-    ]);
+    // Proxy variables inherited from supervisord must not divert the probe: if they
+    // did, every probe would fail (nothing listens on port 9) and web would restart.
+    let listener_section = format!(
+        "{}environment=HTTP_PROXY=\"http://127.0.0.1:9\",ALL_PROXY=\"http://127.0.0.1:9\",http_proxy=\"http://127.0.0.1:9\"\n",
+        listener(&format!(
+            "-p web -t 3 -b OK -c 200 http://127.0.0.1:{port}/"
+        ))
+    );
+    let sup = start(vec![web("web", port, "ok"), listener_section]);
     let pid = sup.wait_running("web", T);
     wait_for_ticks(&sup, 3);
     assert_eq!(sup.pid("web"), Some(pid), "a healthy app was restarted");
@@ -199,7 +222,11 @@ fn group_and_name_selects_exactly_that_process() {
     let front = sup.wait_running("shop:front", T);
     let back = sup.wait_running("shop:back", T);
     assert_restarted(&sup, "shop:front", front);
-    assert_eq!(sup.pid("shop:back"), Some(back), "-p shop:front restarted shop:back");
+    assert_eq!(
+        sup.pid("shop:back"),
+        Some(back),
+        "-p shop:front restarted shop:back"
+    );
     assert_listener_healthy(&sup);
 }
 
@@ -212,7 +239,11 @@ fn any_restarts_the_app_and_leaves_httpok_running() {
     ]);
     let pid = sup.wait_running("web", T);
     let own = sup.wait_running("httpok", T);
-    wait_for_log(sup.path("httpok.err.log"), "Restarting all running processes", T);
+    wait_for_log(
+        sup.path("httpok.err.log"),
+        "Restarting all running processes",
+        T,
+    );
     assert_restarted(&sup, "web", pid);
     assert_eq!(sup.pid("httpok"), Some(own), "httpok restarted itself");
     let log = read_file_lossy(sup.path("httpok.err.log"));
@@ -230,12 +261,19 @@ fn without_supervisord_it_says_it_must_run_as_a_listener() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("must be run as a supervisor event listener"), "{err}");
+    assert!(
+        err.contains("must be run as a supervisor event listener"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_arguments_exit_non_zero_with_a_message() {
-    for args in [&["-t", "0", "http://h/"][..], &["-c", "abc", "http://h/"], &["nota-url"]] {
+    for args in [
+        &["-t", "0", "http://h/"][..],
+        &["-c", "abc", "http://h/"],
+        &["nota-url"],
+    ] {
         let out = std::process::Command::new(httpok_bin())
             .args(args)
             .env("SUPERVISOR_SERVER_URL", "unix:///nonexistent.sock")
@@ -245,4 +283,68 @@ fn bad_arguments_exit_non_zero_with_a_message() {
         assert!(out.stdout.is_empty(), "{args:?} wrote to stdout");
         assert!(!out.stderr.is_empty(), "{args:?} said nothing");
     }
+}
+
+/// A script that appends its argv and stdin to a file: stands in for sendmail and gcore.
+fn recorder(sup: &Supervisor, name: &str) -> String {
+    let path = sup.path(name);
+    let out = sup.path(&format!("{name}.out"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\necho \"argv: $*\" >> {out}\ncat >> {out}\n",
+            out = out.display()
+        ),
+    )
+    .expect("write script");
+    let status = std::process::Command::new("chmod")
+        .args(["+x", &path.to_string_lossy()])
+        .status()
+        .expect("chmod");
+    assert!(status.success());
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn mail_names_the_failure_and_a_core_is_dumped_before_the_restart() {
+    let port = free_port();
+    // Start supervisord first (for its dir), then add the listener with the scripts.
+    let sup = start(vec![web("web", port, "error")]);
+    let sendmail = recorder(&sup, "sendmail");
+    let gcore = recorder(&sup, "gcore");
+    let cores = sup.path("cores");
+    std::fs::create_dir(&cores).expect("mkdir");
+    let pid = sup.wait_running("web", T);
+    let conf = read_file_lossy(sup.conf_path())
+        + &listener(&format!(
+            "-p web -t 2 -n front -m ops@example.test -s \"{sendmail} -t -i\" -g \"{gcore} -o\" -d {} http://127.0.0.1:{port}/",
+            cores.display()
+        ));
+    std::fs::write(sup.conf_path(), sup.expand(&conf)).expect("rewrite conf");
+    let (code, out) = sup.ctl(&["update"]);
+    assert_eq!(code, 0, "{out}");
+    let new_pid = assert_restarted(&sup, "web", pid);
+    assert_ne!(new_pid, pid);
+
+    let mail = wait_for_log(sup.path("sendmail.out"), "web restarted", T);
+    assert!(mail.contains("argv: -t -i"), "{mail}");
+    assert!(mail.contains("To: ops@example.test\n"), "{mail}");
+    assert!(
+        mail.contains(&format!(
+            "Subject: httpok [front]: http://127.0.0.1:{port}/: bad status returned\n"
+        )),
+        "{mail}"
+    );
+    assert!(mail.contains("status 500"), "{mail}");
+    assert!(
+        mail.contains("web is in RUNNING state, restarting"),
+        "{mail}"
+    );
+
+    let core = read_file_lossy(sup.path("gcore.out"));
+    assert!(
+        core.contains(&format!("argv: -o {}/web {pid}", cores.display())),
+        "gcore called with the file name and the failed pid: {core}"
+    );
+    assert_listener_healthy(&sup);
 }
