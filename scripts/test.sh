@@ -14,3 +14,32 @@ bash scripts/venv.sh
 # on the CPU, so more of them can run at once than there are cores.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
 cargo test --all-targets "$@"
+
+# Fuzzing. `cargo test` above already replays every file in fuzz/corpus/ through the
+# fuzz harnesses (tests/fuzz_corpus.rs), on stable and without extra tools. When
+# cargo-fuzz is installed, each target also fuzzes for 20000 runs on stable (-s none).
+#   HTTPOK_FUZZ=1  install cargo-fuzz if missing, and fuzz (fails if that fails)
+#   HTTPOK_FUZZ=0  never fuzz
+# Skipped when the run is filtered to some tests. Longer runs: docs/reliability.md.
+fuzz="${HTTPOK_FUZZ:-auto}"
+if [ "$#" -eq 0 ] && [ "$fuzz" != 0 ]; then
+    if ! cargo fuzz --version >/dev/null 2>&1 && [ "$fuzz" = 1 ]; then
+        cargo install --locked cargo-fuzz
+    fi
+    if cargo fuzz --version >/dev/null 2>&1; then
+        for target in listener xmlrpc; do
+            # New inputs go to a scratch dir under fuzz/target; the checked-in seeds stay as they are.
+            mkdir -p "fuzz/target/corpus/$target"
+            log="fuzz/target/fuzz-$target.log"
+            if ! cargo fuzz run -s none "$target" "fuzz/target/corpus/$target" "fuzz/corpus/$target" \
+                -- -runs=20000 >"$log" 2>&1; then
+                tail -n 40 "$log" >&2
+                echo "test.sh: fuzz target $target failed; the input is in fuzz/artifacts/$target/" >&2
+                exit 1
+            fi
+            echo "test.sh: fuzz $target: $(grep '^Done' "$log")" >&2
+        done
+    else
+        echo "test.sh: cargo-fuzz not installed; fuzz corpus replayed by cargo test only (HTTPOK_FUZZ=1 installs it)" >&2
+    fi
+fi

@@ -9,44 +9,51 @@ use clap::{ArgAction, Parser};
 use crate::selection::Selection;
 use crate::target::Target;
 
-const SUPERLANCE: &str = "superlance-compatible";
+const SUPERLANCE: &str = "Superlance-compatible";
 const CHECKS: &str = "Checks";
 const POLICY: &str = "Restart policy";
 const CONNECTION: &str = "Connection to supervisord";
 
 const AFTER_HELP: &str = "\
 Examples:
-  In supervisord.conf, restart program 'web' when its page stops answering:
+  Restart program 'web' when /health does not answer 200 with \"OK\" within 5 s. In
+  supervisord.conf, or a file in /etc/supervisor/conf.d/:
     [eventlistener:httpok]
     command=/usr/bin/httpok -p web -t 5 -b OK http://127.0.0.1:8080/health
     events=TICK_5
+    stderr_logfile=/var/log/supervisor/httpok.log
 
-  Watch two services from one listener, restart only the broken one, after 3 failed rounds:
-    httpok -f 3 --check web=http://127.0.0.1:8080/ --check api:*=tcp://127.0.0.1:9000
+  Watch two services from one listener and restart only the broken one, after 3 failed
+  rounds in a row. Try the checks from a shell first: --once probes once and needs no
+  supervisord (exit 0: all healthy). Then put the same flags, without --once, in command=:
+    httpok --once --check web=http://127.0.0.1:8080/ --check 'api:*=tcp://127.0.0.1:9000'
+    command=/usr/bin/httpok -f 3 --check web=http://127.0.0.1:8080/ --check api:*=tcp://127.0.0.1:9000
 
-  Try a command line from a shell before putting it in supervisord.conf:
-    httpok --once -c 200 -b OK http://127.0.0.1:8080/health";
+httpok runs as a supervisord [eventlistener]: stdout is the listener protocol, logs go to
+stderr. From superlance's httpok, change only the path in command=. Manual: man httpok.";
 
 /// httpok: a supervisord event listener that probes URLs on TICK events and restarts the
 /// programs behind the ones that fail. A drop-in replacement for superlance's httpok.
 #[derive(Debug, Parser)]
 #[command(name = "httpok", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Args {
-    /// URL to probe (http://, https://, tcp://HOST:PORT, http+unix://%2Fpath.sock/path).
-    /// Several may be given: any of them failing restarts the -p/-a selection.
+    /// URL to probe: http://, https://, tcp://HOST:PORT or http+unix://%2Fpath.sock/path
+    /// (in supervisord.conf, write each % as %%). Several may be given: any of them
+    /// failing restarts the -p/-a selection.
     #[arg(value_name = "URL")]
     pub urls: Vec<String>,
 
-    /// Restart this program when the URL fails: `name`, `group:name` or `group:*`.
+    /// Restart this program when a URL fails: name, group:name or group:* (the whole group).
     /// Repeatable.
     #[arg(short = 'p', long = "program", value_name = "NAME", help_heading = SUPERLANCE)]
     pub programs: Vec<String>,
 
-    /// Restart every RUNNING process (except this listener and --exclude) when the URL fails.
+    /// Restart every RUNNING process (except this listener and --exclude) when a URL fails.
     #[arg(short = 'a', long = "any", help_heading = SUPERLANCE)]
     pub any: bool,
 
-    /// Seconds to wait for the whole answer (connect, headers and body).
+    /// Seconds to wait for the whole answer (connect, headers and body); fractions such
+    /// as 2.5 are allowed.
     #[arg(short = 't', long, value_name = "SECS", default_value = "10", help_heading = SUPERLANCE)]
     pub timeout: f64,
 
@@ -54,11 +61,11 @@ pub struct Args {
     #[arg(short = 'c', long = "code", value_name = "CODE", help_heading = SUPERLANCE)]
     pub codes: Vec<u16>,
 
-    /// Text that must appear in the response body.
+    /// Text that must appear in the response body (searched in its first 16 MiB).
     #[arg(short = 'b', long, value_name = "TEXT", help_heading = SUPERLANCE)]
     pub body: Option<String>,
 
-    /// Mail this address when restarting (through the -s command).
+    /// Mail this address on every restart (through the -s command).
     #[arg(short = 'm', long, value_name = "EMAIL", help_heading = SUPERLANCE)]
     pub email: Option<String>,
 
@@ -68,7 +75,8 @@ pub struct Args {
           default_value = "/usr/sbin/sendmail -t -i", help_heading = SUPERLANCE)]
     pub sendmail: String,
 
-    /// Core-dump command, called with a file name and a pid (used with -d).
+    /// Core-dump command, called with a file name (DIR/NAMESPEC) and a pid (used with
+    /// -d). Split on spaces, never run through a shell.
     #[arg(short = 'g', long, value_name = "CMD", default_value = "/usr/bin/gcore -o",
           help_heading = SUPERLANCE)]
     pub gcore: String,
@@ -87,7 +95,7 @@ pub struct Args {
           help_heading = SUPERLANCE)]
     pub not_eager: bool,
 
-    /// Name of this checker, shown in the mail subject as `httpok [NAME]: ...`.
+    /// Name of this checker, shown in the mail subject as "httpok [NAME]: ...".
     #[arg(short = 'n', long, value_name = "NAME", help_heading = SUPERLANCE)]
     pub name: Option<String>,
 
@@ -114,21 +122,23 @@ pub struct Args {
     #[arg(long, help_heading = CHECKS)]
     pub insecure: bool,
 
-    /// Probe every check once, print one line per check and exit 0 if all are healthy,
-    /// 1 otherwise. Needs no supervisord.
+    /// Probe every check once, print one line per URL and exit 0 if all are healthy,
+    /// 1 otherwise. Needs no supervisord: try a command line from a shell.
     #[arg(long, help_heading = CHECKS)]
     pub once: bool,
 
-    /// Restart only after this many consecutive failed rounds.
+    /// Restart only after N failed rounds in a row; a healthy round resets the count.
     #[arg(short = 'f', long, value_name = "N", default_value = "1", help_heading = POLICY)]
     pub failures: u32,
 
-    /// Neither judge nor restart a program that has been up less than SECS.
+    /// Neither judge nor restart a program that has been up less than SECS (by
+    /// supervisord's start time, so also after each restart).
     #[arg(long, visible_alias = "delay", short = 'w', value_name = "SECS", default_value = "0",
           help_heading = POLICY)]
     pub grace: u64,
 
-    /// Give up on a program after K restarts within --restart-window.
+    /// Give up on a program after K restarts within --restart-window (one ERROR line,
+    /// one mail); resume when it answers again or the window has passed.
     #[arg(long, value_name = "K", requires = "restart_window", help_heading = POLICY)]
     pub max_restarts: Option<u32>,
 
@@ -136,7 +146,7 @@ pub struct Args {
     #[arg(long, value_name = "SECS", requires = "max_restarts", help_heading = POLICY)]
     pub restart_window: Option<u64>,
 
-    /// Judge and log `would restart NAME (reason)` without touching supervisord.
+    /// Judge and log "would restart NAME (reason)" without touching supervisord.
     #[arg(long, help_heading = POLICY)]
     pub dry_run: bool,
 
@@ -149,15 +159,18 @@ pub struct Args {
     #[arg(long, value_name = "NAME", help_heading = POLICY)]
     pub exclude: Vec<String>,
 
-    /// supervisord's XML-RPC URL: unix:///path.sock or http://host:port.
+    /// supervisord's XML-RPC URL: unix:///path.sock or http://host:port. supervisord sets
+    /// it for its listeners; give it only to talk to another supervisord.
     #[arg(long, env = "SUPERVISOR_SERVER_URL", value_name = "URL", help_heading = CONNECTION)]
     pub server_url: Option<String>,
 
-    /// User name for supervisord's server.
+    /// User name for supervisord's server. supervisord does not pass it on: set
+    /// SUPERVISOR_USERNAME in the listener's environment= line.
     #[arg(long, env = "SUPERVISOR_USERNAME", value_name = "USER", help_heading = CONNECTION)]
     pub username: Option<String>,
 
-    /// Password for supervisord's server (prefer the environment variable).
+    /// Password for supervisord's server. Prefer SUPERVISOR_PASSWORD in environment=:
+    /// command lines are visible to every user in ps.
     #[arg(long, env = "SUPERVISOR_PASSWORD", value_name = "PASS", hide_env_values = true,
           help_heading = CONNECTION)]
     pub password: Option<String>,
@@ -237,8 +250,10 @@ impl std::fmt::Display for UsageError {
             UsageError::NotAListener => write!(
                 f,
                 "httpok must be run as a supervisor event listener: SUPERVISOR_SERVER_URL is not \
-                 set. Add it to supervisord.conf as an [eventlistener:httpok] section, pass \
-                 --server-url, or try the checks from a shell with --once"
+                 set. Add it to supervisord.conf as an [eventlistener:httpok] section \
+                 (supervisord sets the variable when it has a [unix_http_server] or \
+                 [inet_http_server] section), pass --server-url, or try the checks from a \
+                 shell with --once"
             ),
             UsageError::Invalid(msg) => f.write_str(msg),
         }
@@ -253,7 +268,8 @@ impl Args {
         let invalid = |m: String| UsageError::Invalid(m);
         if !self.timeout.is_finite() || self.timeout <= 0.0 || self.timeout > 86_400.0 {
             return Err(invalid(format!(
-                "-t/--timeout must be a number of seconds above 0 (got {})",
+                "-t/--timeout must be a number of seconds above 0 and at most 86400 \
+                 (got {}), e.g. -t 5",
                 self.timeout
             )));
         }
@@ -268,12 +284,24 @@ impl Args {
             )));
         }
         if self.failures == 0 {
-            return Err(invalid("-f/--failures must be at least 1".into()));
+            return Err(invalid(
+                "-f/--failures must be at least 1: it is how many failed rounds in a row \
+                 make a restart, e.g. -f 3"
+                    .into(),
+            ));
         }
         let max_restarts = match (self.max_restarts, self.restart_window) {
-            (Some(0), _) => return Err(invalid("--max-restarts must be at least 1".into())),
+            (Some(0), _) => {
+                return Err(invalid(
+                    "--max-restarts must be at least 1: it is how many restarts \
+                     --restart-window allows, e.g. --max-restarts 3 --restart-window 600"
+                        .into(),
+                ));
+            }
             (_, Some(0)) => {
-                return Err(invalid("--restart-window must be at least 1 second".into()));
+                return Err(invalid(
+                    "--restart-window must be at least 1 second, e.g. --restart-window 600".into(),
+                ));
             }
             (Some(k), Some(w)) => Some((k, Duration::from_secs(w))),
             _ => None,
@@ -304,7 +332,8 @@ impl Args {
             })?;
             if spec.is_empty() {
                 return Err(invalid(format!(
-                    "--check {check:?} has no program name before '='"
+                    "--check {check:?} has no program name before '=': write NAMESPEC=URL, \
+                     e.g. web=http://127.0.0.1:8080/"
                 )));
             }
             let target =
@@ -326,7 +355,11 @@ impl Args {
             let (name, value) = header
                 .split_once(':')
                 .filter(|(n, _)| !n.trim().is_empty() && !n.contains(char::is_whitespace))
-                .ok_or_else(|| invalid(format!("-H {header:?} must look like 'Name: value'")))?;
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "-H {header:?} must look like 'Name: value', e.g. -H 'Host: example.com'"
+                    ))
+                })?;
             headers.push((name.to_string(), value.trim().to_string()));
         }
 

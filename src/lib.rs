@@ -12,12 +12,14 @@
 //! * [`supervisor`] and [`xmlrpc`]: the supervisord client and its codec.
 //! * [`restart`]: restarting one process safely; [`notify`]: mail, gcore, hooks.
 //! * [`once`]: `--once`, for trying a command line from a shell.
+//! * [`fuzzing`]: the fuzz targets' bodies, also replayed over the corpus by `cargo test`.
 //!
 //! Out of scope: running as anything but a supervisord listener (or `--once`), and
 //! managing processes other than through supervisord's XML-RPC interface.
 
 pub mod cli;
 pub mod event;
+pub mod fuzzing;
 pub mod listener;
 pub mod notify;
 pub mod once;

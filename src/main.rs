@@ -70,7 +70,8 @@ fn run(config: Config) -> Result<(), String> {
         .server
         .clone()
         .ok_or("no supervisord URL (internal: checked by the CLI)")?;
-    let endpoint = Endpoint::parse(&server.url)?;
+    let endpoint = Endpoint::parse(&server.url)
+        .map_err(|e| format!("bad SUPERVISOR_SERVER_URL / --server-url: {e}"))?;
     let client = Client::new(
         endpoint,
         server.username.as_deref(),
@@ -86,14 +87,19 @@ fn run(config: Config) -> Result<(), String> {
         env!("CARGO_PKG_VERSION"),
         config.checks.len(),
         config.policy.failures,
-        server.url
+        httpok::target::redact(&server.url)
     );
     let mut watcher = Watcher::new(config, Arc::new(client), exclusions)?;
     let stdin = io::stdin().lock();
     let stdout = io::stdout().lock();
     let result = run_listener(stdin, ProtocolOut(stdout), &mut watcher);
     watcher.finish();
-    result.map_err(|e| format!("event stream failed: {e}"))
+    result.map_err(|e| {
+        format!(
+            "event stream failed: {e} (supervisord closed httpok's stdin/stdout; if this \
+             repeats, look in supervisord's log)"
+        )
+    })
 }
 
 /// This listener's namespec, from the variables supervisord sets for every child.
@@ -124,6 +130,11 @@ fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .target(env_logger::Target::Stderr)
         .format(|buf, record| {
+            // ureq-proto hex-dumps every request at trace level, Authorization header and
+            // all: the HTTP stack's trace lines are dropped, whatever RUST_LOG asks for.
+            if record.level() == log::Level::Trace && record.target().starts_with("ureq") {
+                return Ok(());
+            }
             writeln!(
                 buf,
                 "{} {} {}",

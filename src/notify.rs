@@ -135,7 +135,11 @@ pub fn send_mail(sendmail: &[String], to: &str, subject: &str, body: &str) {
     if result.success {
         log::info!("Mailed:\n\n{mail}");
     } else {
-        log::error!("could not send mail to {to}: {}", result.summary);
+        log::error!(
+            "could not send mail to {to}: {} (check the -s/--sendmail_program command, \
+             default /usr/sbin/sendmail -t -i from an MTA package)",
+            result.summary
+        );
     }
 }
 

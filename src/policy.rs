@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::cli::PolicyConfig;
 
-/// A process a failing check would restart, as seen at the start of the round.
+/// A process a failing check would restart, as seen in the round's process list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub namespec: String,
@@ -22,6 +22,9 @@ pub struct Candidate {
     pub uptime: u64,
     /// A restart of this process is still under way.
     pub busy: bool,
+    /// It may have started after the probes began (the list was read after them), so it
+    /// is not known to be the process that failed them.
+    pub fresh: bool,
 }
 
 /// What the policy decided for one check in one round.
@@ -43,6 +46,8 @@ pub struct Decision {
     pub in_grace: Vec<String>,
     /// Skipped: a restart is already under way.
     pub busy: Vec<String>,
+    /// Skipped: started while the probes ran; judged next round.
+    pub fresh: Vec<String>,
     /// Hit --max-restarts this round: log the ERROR and mail, once.
     pub gave_up: Vec<String>,
     /// Given up earlier and still failing: stay quiet.
@@ -63,6 +68,9 @@ struct ProgramState {
 pub struct Policy {
     config: PolicyConfig,
     failures: Vec<u32>,
+    /// The check's last counted round failed (kept across an action, which resets
+    /// `failures`), so that its next success is reported as a recovery.
+    failing: Vec<bool>,
     programs: HashMap<String, ProgramState>,
 }
 
@@ -71,6 +79,7 @@ impl Policy {
         Policy {
             config,
             failures: vec![0; checks],
+            failing: vec![false; checks],
             programs: HashMap::new(),
         }
     }
@@ -99,8 +108,9 @@ impl Policy {
                 decision.failures = slot;
             }
             Some(true) => {
-                decision.recovered = slot > 0;
+                decision.recovered = self.failing[check];
                 self.failures[check] = 0;
+                self.failing[check] = false;
                 for c in candidates {
                     if let Some(state) = self.programs.get_mut(&c.namespec)
                         && state.gave_up
@@ -129,6 +139,8 @@ impl Policy {
             // Busy first: a program being restarted is STOPPING or STARTING, not "not running".
             if c.busy {
                 d.busy.push(c.namespec.clone());
+            } else if c.fresh {
+                d.fresh.push(c.namespec.clone());
             } else if !c.running {
                 d.not_running.push(c.namespec.clone());
             } else if c.uptime < grace {
@@ -138,11 +150,14 @@ impl Policy {
             }
         }
         // A failure while every running program is still starting up does not count.
-        if judged.is_empty() && (!d.in_grace.is_empty() || !d.busy.is_empty()) {
+        if judged.is_empty()
+            && (!d.in_grace.is_empty() || !d.busy.is_empty() || !d.fresh.is_empty())
+        {
             d.failures = self.failures[check];
             return;
         }
         d.counted = true;
+        self.failing[check] = true;
         self.failures[check] += 1;
         d.failures = self.failures[check];
         if d.failures < self.config.failures {
@@ -217,6 +232,7 @@ mod tests {
             running: true,
             uptime,
             busy: false,
+            fresh: false,
         }
     }
 
@@ -312,6 +328,22 @@ mod tests {
     }
 
     #[test]
+    fn a_process_started_while_the_probes_ran_is_neither_counted_nor_restarted() {
+        let mut policy = Policy::new(config(1, 0, None), 1);
+        let fresh = Candidate {
+            fresh: true,
+            ..running("web", 11, 0)
+        };
+        let d = policy.judge(0, Some(false), &[fresh], 0);
+        assert_eq!(d.fresh, ["web"]);
+        assert!(!d.counted && !d.act && d.restart.is_empty());
+        assert!(d.not_running.is_empty());
+        // Next round it is an ordinary candidate.
+        let d = policy.judge(0, Some(false), &[running("web", 11, 5)], 5);
+        assert_eq!(d.restart, [("web".to_string(), 11)]);
+    }
+
+    #[test]
     fn max_restarts_gives_up_once_then_resumes_when_the_window_passes() {
         let mut policy = Policy::new(config(1, 0, Some((2, 300))), 1);
         let web = [running("web", 10, 100)];
@@ -339,6 +371,15 @@ mod tests {
         assert_eq!(d.resumed, ["web"]);
         assert!(d.recovered || d.failures == 0);
         assert_eq!(policy.judge(0, Some(false), &web, 15).restart.len(), 1);
+    }
+
+    #[test]
+    fn recovery_after_a_restart_is_reported() {
+        let mut policy = Policy::new(config(1, 0, None), 1);
+        let web = [running("web", 1, 100)];
+        assert_eq!(policy.judge(0, Some(false), &web, 0).restart.len(), 1);
+        assert!(policy.judge(0, Some(true), &web, 5).recovered);
+        assert!(!policy.judge(0, Some(true), &web, 10).recovered);
     }
 
     #[test]

@@ -7,15 +7,19 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ureq::Agent;
+use ureq::config::Config;
+use ureq::http::Uri;
 use ureq::tls::{RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::{Agent, Error};
 
 use crate::target::Target;
 use crate::unix_transport::unix_agent;
@@ -26,6 +30,11 @@ pub const MAX_CONCURRENT_PROBES: usize = 256;
 pub const MAX_BODY_SCAN: u64 = 16 * 1024 * 1024;
 /// Pause between connection attempts while the port refuses.
 const REFUSED_RETRY: Duration = Duration::from_millis(500);
+/// Longest response head (status line and headers) accepted, and about the size of each
+/// probe's read and write buffers. ureq's default buffers are 128 KiB each, zero-filled for
+/// every connection: most of a healthy round's CPU, and 64 MiB resident with 256 probes in
+/// flight (docs/benchmarks.md).
+pub const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 
 /// Why a probe failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +121,11 @@ impl Prober {
             .max_idle_connections(0)
             .user_agent(concat!("httpok/", env!("CARGO_PKG_VERSION")))
             .timeout_global(Some(settings.timeout))
+            // One byte more than the longest head, so a longer one is reported as too big
+            // rather than as a peer that stopped sending.
+            .input_buffer_size(MAX_RESPONSE_HEAD + 1)
+            .output_buffer_size(MAX_RESPONSE_HEAD)
+            .max_response_header_size(MAX_RESPONSE_HEAD)
             .tls_config(tls)
             .build();
         let mut unix_agents = HashMap::new();
@@ -123,7 +137,11 @@ impl Prober {
             }
         }
         Ok(Prober {
-            agent: config.new_agent(),
+            agent: Agent::with_parts(
+                config,
+                DefaultConnector::default(),
+                IpLiteralResolver::default(),
+            ),
             settings,
             unix_agents,
         })
@@ -160,6 +178,10 @@ impl Prober {
 
     /// Probes every target at once with a bounded pool; outcomes in target order.
     pub fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome> {
+        if let [target] = targets {
+            // One check (superlance's case): no thread to start.
+            return vec![self.probe(target)];
+        }
         let slots: Vec<Mutex<Option<Outcome>>> = targets.iter().map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
         let workers = targets.len().min(MAX_CONCURRENT_PROBES);
@@ -301,17 +323,40 @@ impl Prober {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                 Failure::Timeout(self.settings.timeout)
             }
+            // A failed handshake reaches us as ureq::Error::Io(InvalidData) wrapping the
+            // rustls::Error, not as ureq::Error::Rustls; rustls is not ours to downcast to.
+            io::ErrorKind::InvalidData if is_tls_message(&e.to_string()) => {
+                Failure::Tls(describe_tls(&e.to_string()))
+            }
             _ => {
                 // ureq wraps its own errors in io::Error when reading a body.
                 let text = e.to_string();
                 if text.contains("timeout") || text.contains("Timeout") {
                     Failure::Timeout(self.settings.timeout)
+                } else if text.starts_with("failed to lookup address") {
+                    // std's getaddrinfo error, which ureq passes on as a plain io::Error.
+                    Failure::Dns(text)
                 } else {
                     Failure::Connect(text)
                 }
             }
         }
     }
+}
+
+/// Whether an error text is one of rustls' handshake errors (its `Display` prefixes).
+fn is_tls_message(message: &str) -> bool {
+    const PREFIXES: [&str; 8] = [
+        "invalid peer certificate",
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+        "peer sent no certificates",
+        "received corrupt message",
+        "received unexpected message",
+        "presented server name type",
+    ];
+    PREFIXES.iter().any(|p| message.starts_with(p))
 }
 
 /// rustls' messages name enum variants; say them in words where we know them.
@@ -430,6 +475,39 @@ pub fn base64(input: &[u8]) -> String {
 
 /// A shared prober handle for the round runner.
 pub type SharedProber = Arc<Prober>;
+
+/// Resolves an IP-literal host (`http://127.0.0.1:8080/`, the usual probe) in place and
+/// hands names to ureq's resolver. That one looks every host up on a new thread, so the
+/// deadline holds even when DNS hangs: for an IP literal, a thread per probe for nothing.
+#[derive(Debug, Default)]
+struct IpLiteralResolver(DefaultResolver);
+
+impl Resolver for IpLiteralResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, Error> {
+        let ip = uri
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .and_then(|h| h.parse::<IpAddr>().ok());
+        let port = uri.port_u16().or_else(|| match uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        match (ip, port) {
+            (Some(ip), Some(port)) => {
+                let mut addrs = self.0.empty();
+                addrs.push(SocketAddr::new(ip, port));
+                Ok(addrs)
+            }
+            _ => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -631,6 +709,24 @@ mod tests {
         assert_eq!(
             describe_tls("invalid peer certificate: UnknownIssuer"),
             "unknown issuer"
+        );
+    }
+
+    #[test]
+    fn a_failed_handshake_wrapped_in_io_error_is_a_tls_failure() {
+        let prober = Prober::new(settings(1000), &[]).expect("prober");
+        let handshake = io::Error::new(
+            io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        );
+        assert_eq!(
+            prober.classify_io(&handshake),
+            Failure::Tls("unknown issuer".into())
+        );
+        let other = io::Error::new(io::ErrorKind::InvalidData, "bad chunk size");
+        assert_eq!(
+            prober.classify_io(&other),
+            Failure::Connect("bad chunk size".into())
         );
     }
 }

@@ -10,7 +10,9 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::probe::base64;
@@ -68,9 +70,9 @@ impl ProcessInfo {
         self.state == state::RUNNING
     }
 
-    /// Seconds since start, by supervisord's clock.
+    /// Seconds since start, by supervisord's clock (saturating: the reply is not trusted).
     pub fn uptime(&self) -> i64 {
-        (self.now - self.start).max(0)
+        self.now.saturating_sub(self.start).max(0)
     }
 
     pub fn from_value(value: &Value) -> Result<ProcessInfo, ClientError> {
@@ -132,22 +134,34 @@ impl ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::Connect(msg) => write!(f, "cannot reach supervisord: {msg}"),
-            ClientError::Timeout(d) => {
-                write!(
-                    f,
-                    "supervisord did not answer within {:.0}s",
-                    d.as_secs_f64()
-                )
-            }
+            ClientError::Connect(msg) => write!(
+                f,
+                "cannot reach supervisord: {msg} (is supervisord running, and is \
+                 SUPERVISOR_SERVER_URL or --server-url its [unix_http_server] file or \
+                 [inet_http_server] port?)"
+            ),
+            ClientError::Timeout(d) => write!(
+                f,
+                "supervisord did not answer within {:.0}s (it may be busy or reloading; \
+                 httpok tries again on the next tick)",
+                d.as_secs_f64()
+            ),
             ClientError::Unauthorized => write!(
                 f,
                 "supervisord refused the credentials (401): set SUPERVISOR_USERNAME and \
                  SUPERVISOR_PASSWORD in the listener's environment= line (or pass --username \
                  and --password)"
             ),
-            ClientError::Http(status) => write!(f, "supervisord answered HTTP {status}"),
-            ClientError::Malformed(msg) => write!(f, "bad reply from supervisord: {msg}"),
+            ClientError::Http(status) => write!(
+                f,
+                "supervisord answered HTTP {status} (does SUPERVISOR_SERVER_URL or \
+                 --server-url point at supervisord's XML-RPC server? see its log)"
+            ),
+            ClientError::Malformed(msg) => write!(
+                f,
+                "bad reply from supervisord: {msg} (does SUPERVISOR_SERVER_URL or \
+                 --server-url point at supervisord?)"
+            ),
             ClientError::Fault(fault) => write!(f, "{}", fault.string),
         }
     }
@@ -177,16 +191,21 @@ pub enum Endpoint {
 impl Endpoint {
     /// Parses SUPERVISOR_SERVER_URL: `unix:///abs/path.sock` or `http://host:port[/path]`.
     pub fn parse(url: &str) -> Result<Endpoint, String> {
+        // Error messages show the URL without any user:password@ in it.
+        let shown = crate::target::redact(url);
         if let Some(path) = url.strip_prefix("unix://") {
             if !path.starts_with('/') {
                 return Err(format!(
-                    "{url}: a unix socket path must be absolute (unix:///path.sock)"
+                    "{shown}: a unix socket path must be absolute (unix:///path.sock)"
                 ));
             }
             return Ok(Endpoint::Unix(PathBuf::from(path)));
         }
         let rest = url.strip_prefix("http://").ok_or_else(|| {
-            format!("{url}: supervisord's URL must start with unix:// or http://")
+            format!(
+                "{shown}: supervisord's URL must start with unix:// (unix:///path.sock) or \
+                 http:// (http://host:port)"
+            )
         })?;
         let (hostport, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -194,7 +213,12 @@ impl Endpoint {
         };
         let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
         let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().map_err(|_| format!("{url}: bad port {p:?}"))?),
+            Some((h, p)) => (
+                h,
+                p.parse().map_err(|_| {
+                    format!("{shown}: bad port {p:?}: use a number from 1 to 65535")
+                })?,
+            ),
             None => (hostport, 80),
         };
         let host = match host.trim_start_matches('[').trim_end_matches(']') {
@@ -262,7 +286,7 @@ impl Client {
     fn round_trip(&self, body: &str, deadline: Instant) -> io::Result<Vec<u8>> {
         match &self.endpoint {
             Endpoint::Unix(path) => {
-                let stream = UnixStream::connect(path)
+                let stream = connect_unix(path, deadline)
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
                 self.exchange(stream, "localhost", "/RPC2", body, deadline)
             }
@@ -328,6 +352,29 @@ impl Client {
             }
             reply.extend_from_slice(&chunk[..n]);
         }
+    }
+}
+
+/// `UnixStream::connect` blocks for as long as the server's accept backlog is full (a
+/// supervisord that stopped accepting), and std has no connect timeout for it: connect
+/// on a helper thread and give up at the deadline. A thread left blocked ends when the
+/// server accepts or goes away.
+fn connect_unix(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let owned = path.to_path_buf();
+    thread::Builder::new()
+        .name("rpc-connect".into())
+        .stack_size(128 * 1024)
+        .spawn(move || {
+            // The receiver is gone if we already gave up.
+            let _ = tx.send(UnixStream::connect(owned));
+        })?;
+    match rx.recv_timeout(remaining(deadline)?) {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "connect timed out (accept backlog full?)",
+        )),
     }
 }
 

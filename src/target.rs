@@ -42,7 +42,10 @@ impl Target {
                     None => (None, authority),
                 };
                 if hostport.is_empty() {
-                    return Err(format!("{} has no host", redact(raw)));
+                    return Err(format!(
+                        "{} has no host: write {scheme}://HOST[:PORT]/PATH",
+                        redact(raw)
+                    ));
                 }
                 check_port(hostport, raw)?;
                 let basic_auth = userinfo.map(|u| {
@@ -64,14 +67,12 @@ impl Target {
                 let (host, port) = authority
                     .rsplit_once(':')
                     .ok_or_else(|| format!("{raw} needs a port: tcp://HOST:PORT"))?;
-                let port: u16 = port
-                    .parse()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| format!("{raw} has a bad port {port:?}"))?;
+                let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    format!("{raw} has a bad port {port:?}: use a number from 1 to 65535")
+                })?;
                 let host = host.trim_start_matches('[').trim_end_matches(']');
                 if host.is_empty() {
-                    return Err(format!("{raw} has no host"));
+                    return Err(format!("{raw} has no host: write tcp://HOST:PORT"));
                 }
                 Ok(Target::Tcp {
                     host: host.to_string(),
@@ -106,7 +107,10 @@ fn check_port(hostport: &str, raw: &str) -> Result<(), String> {
     if let Some((_, port)) = after_ipv6.rsplit_once(':')
         && port.parse::<u16>().is_err()
     {
-        return Err(format!("{} has a bad port {port:?}", redact(raw)));
+        return Err(format!(
+            "{} has a bad port {port:?}: use a number from 1 to 65535",
+            redact(raw)
+        ));
     }
     Ok(())
 }

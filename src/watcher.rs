@@ -1,9 +1,10 @@
-//! One probe round per TICK: read the process list, probe every check at once, let the
-//! policy judge, log what changed, and hand restarts to background jobs so the listener
-//! is never BUSY for a stop's stopwaitsecs. Also the listener loop that feeds it.
+//! One probe round per TICK: probe every check at once, read the process list if one
+//! failed (before the probes with -E or --max-restarts), let the policy judge, log what
+//! changed, and hand restarts to background jobs so the listener is never BUSY for a
+//! stop's stopwaitsecs. Also the listener loop that feeds it.
 //!
 //! ```text
-//! TICK ─► process list ─► probe all checks ─► policy.judge per check ─► log
+//! TICK ─► probe all checks ─► (any failed) process list ─► policy.judge per check ─► log
 //!                                                    └─► restart job thread(s) ─► mail, hook
 //! ```
 
@@ -11,7 +12,7 @@ use std::collections::HashSet;
 use std::io::{self, BufRead, Write};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{CheckSpec, Config};
 use crate::event::Event;
@@ -81,32 +82,33 @@ impl Watcher {
         }
     }
 
-    /// One probe round.
+    /// One probe round. The process list is read before the probes only where it
+    /// decides what to probe (-E) or matters to a healthy round (--max-restarts windows).
+    /// Otherwise it is read after them, and only if a check failed: a healthy round asks
+    /// supervisord nothing, which is most of what made it cost (docs/benchmarks.md).
     pub fn round(&mut self) {
         self.jobs.retain(|job| !job.is_finished());
-        let processes = match self.supervisor.all_process_info() {
-            Ok(p) => p,
-            Err(e) => {
-                log::error!("cannot read the process list, skipping this round: {e}");
-                return;
-            }
-        };
-        let busy = self.busy.lock().map(|b| b.clone()).unwrap_or_default();
         let config = Arc::clone(&self.config);
-        let resolved: Vec<Resolved<'_>> = config
-            .checks
-            .iter()
-            .map(|c| c.selection.resolve(&processes, &self.exclusions))
-            .collect();
-        let candidates: Vec<Vec<Candidate>> = resolved
-            .iter()
-            .map(|r| r.processes.iter().map(|p| candidate(p, &busy)).collect())
-            .collect();
+        let early = if !config.eager || config.policy.max_restarts.is_some() {
+            let Some(processes) = self.process_list() else {
+                return;
+            };
+            Some(processes)
+        } else {
+            None
+        };
 
         // -E: only probe checks with a RUNNING program.
-        let probed: Vec<bool> = candidates
+        let probed: Vec<bool> = config
+            .checks
             .iter()
-            .map(|c| config.eager || c.iter().any(|c| c.running))
+            .map(|check| {
+                config.eager
+                    || early.as_deref().is_some_and(|processes| {
+                        let resolved = check.selection.resolve(processes, &self.exclusions);
+                        resolved.processes.iter().any(|p| p.is_running())
+                    })
+            })
             .collect();
         let targets: Vec<&Target> = config
             .checks
@@ -115,22 +117,68 @@ impl Watcher {
             .filter(|(_, probe)| **probe)
             .flat_map(|(check, _)| check.targets.iter())
             .collect();
+        let probes_started = Instant::now();
         let mut outcomes = self.prober.probe_all(&targets).into_iter();
+        let failures: Vec<Option<(String, Failure)>> = config
+            .checks
+            .iter()
+            .zip(&probed)
+            .map(|(check, probed)| {
+                probed
+                    .then(|| first_failure(check, &mut outcomes))
+                    .flatten()
+            })
+            .collect();
+
+        // `late`: how long after the probes began the list was read, if it was.
+        let (processes, late) = match early {
+            Some(processes) => (processes, None),
+            None if failures.iter().all(Option::is_none) => (Vec::new(), None),
+            None => {
+                let Some(processes) = self.process_list() else {
+                    return;
+                };
+                (processes, Some(probes_started.elapsed()))
+            }
+        };
+        let busy = self.busy.lock().map(|b| b.clone()).unwrap_or_default();
+        let resolved: Vec<Resolved<'_>> = config
+            .checks
+            .iter()
+            .map(|c| c.selection.resolve(&processes, &self.exclusions))
+            .collect();
+        let candidates: Vec<Vec<Candidate>> = resolved
+            .iter()
+            .map(|r| {
+                r.processes
+                    .iter()
+                    .map(|p| candidate(p, &busy, late))
+                    .collect()
+            })
+            .collect();
 
         let now = self.started.elapsed().as_secs();
-        for (i, check) in config.checks.iter().enumerate() {
-            let failure = if probed[i] {
-                first_failure(check, &mut outcomes)
-            } else {
+        for (i, (check, failure)) in config.checks.iter().zip(failures).enumerate() {
+            if !probed[i] {
                 log::debug!(
                     "{}: no watched program is RUNNING; not probing (-E)",
                     label(check)
                 );
-                None
-            };
+            }
             let healthy = probed[i].then_some(failure.is_none());
             let decision = self.policy.judge(i, healthy, &candidates[i], now);
             self.report(check, &resolved[i], failure, decision);
+        }
+    }
+
+    /// supervisord's process list; `None` (logged) when it cannot be read.
+    fn process_list(&self) -> Option<Vec<ProcessInfo>> {
+        match self.supervisor.all_process_info() {
+            Ok(processes) => Some(processes),
+            Err(e) => {
+                log::error!("cannot read the process list, skipping this round: {e}");
+                None
+            }
         }
     }
 
@@ -168,7 +216,27 @@ impl Watcher {
         for name in &decision.busy {
             log::info!("{url}: {failure}; {name} is still being restarted");
         }
+        for name in &decision.fresh {
+            log::info!(
+                "{url}: {failure}; {name} started while it was probed, judging it next round"
+            );
+        }
         if !decision.act {
+            return;
+        }
+        // Every program was given up on earlier and the ERROR said so: a round that
+        // changes nothing logs nothing (not a "Restarting ..." that restarts nobody).
+        let only_held = !decision.held.is_empty()
+            && decision.restart.is_empty()
+            && decision.gave_up.is_empty()
+            && decision.not_running.is_empty()
+            && resolved.missing.is_empty()
+            && resolved.ambiguous.is_empty();
+        if only_held {
+            log::debug!(
+                "{url}: {failure}; still given up on {}",
+                decision.held.join(", ")
+            );
             return;
         }
 
@@ -336,14 +404,19 @@ impl RestartJob {
     }
 }
 
-fn candidate(info: &ProcessInfo, busy: &HashSet<String>) -> Candidate {
+/// `late`: the list was read this long after the probes began. supervisord's uptime is
+/// whole seconds (each end truncated), so an uptime under that plus one second may
+/// belong to a process (re)started while the probes ran: not the one that failed them.
+fn candidate(info: &ProcessInfo, busy: &HashSet<String>, late: Option<Duration>) -> Candidate {
     let namespec = info.namespec();
+    let uptime = u64::try_from(info.uptime()).unwrap_or(0);
     Candidate {
         busy: busy.contains(&namespec),
+        fresh: late.is_some_and(|elapsed| (uptime as f64) < elapsed.as_secs_f64() + 1.0),
         namespec,
         pid: info.pid,
         running: info.is_running(),
-        uptime: u64::try_from(info.uptime()).unwrap_or(0),
+        uptime,
     }
 }
 
@@ -539,6 +612,37 @@ mod tests {
     }
 
     #[test]
+    fn a_healthy_round_asks_supervisord_nothing() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let ok = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("tcp://{}", ok.local_addr().expect("addr"));
+        let (mut w, fake) = watcher(&["-p", "web", &url], vec![process("web", "web", 5)]);
+        w.round();
+        assert_eq!(fake.list_calls.load(SeqCst), 0);
+        let (mut w, fake) = watcher(
+            &["-p", "web", &refused_url()],
+            vec![process("web", "web", 5)],
+        );
+        w.round();
+        w.finish();
+        assert_eq!(fake.list_calls.load(SeqCst), 1, "a failed round reads it");
+        assert_eq!(fake.calls.lock().expect("lock").len(), 2, "and restarts");
+    }
+
+    #[test]
+    fn a_process_started_while_the_probes_ran_is_not_restarted() {
+        // Up for 0 s when the list is read after a 1 s probe: not the pid that failed.
+        let fresh = ProcessInfo {
+            start: 1000,
+            ..process("web", "web", 6)
+        };
+        let (mut w, fake) = watcher(&["-p", "web", &refused_url()], vec![fresh]);
+        w.round();
+        w.finish();
+        assert!(fake.calls.lock().expect("lock").is_empty());
+    }
+
+    #[test]
     fn dry_run_touches_nothing() {
         let (mut w, fake) = watcher(
             &["--dry-run", "-p", "web", &refused_url()],
@@ -554,7 +658,8 @@ mod tests {
         use std::sync::atomic::Ordering::SeqCst;
         let ok = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("tcp://{}", ok.local_addr().expect("addr"));
-        let (mut w, fake) = watcher(&["-p", "web", &url], vec![process("web", "web", 5)]);
+        // -E reads the process list before probing, so list_calls counts the rounds.
+        let (mut w, fake) = watcher(&["-E", "-p", "web", &url], vec![process("web", "web", 5)]);
         let tick = |when: i64| Event::Tick {
             name: "TICK_5".into(),
             when: Some(when),

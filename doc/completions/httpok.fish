@@ -1,0 +1,31 @@
+complete -c httpok -s p -l program -d 'Restart this program when a URL fails: name, group:name or group:* (the whole group). Repeatable' -r
+complete -c httpok -s t -l timeout -d 'Seconds to wait for the whole answer (connect, headers and body); fractions such as 2.5 are allowed' -r
+complete -c httpok -s c -l code -d 'Expected HTTP status. Repeatable; default 200' -r
+complete -c httpok -s b -l body -d 'Text that must appear in the response body (searched in its first 16 MiB)' -r
+complete -c httpok -s m -l email -d 'Mail this address on every restart (through the -s command)' -r
+complete -c httpok -s s -l sendmail_program -d 'Command that reads a mail (headers and body) on stdin. Split on spaces, never run through a shell' -r
+complete -c httpok -s g -l gcore -d 'Core-dump command, called with a file name (DIR/NAMESPEC) and a pid (used with -d). Split on spaces, never run through a shell' -r
+complete -c httpok -s d -l coredir -d 'Dump a core of each hung process into this directory before restarting it' -r -F
+complete -c httpok -s n -l name -d 'Name of this checker, shown in the mail subject as "httpok [NAME]: ..."' -r
+complete -c httpok -l check -d 'Bind a URL to its own program(s): NAMESPEC=URL, e.g. web=http://127.0.0.1:8080/ or api:*=tcp://127.0.0.1:9000. Repeatable; independent of -p' -r
+complete -c httpok -s H -l header -d 'Extra request header \'Name: value\'. Repeatable; a Host header overrides the host' -r
+complete -c httpok -l method -d 'HTTP method of the probe' -r -f -a "GET\t''
+HEAD\t''"
+complete -c httpok -l cacert -d 'Trust the CA certificates in this PEM file for https:// checks (as well as the built-in roots)' -r -F
+complete -c httpok -s f -l failures -d 'Restart only after N failed rounds in a row; a healthy round resets the count' -r
+complete -c httpok -s w -l grace -l delay -d 'Neither judge nor restart a program that has been up less than SECS (by supervisord\'s start time, so also after each restart)' -r
+complete -c httpok -l max-restarts -d 'Give up on a program after K restarts within --restart-window (one ERROR line, one mail); resume when it answers again or the window has passed' -r
+complete -c httpok -l restart-window -d 'The window of --max-restarts, in seconds' -r
+complete -c httpok -l on-restart -d 'Command run after each restart attempt (no shell), with HTTPOK_PROGRAM, HTTPOK_URL, HTTPOK_REASON and HTTPOK_OUTCOME in its environment' -r
+complete -c httpok -l exclude -d 'Never restart this process (namespec); repeatable. This listener is always excluded' -r
+complete -c httpok -l server-url -d 'supervisord\'s XML-RPC URL: unix:///path.sock or http://host:port. supervisord sets it for its listeners; give it only to talk to another supervisord' -r
+complete -c httpok -l username -d 'User name for supervisord\'s server. supervisord does not pass it on: set SUPERVISOR_USERNAME in the listener\'s environment= line' -r
+complete -c httpok -l password -d 'Password for supervisord\'s server. Prefer SUPERVISOR_PASSWORD in environment=: command lines are visible to every user in ps' -r
+complete -c httpok -s a -l any -d 'Restart every RUNNING process (except this listener and --exclude) when a URL fails'
+complete -c httpok -s e -l eager -d 'Probe (and mail) even when no watched program is RUNNING. The default'
+complete -c httpok -s E -l not-eager -d 'Probe only when a watched program is RUNNING'
+complete -c httpok -l insecure -d 'Do not verify certificates of https:// checks'
+complete -c httpok -l once -d 'Probe every check once, print one line per URL and exit 0 if all are healthy, 1 otherwise. Needs no supervisord: try a command line from a shell'
+complete -c httpok -l dry-run -d 'Judge and log "would restart NAME (reason)" without touching supervisord'
+complete -c httpok -s h -l help -d 'Print help'
+complete -c httpok -s V -l version -d 'Print version'

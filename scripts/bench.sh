@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# httpok against superlance's httpok, side by side, on this machine (issue 4).
+#
+#   scripts/bench.sh            # full run (~5 min): prints the table and writes it
+#                               # into docs/benchmarks.md
+#   scripts/bench.sh --quick    # smoke run with fewer rounds; prints only
+#
+# Installs superlance 2.0.0 into .venv beside supervisor 4.3.0, builds httpok in
+# release mode, then runs bench/bench.py (stdlib Python from .venv), which starts its
+# own supervisord under /tmp and talks to loopback only.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash scripts/venv.sh superlance==2.0.0
+cargo build --release
+
+# The scale run holds ~1000 probe connections open at once, plus the app's side.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+    echo "bench.sh: warning: only $(ulimit -n) file descriptors; the 1000-check run may fail" >&2
+fi
+
+if [ "${1:-}" = --quick ]; then
+    exec .venv/bin/python bench/bench.py --httpok target/release/httpok \
+        --superlance .venv/bin/httpok --quick
+fi
+exec .venv/bin/python bench/bench.py --httpok target/release/httpok \
+    --superlance .venv/bin/httpok --out docs/benchmarks.md --command "scripts/bench.sh"

@@ -1,0 +1,721 @@
+//! Test doubles for the supervisord side of httpok, for the fault and safety tests:
+//!
+//! * [`FakeSupervisord`]: an XML-RPC server on a TCP port or a unix socket that answers
+//!   like supervisord (getAllProcessInfo, getProcessInfo, stopProcess, startProcess) or
+//!   misbehaves on demand ([`Mode`]): silence, an HTTP status, a fault, a non-XML body.
+//! * [`Listener`]: the real httpok binary run as an event listener whose stdin and stdout
+//!   the test holds, playing supervisord's half of the protocol (TICK events in, RESULTs
+//!   out) with a deadline on every wait.
+//!
+//! Both clean up on drop. Every wait is a poll or a channel receive with a deadline.
+#![allow(dead_code)]
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+// ---------------------------------------------------------------- temp dirs
+
+/// A fresh, short directory under /tmp (unix socket paths must stay short); removed on
+/// drop unless the test is failing.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos()
+                % 100_000;
+            let dir = PathBuf::from(format!(
+                "/tmp/httpok-{tag}-{}-{n}-{nanos}",
+                std::process::id()
+            ));
+            match fs::create_dir(&dir) {
+                Ok(()) => return TempDir(dir),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => panic!("cannot create {}: {e}", dir.display()),
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!("==== test dir kept: {}", self.0.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Seconds since the epoch.
+pub fn epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+// ---------------------------------------------------------------- the fake supervisord
+
+/// How the fake answers every call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Like supervisord: serves the process table.
+    Healthy,
+    /// Reads the request and never answers (the connection stays open).
+    Silent,
+    /// Answers this HTTP status with a short text body.
+    Status(u16),
+    /// Answers HTTP 200 with an XML-RPC fault.
+    Fault(i64, String),
+    /// Answers HTTP 200 with this body (not XML-RPC).
+    Body(String),
+}
+
+/// One process in the fake's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeProcess {
+    pub group: String,
+    pub name: String,
+    /// supervisord's state code (20 RUNNING, 0 STOPPED, ...).
+    pub state: i64,
+    pub pid: u32,
+}
+
+impl FakeProcess {
+    pub fn running(name: &str, pid: u32) -> FakeProcess {
+        FakeProcess {
+            group: name.into(),
+            name: name.into(),
+            state: 20,
+            pid,
+        }
+    }
+
+    pub fn namespec(&self) -> String {
+        if self.group == self.name {
+            self.name.clone()
+        } else {
+            format!("{}:{}", self.group, self.name)
+        }
+    }
+}
+
+/// What the fake serves and what it saw.
+#[derive(Debug, Default)]
+pub struct FakeState {
+    pub mode: Option<Mode>,
+    pub processes: Vec<FakeProcess>,
+    /// A fault (code, string) that stopProcess answers with, even in Healthy mode.
+    pub stop_fault: Option<(i64, String)>,
+    /// getProcessInfo reports this pid instead of the table's (a process that was
+    /// restarted behind httpok's back between the listing and the restart).
+    pub process_info_pid: Option<u32>,
+    /// Calls in order, as `method namespec` (or just `method`).
+    pub calls: Vec<String>,
+    /// Raw request heads, for checking headers such as Authorization.
+    pub heads: Vec<String>,
+    next_pid: u32,
+}
+
+/// An XML-RPC server that plays supervisord. Stops serving on drop.
+pub struct FakeSupervisord {
+    pub state: Arc<Mutex<FakeState>>,
+    url: String,
+    stop: Arc<AtomicBool>,
+    wake: Box<dyn Fn() + Send>,
+    accept_thread: Option<thread::JoinHandle<()>>,
+}
+
+impl FakeSupervisord {
+    /// Serves on 127.0.0.1:`port` (0 for any free port).
+    pub fn tcp(port: u16, mode: Mode, processes: Vec<FakeProcess>) -> FakeSupervisord {
+        let listener = bind_tcp(port);
+        let addr = listener.local_addr().expect("local_addr");
+        let url = format!("http://{addr}");
+        let stop = Arc::new(AtomicBool::new(false));
+        let state = new_state(mode, processes);
+        let accept_thread = {
+            let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
+            thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(stream) = stream {
+                        let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
+                        thread::spawn(move || serve(stream, &state, &stop));
+                    }
+                }
+            })
+        };
+        let wake = Box::new(move || {
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(2));
+        });
+        FakeSupervisord {
+            state,
+            url,
+            stop,
+            wake,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    /// Serves on a unix socket at `path` (which must not exist).
+    pub fn unix(path: &Path, mode: Mode, processes: Vec<FakeProcess>) -> FakeSupervisord {
+        let listener =
+            UnixListener::bind(path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
+        let url = format!("unix://{}", path.display());
+        let stop = Arc::new(AtomicBool::new(false));
+        let state = new_state(mode, processes);
+        let accept_thread = {
+            let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
+            thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(stream) = stream {
+                        let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
+                        thread::spawn(move || serve(stream, &state, &stop));
+                    }
+                }
+            })
+        };
+        let owned = path.to_path_buf();
+        let wake = Box::new(move || {
+            let _ = UnixStream::connect(&owned);
+        });
+        FakeSupervisord {
+            state,
+            url,
+            stop,
+            wake,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` or `unix:///path`: what SUPERVISOR_SERVER_URL holds.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        self.lock().mode = Some(mode);
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    /// Waits until a call starting with `prefix` was made; returns all calls.
+    #[track_caller]
+    pub fn wait_for_call(&self, prefix: &str, timeout: Duration) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let calls = self.calls();
+            if calls.iter().any(|c| c.starts_with(prefix)) {
+                return calls;
+            }
+            if start.elapsed() > timeout {
+                panic!("no {prefix:?} call within {timeout:?}; calls: {calls:?}");
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for FakeSupervisord {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        (self.wake)();
+        if let Some(t) = self.accept_thread.take() {
+            let _ = t.join();
+        }
+        if let Some(path) = self.url.strip_prefix("unix://") {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+fn new_state(mode: Mode, processes: Vec<FakeProcess>) -> Arc<Mutex<FakeState>> {
+    Arc::new(Mutex::new(FakeState {
+        mode: Some(mode),
+        processes,
+        next_pid: 5000,
+        ..FakeState::default()
+    }))
+}
+
+/// Binds 127.0.0.1:port, retrying for a while if the port is still in use.
+fn bind_tcp(port: u16) -> TcpListener {
+    let start = Instant::now();
+    loop {
+        match TcpListener::bind(("127.0.0.1", port)) {
+            Ok(l) => return l,
+            Err(e) if start.elapsed() > Duration::from_secs(30) => {
+                panic!("bind 127.0.0.1:{port}: {e}")
+            }
+            Err(_) => thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Reads one HTTP request (head and Content-Length body); None if the peer went away.
+fn read_request(stream: &mut impl Read) -> Option<(String, String)> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            if raw.len() >= end + 4 + len {
+                let body = String::from_utf8_lossy(&raw[end + 4..end + 4 + len]).into_owned();
+                return Some((head, body));
+            }
+        }
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn serve<S: Read + Write + CloseBoth>(mut stream: S, state: &Mutex<FakeState>, stop: &AtomicBool) {
+    let Some((head, body)) = read_request(&mut stream) else {
+        return;
+    };
+    let method = between(&body, "<methodName>", "</methodName>").unwrap_or_default();
+    let namespec = between(&body, "<string>", "</string>").map(|s| unescape(&s));
+    let reply = {
+        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+        st.heads.push(head);
+        st.calls.push(match &namespec {
+            Some(n) => format!("{method} {n}"),
+            None => method.clone(),
+        });
+        let mode = st.mode.clone().unwrap_or(Mode::Healthy);
+        match mode {
+            Mode::Silent => None,
+            Mode::Status(code) => Some(http(code, "text/plain", "no\n")),
+            Mode::Fault(code, string) => Some(http(200, "text/xml", &fault_xml(code, &string))),
+            Mode::Body(text) => Some(http(200, "text/xml", &text)),
+            Mode::Healthy => Some(http(
+                200,
+                "text/xml",
+                &answer(&mut st, &method, namespec.as_deref()),
+            )),
+        }
+    };
+    match reply {
+        Some(reply) => {
+            let _ = stream.write_all(reply.as_bytes());
+            let _ = stream.flush();
+            stream.close_both();
+        }
+        None => {
+            // Hold the connection open, unanswered, until the fake is dropped.
+            while !stop.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Closing both directions of either socket kind.
+trait CloseBoth {
+    fn close_both(&self);
+}
+
+impl CloseBoth for TcpStream {
+    fn close_both(&self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl CloseBoth for UnixStream {
+    fn close_both(&self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+/// supervisord's answer to one call in Healthy mode.
+fn answer(st: &mut FakeState, method: &str, namespec: Option<&str>) -> String {
+    let now = epoch() as i64;
+    let find =
+        |st: &FakeState| namespec.and_then(|n| st.processes.iter().position(|p| p.namespec() == n));
+    match method {
+        "supervisor.getAllProcessInfo" => {
+            let items: String = st
+                .processes
+                .iter()
+                .map(|p| format!("<value>{}</value>", process_xml(p, p.pid, now)))
+                .collect();
+            response_xml(&format!("<array><data>{items}</data></array>"))
+        }
+        "supervisor.getProcessInfo" => match find(st) {
+            Some(i) => {
+                let p = &st.processes[i];
+                let pid = st.process_info_pid.unwrap_or(p.pid);
+                response_xml(&process_xml(p, pid, now))
+            }
+            None => fault_xml(10, &format!("BAD_NAME: {}", namespec.unwrap_or(""))),
+        },
+        "supervisor.stopProcess" => {
+            if let Some((code, string)) = st.stop_fault.clone() {
+                return fault_xml(code, &string);
+            }
+            match find(st) {
+                Some(i) if st.processes[i].state == 20 => {
+                    st.processes[i].state = 0;
+                    st.processes[i].pid = 0;
+                    response_xml("<boolean>1</boolean>")
+                }
+                Some(_) => fault_xml(70, &format!("NOT_RUNNING: {}", namespec.unwrap_or(""))),
+                None => fault_xml(10, &format!("BAD_NAME: {}", namespec.unwrap_or(""))),
+            }
+        }
+        "supervisor.startProcess" => match find(st) {
+            Some(i) if st.processes[i].state == 20 => {
+                fault_xml(60, &format!("ALREADY_STARTED: {}", namespec.unwrap_or("")))
+            }
+            Some(i) => {
+                st.next_pid += 1;
+                st.processes[i].state = 20;
+                st.processes[i].pid = st.next_pid;
+                response_xml("<boolean>1</boolean>")
+            }
+            None => fault_xml(10, &format!("BAD_NAME: {}", namespec.unwrap_or(""))),
+        },
+        _ => fault_xml(1, "UNKNOWN_METHOD"),
+    }
+}
+
+fn http(code: u16, content_type: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.0 {code} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn response_xml(value: &str) -> String {
+    format!(
+        "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value>{value}</value>\n\
+         </param>\n</params>\n</methodResponse>\n"
+    )
+}
+
+pub fn fault_xml(code: i64, string: &str) -> String {
+    format!(
+        "<?xml version='1.0'?>\n<methodResponse>\n<fault>\n<value><struct>\n\
+         <member>\n<name>faultCode</name>\n<value><int>{code}</int></value>\n</member>\n\
+         <member>\n<name>faultString</name>\n<value><string>{}</string></value>\n</member>\n\
+         </struct></value>\n</fault>\n</methodResponse>\n",
+        escape(string)
+    )
+}
+
+/// An info struct with every field supervisord sends.
+fn process_xml(p: &FakeProcess, pid: u32, now: i64) -> String {
+    let statename = match p.state {
+        0 => "STOPPED",
+        10 => "STARTING",
+        20 => "RUNNING",
+        40 => "STOPPING",
+        _ => "UNKNOWN",
+    };
+    let pid = if p.state == 20 { pid } else { 0 };
+    let strings = [
+        ("name", p.name.clone()),
+        ("group", p.group.clone()),
+        ("statename", statename.to_string()),
+        ("description", format!("pid {pid}, uptime 0:10:00")),
+        ("spawnerr", String::new()),
+        ("logfile", "/dev/null".into()),
+        ("stdout_logfile", "/dev/null".into()),
+        ("stderr_logfile", "/dev/null".into()),
+    ];
+    let ints = [
+        ("start", now - 600),
+        ("stop", 0),
+        ("now", now),
+        ("state", p.state),
+        ("exitstatus", 0),
+        ("pid", i64::from(pid)),
+    ];
+    let mut members = String::new();
+    for (k, v) in strings {
+        members.push_str(&format!(
+            "<member><name>{k}</name><value><string>{}</string></value></member>",
+            escape(&v)
+        ));
+    }
+    for (k, v) in ints {
+        members.push_str(&format!(
+            "<member><name>{k}</name><value><int>{v}</int></value></member>"
+        ));
+    }
+    format!("<struct>{members}</struct>")
+}
+
+fn between(text: &str, open: &str, close: &str) -> Option<String> {
+    let start = text.find(open)? + open.len();
+    let end = start + text[start..].find(close)?;
+    Some(text[start..end].to_string())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+// ---------------------------------------------------------------- the listener side
+
+/// What httpok writes after each event: the result, then READY for the next one.
+pub const ACK: &[u8] = b"RESULT 2\nOKREADY\n";
+
+/// The httpok binary run as an event listener, with the test as supervisord.
+pub struct Listener {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<Vec<u8>>,
+    pending: Vec<u8>,
+    /// Every byte httpok wrote to stdout so far.
+    pub all_stdout: Vec<u8>,
+    stderr_path: PathBuf,
+    serial: u32,
+}
+
+impl Listener {
+    /// Starts `httpok ARGS` with `env` (SUPERVISOR_SERVER_URL and friends), stderr into
+    /// `dir/httpok.err.log`, and waits for its first READY.
+    #[track_caller]
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Listener {
+        let stderr_path = dir.join("httpok.err.log");
+        let stderr = File::create(&stderr_path).expect("create stderr log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_httpok"));
+        cmd.args(args)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        for var in [
+            "SUPERVISOR_SERVER_URL",
+            "SUPERVISOR_USERNAME",
+            "SUPERVISOR_PASSWORD",
+            "SUPERVISOR_PROCESS_NAME",
+            "SUPERVISOR_GROUP_NAME",
+            "RUST_LOG",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start httpok");
+        let mut out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        let mut listener = Listener {
+            child,
+            stdin,
+            stdout: rx,
+            pending: Vec::new(),
+            all_stdout: Vec::new(),
+            stderr_path,
+            serial: 0,
+        };
+        let ready = listener.read_exactly(b"READY\n".len(), Duration::from_secs(30));
+        assert_eq!(
+            ready,
+            b"READY\n",
+            "first bytes on stdout; stderr: {}",
+            listener.stderr()
+        );
+        listener
+    }
+
+    /// Reads exactly `n` stdout bytes, or panics at the deadline.
+    #[track_caller]
+    pub fn read_exactly(&mut self, n: usize, timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
+        while self.pending.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(bytes) => {
+                    self.all_stdout.extend_from_slice(&bytes);
+                    self.pending.extend_from_slice(&bytes);
+                }
+                Err(e) => panic!(
+                    "waited {timeout:?} for {n} bytes on httpok's stdout, got {:?} ({e}); \
+                     stderr:\n{}",
+                    String::from_utf8_lossy(&self.pending),
+                    self.stderr()
+                ),
+            }
+        }
+        self.pending.drain(..n).collect()
+    }
+
+    /// Sends one event (payload length in characters, as supervisord counts).
+    pub fn send_event(&mut self, eventname: &str, payload: &str) {
+        self.serial += 1;
+        let header = format!(
+            "ver:3.0 server:supervisor serial:{s} pool:httpok poolserial:{s} \
+             eventname:{eventname} len:{}\n",
+            payload.chars().count(),
+            s = self.serial
+        );
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin
+            .write_all(header.as_bytes())
+            .and_then(|()| stdin.write_all(payload.as_bytes()))
+            .and_then(|()| stdin.flush())
+            .expect("write an event to httpok");
+    }
+
+    /// Sends a TICK_5 for now and waits up to `timeout` for it to be acknowledged;
+    /// returns how long the round took.
+    #[track_caller]
+    pub fn tick(&mut self, timeout: Duration) -> Duration {
+        let started = Instant::now();
+        self.send_event("TICK_5", &format!("when:{}", epoch()));
+        let ack = self.read_exactly(ACK.len(), timeout);
+        assert_eq!(
+            String::from_utf8_lossy(&ack),
+            String::from_utf8_lossy(ACK),
+            "the event was not acknowledged; stderr:\n{}",
+            self.stderr()
+        );
+        started.elapsed()
+    }
+
+    /// httpok's stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&fs::read(&self.stderr_path).unwrap_or_default()).into_owned()
+    }
+
+    /// Waits until stderr contains `needle`; returns stderr.
+    #[track_caller]
+    pub fn wait_for_stderr(&self, needle: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.stderr();
+            if text.contains(needle) {
+                return text;
+            }
+            if start.elapsed() > timeout {
+                panic!("{needle:?} not in httpok's stderr within {timeout:?}:\n{text}");
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Closes stdin (supervisord went away) and waits for httpok to exit.
+    #[track_caller]
+    pub fn close(mut self, timeout: Duration) -> ExitStatus {
+        drop(self.stdin.take());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Whatever came after the last READY must be nothing.
+                while let Ok(bytes) = self.stdout.recv_timeout(Duration::from_millis(200)) {
+                    self.all_stdout.extend_from_slice(&bytes);
+                    self.pending.extend_from_slice(&bytes);
+                }
+                assert!(
+                    self.pending.is_empty(),
+                    "stray stdout bytes: {:?}",
+                    String::from_utf8_lossy(&self.pending)
+                );
+                return status;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "httpok still running {timeout:?} after stdin closed; stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if thread::panicking() {
+            eprintln!("---- httpok stderr:\n{}", self.stderr());
+        }
+    }
+}
+
+/// The lines of `text` that contain `needle`.
+pub fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.contains(needle)).collect()
+}
+
+/// Reads a file's lines lazily; for logs that may still grow.
+pub fn read_lines(path: &Path) -> Vec<String> {
+    File::open(path)
+        .map(|f| BufReader::new(f).lines().map_while(Result::ok).collect())
+        .unwrap_or_default()
+}

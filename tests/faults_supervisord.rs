@@ -1,0 +1,420 @@
+//! Faults of supervisord, the peer httpok trusts most. Each fake-server case runs the
+//! real binary as a listener with the test as supervisord: one round against the fault
+//! (it must end within its timeout and be acknowledged), then the server comes back and
+//! the next round must restart the failing program. The last cases use a real
+//! supervisord: `supervisorctl reload`, a clean stop and start, and a crash.
+mod common;
+mod fake_supervisord;
+
+use std::fs;
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use fake_supervisord::*;
+
+/// httpok's timeout for one call to supervisord (RPC_TIMEOUT in src/main.rs).
+const RPC_TIMEOUT: Duration = Duration::from_secs(10);
+/// The probe's -t in these tests.
+const PROBE_TIMEOUT: &str = "1";
+/// A round is one process-list call plus the probes; the rest is slack for a slow machine.
+const ROUND_LIMIT: Duration = Duration::from_secs(RPC_TIMEOUT.as_secs() + 1 + 15);
+/// Waits under a real supervisord (ticks every 5 s, stops, starts).
+const T: Duration = Duration::from_secs(90);
+
+fn web(pid: u32) -> Vec<FakeProcess> {
+    vec![FakeProcess::running("web", pid)]
+}
+
+/// How supervisord is unreachable or wrong in the first round.
+enum Fault {
+    /// SUPERVISOR_SERVER_URL names a socket file that does not exist.
+    MissingSocket,
+    /// Nothing listens on the TCP port.
+    ClosedPort,
+    /// A fake that answers (or does not answer) this way.
+    Fake(Mode),
+}
+
+/// Round 1 against `fault`: acknowledged within ROUND_LIMIT with an ERROR line holding
+/// every `expect`ed text. Round 2 against a working supervisord: the failing program is
+/// stopped and started. Returns httpok's stderr and the fake's request heads.
+fn fault_then_recovery(
+    fault: Fault,
+    expect: &[&str],
+    env: &[(&str, &str)],
+) -> (String, Vec<String>) {
+    let dir = TempDir::new("sv");
+    let probe = format!("http://127.0.0.1:{}/", free_port());
+    let sock = dir.join("supervisor.sock");
+    let (url, fake, port) = match fault {
+        Fault::MissingSocket => (format!("unix://{}", sock.display()), None, 0),
+        Fault::ClosedPort => {
+            let port = free_port();
+            (format!("http://127.0.0.1:{port}"), None, port)
+        }
+        Fault::Fake(mode) => {
+            let fake = FakeSupervisord::tcp(0, mode, web(4242));
+            (fake.url().to_string(), Some(fake), 0)
+        }
+    };
+    let mut all_env = vec![("SUPERVISOR_SERVER_URL", url.as_str())];
+    all_env.extend_from_slice(env);
+    let mut httpok = Listener::start(
+        dir.path(),
+        &["-p", "web", "-t", PROBE_TIMEOUT, &probe],
+        &all_env,
+    );
+
+    let took = httpok.tick(ROUND_LIMIT);
+    eprintln!("fault round took {took:?}");
+    let stderr = httpok.stderr();
+    let errors = lines_with(&stderr, " ERROR ");
+    assert!(
+        errors
+            .iter()
+            .any(|l| expect.iter().all(|needle| l.contains(needle))),
+        "no ERROR line with {expect:?}:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    if let Some(fake) = &fake {
+        let calls = fake.calls();
+        assert!(
+            calls.iter().all(|c| c == "supervisor.getAllProcessInfo"),
+            "a faulty supervisord was asked to restart something: {calls:?}"
+        );
+    }
+
+    // supervisord is back.
+    let fake = match fake {
+        Some(fake) => {
+            fake.set_mode(Mode::Healthy);
+            fake
+        }
+        None if port == 0 => FakeSupervisord::unix(&sock, Mode::Healthy, web(4242)),
+        None => FakeSupervisord::tcp(port, Mode::Healthy, web(4242)),
+    };
+    httpok.tick(ROUND_LIMIT);
+    let calls = fake.wait_for_call("supervisor.startProcess web", ROUND_LIMIT);
+    let stop = calls.iter().position(|c| c == "supervisor.stopProcess web");
+    let start = calls
+        .iter()
+        .position(|c| c == "supervisor.startProcess web");
+    assert!(stop.is_some() && stop < start, "{calls:?}");
+    httpok.wait_for_stderr("web restarted", ROUND_LIMIT);
+    let heads = fake.lock().heads.clone();
+    let stderr = httpok.stderr();
+    let status = httpok.close(ROUND_LIMIT);
+    assert!(status.success(), "exit at EOF: {status}");
+    (stderr, heads)
+}
+
+#[test]
+fn a_missing_socket_skips_the_round_and_the_next_round_works_once_it_exists() {
+    fault_then_recovery(
+        Fault::MissingSocket,
+        &["cannot reach supervisord", "No such file"],
+        &[],
+    );
+}
+
+#[test]
+fn a_refused_connection_skips_the_round_and_the_next_round_works() {
+    fault_then_recovery(
+        Fault::ClosedPort,
+        &["cannot reach supervisord", "refused"],
+        &[],
+    );
+}
+
+#[test]
+fn a_server_that_accepts_and_never_answers_times_out_and_the_next_round_works() {
+    fault_then_recovery(
+        Fault::Fake(Mode::Silent),
+        &["did not answer within 10s"],
+        &[],
+    );
+}
+
+#[test]
+fn a_401_names_the_variables_to_set_and_never_the_password() {
+    let secret = "pw-401-Zq8vX";
+    let (stderr, heads) = fault_then_recovery(
+        Fault::Fake(Mode::Status(401)),
+        &["401", "SUPERVISOR_USERNAME", "SUPERVISOR_PASSWORD"],
+        &[
+            ("SUPERVISOR_USERNAME", "alice"),
+            ("SUPERVISOR_PASSWORD", secret),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    assert!(!stderr.contains(secret), "password in the log:\n{stderr}");
+    // The credentials were sent (base64 of alice:pw-401-Zq8vX), never logged.
+    let basic = "YWxpY2U6cHctNDAxLVpxOHZY";
+    assert!(
+        heads
+            .iter()
+            .all(|h| h.contains(&format!("Authorization: Basic {basic}"))),
+        "{heads:?}"
+    );
+    assert!(!stderr.contains(basic), "encoded password in the log");
+}
+
+#[test]
+fn shutdown_state_skips_the_round_and_the_next_round_works() {
+    fault_then_recovery(
+        Fault::Fake(Mode::Fault(6, "SHUTDOWN_STATE".into())),
+        &["SHUTDOWN_STATE"],
+        &[],
+    );
+}
+
+#[test]
+fn an_http_500_skips_the_round_and_the_next_round_works() {
+    fault_then_recovery(Fault::Fake(Mode::Status(500)), &["HTTP 500"], &[]);
+}
+
+#[test]
+fn a_non_xml_body_skips_the_round_and_the_next_round_works() {
+    fault_then_recovery(
+        Fault::Fake(Mode::Body("<html>proxy error</html>\n".into())),
+        &["bad reply from supervisord"],
+        &[],
+    );
+}
+
+/// A unix socket whose accept backlog is full (a supervisord that stopped accepting):
+/// connect(2) itself blocks, so the call's timeout must cover the connect too.
+#[test]
+fn a_unix_socket_with_a_full_backlog_times_out_and_the_next_round_works() {
+    let dir = TempDir::new("sv");
+    let sock = dir.join("supervisor.sock");
+    // listen(0) and never accept: one pending connection fills the queue.
+    let mut frozen = Command::new(python())
+        .args([
+            "-c",
+            "import socket,sys,time\n\
+             s=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(0)\n\
+             print('ready',flush=True)\ntime.sleep(600)\n",
+        ])
+        .arg(&sock)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start python");
+    let guard = KillOnDrop(&mut frozen);
+    wait_until("frozen socket exists", T, || sock.exists());
+    let _queued = UnixStream::connect(&sock).expect("first pending connection");
+
+    let url = format!("unix://{}", sock.display());
+    let probe = format!("http://127.0.0.1:{}/", free_port());
+    let mut httpok = Listener::start(
+        dir.path(),
+        &["-p", "web", "-t", PROBE_TIMEOUT, &probe],
+        &[("SUPERVISOR_SERVER_URL", &url)],
+    );
+    let took = httpok.tick(ROUND_LIMIT);
+    eprintln!("round against a full backlog took {took:?}");
+    let stderr = httpok.stderr();
+    assert!(stderr.contains("did not answer within"), "{stderr}");
+
+    drop(guard);
+    let _ = fs::remove_file(&sock);
+    let fake = FakeSupervisord::unix(&sock, Mode::Healthy, web(4242));
+    httpok.tick(ROUND_LIMIT);
+    fake.wait_for_call("supervisor.startProcess web", ROUND_LIMIT);
+    assert!(httpok.close(ROUND_LIMIT).success());
+}
+
+/// Kills (and reaps) a child on drop.
+struct KillOnDrop<'a>(&'a mut Child);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// ---------------------------------------------------------------- real supervisord
+
+fn webapp(port: u16) -> String {
+    format!(
+        "[program:web]\n\
+         command={{python}} {{webapp}} --port {port} --mode mode-file:{{dir}}/mode\n\
+         startsecs=1\n\
+         stopwaitsecs=2\n\
+         stdout_logfile={{dir}}/web.out.log\n\
+         stderr_logfile={{dir}}/web.err.log\n"
+    )
+}
+
+fn listener(port: u16) -> String {
+    format!(
+        "[eventlistener:httpok]\n\
+         command={{httpok}} -p web -t 2 http://127.0.0.1:{port}/\n\
+         events=TICK_5\n\
+         startsecs=1\n\
+         stdout_logfile={{dir}}/httpok.out.log\n\
+         stderr_logfile={{dir}}/httpok.err.log\n"
+    )
+}
+
+fn start_supervisord(port: u16) -> Supervisor {
+    Supervisor::start(
+        SupervisorConfig::new()
+            .program(webapp(port))
+            .program(listener(port)),
+    )
+}
+
+/// Breaks the app and waits until httpok has restarted it (a new pid and the notices).
+fn break_app_and_see_it_restarted(sup: &Supervisor, port: u16) {
+    let pid = sup.wait_running("web", T);
+    wait_until("app answers", T, || {
+        http_get(port, "/", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
+    });
+    let notices_before = read_file_lossy(sup.path("httpok.err.log"))
+        .matches("web restarted")
+        .count();
+    fs::write(sup.path("mode"), "error").expect("write mode file");
+    let new_pid = sup.wait_pid_change("web", pid, T);
+    assert_ne!(new_pid, pid);
+    wait_until("a new 'web restarted' notice", T, || {
+        read_file_lossy(sup.path("httpok.err.log"))
+            .matches("web restarted")
+            .count()
+            > notices_before
+    });
+    fs::write(sup.path("mode"), "ok").expect("write mode file");
+}
+
+/// The listener is RUNNING, never went UNKNOWN, never panicked.
+fn assert_listener_healthy(sup: &Supervisor) {
+    assert_eq!(sup.state("httpok"), "RUNNING");
+    let log = read_file_lossy(sup.log_path());
+    assert!(!log.contains("UNKNOWN"), "{}", tail(&log, 30));
+    let err = read_file_lossy(sup.path("httpok.err.log"));
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Whether `pid` has exited (gone, or a zombie nobody reaped yet).
+fn process_gone(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/status")) {
+        Err(_) => true,
+        Ok(status) => status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z')),
+    }
+}
+
+/// A second supervisord on the same config and dir as `sup` (after the first one
+/// stopped); stopped on drop, before `sup` cleans up.
+struct SecondSupervisord(Child);
+
+impl SecondSupervisord {
+    #[track_caller]
+    fn start(sup: &Supervisor) -> SecondSupervisord {
+        let out = fs::File::create(sup.path("supervisord2-stdout.log")).expect("log");
+        let err = fs::File::create(sup.path("supervisord2-stderr.log")).expect("log");
+        let child = Command::new(venv_bin("supervisord"))
+            .arg("-c")
+            .arg(sup.conf_path())
+            .current_dir(sup.dir())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start supervisord again");
+        let second = SecondSupervisord(child);
+        let pid = second.0.id().to_string();
+        wait_until("the second supervisord answers", T, || {
+            sup.ctl(&["pid"]).1.trim() == pid
+        });
+        second
+    }
+}
+
+impl Drop for SecondSupervisord {
+    fn drop(&mut self) {
+        send_signal(self.0.id(), "TERM");
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn after_supervisorctl_reload_a_broken_app_is_still_restarted() {
+    let port = free_port();
+    let sup = start_supervisord(port);
+    let web = sup.wait_running("web", T);
+    let listener = sup.wait_running("httpok", T);
+    wait_for_log(sup.log_path(), "httpok: BUSY -> ACKNOWLEDGED", T);
+
+    let (_, out) = sup.ctl(&["reload"]);
+    assert!(out.contains("Restarted supervisord"), "{out}");
+    // supervisord stops every child, re-reads its config and starts them again.
+    let new_listener = sup.wait_pid_change("httpok", listener, T);
+    sup.wait_pid_change("web", web, T);
+    assert!(
+        process_gone(listener),
+        "the old listener outlived the reload"
+    );
+
+    break_app_and_see_it_restarted(&sup, port);
+    assert_eq!(sup.pid("httpok"), Some(new_listener));
+    assert_listener_healthy(&sup);
+}
+
+#[test]
+fn after_supervisord_is_stopped_and_started_again_httpok_works() {
+    let port = free_port();
+    let sup = start_supervisord(port);
+    let web = sup.wait_running("web", T);
+    let listener = sup.wait_running("httpok", T);
+    wait_for_log(sup.log_path(), "httpok: BUSY -> ACKNOWLEDGED", T);
+
+    let first = sup.supervisord_pid();
+    sup.ctl(&["shutdown"]);
+    wait_until("supervisord, httpok and web exited", T, || {
+        process_gone(first) && process_gone(listener) && process_gone(web)
+    });
+
+    let _second = SecondSupervisord::start(&sup);
+    let new_listener = sup.wait_running("httpok", T);
+    assert_ne!(new_listener, listener);
+    break_app_and_see_it_restarted(&sup, port);
+    assert_listener_healthy(&sup);
+}
+
+#[test]
+fn when_supervisord_dies_httpok_exits_and_a_new_supervisord_works() {
+    let port = free_port();
+    let sup = start_supervisord(port);
+    let web = sup.wait_running("web", T);
+    let listener = sup.wait_running("httpok", T);
+    wait_for_log(sup.log_path(), "httpok: BUSY -> ACKNOWLEDGED", T);
+
+    // A crash: no SIGTERM to the children, only EOF on the listener's stdin.
+    assert!(send_signal(sup.supervisord_pid(), "KILL"));
+    wait_until("httpok exits on its own (stdin EOF)", T, || {
+        process_gone(listener)
+    });
+    // The app is orphaned and keeps its port; a real operator would kill it too.
+    send_signal(web, "TERM");
+    wait_until("the orphaned app exits", T, || process_gone(web));
+
+    // The new supervisord finds the dead one's stale socket file and replaces it.
+    let _second = SecondSupervisord::start(&sup);
+    sup.wait_running("httpok", T);
+    break_app_and_see_it_restarted(&sup, port);
+    assert_listener_healthy(&sup);
+    let err = read_file_lossy(sup.path("httpok.err.log"));
+    assert!(!err.contains("event stream failed"), "{err}");
+}
