@@ -15,6 +15,9 @@ cd "$root"
 bash scripts/venv.sh superlance==2.0.0
 cargo build --release
 
+# No bench/__pycache__ in the checkout.
+export PYTHONDONTWRITEBYTECODE=1
+
 # The scale run holds ~1000 probe connections open at once, plus the app's side.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then

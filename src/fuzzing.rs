@@ -94,8 +94,9 @@ fn check_event(raw: &RawEvent) {
 }
 
 thread_local! {
-    /// Built once: a watcher costs more than the rest of a run. Its supervisord is
-    /// unreachable, so a TICK's round ends at once and no restart job ever starts.
+    /// Built once: a watcher costs more than the rest of a run. With `-E` a round reads
+    /// the process list before probing, and its supervisord is unreachable, so a TICK's
+    /// round ends at once: no probe, no restart job, no network.
     static WATCHER: RefCell<Watcher> = RefCell::new(offline_watcher());
 }
 
@@ -106,6 +107,7 @@ fn offline_watcher() -> Watcher {
         "unix:///nonexistent/httpok-fuzz.sock",
         "-t",
         "1",
+        "-E",
         "-p",
         "web",
         "http://127.0.0.1:1/",

@@ -16,10 +16,14 @@ use crate::supervisor::{ClientError, Supervisor, fault, state};
 /// How long to wait for a stopping process; supervisord SIGKILLs it after its
 /// stopwaitsecs, so this only guards against a supervisord that stops answering.
 pub const STOP_DEADLINE: Duration = Duration::from_secs(600);
-/// How often a stopping process is polled. Each poll adds to the restart's time what it
-/// overshoots the process's exit by, half of this on average; superlance's blocking stop
-/// returns at once, and 200 ms made httpok ~0.1 s slower to recover (docs/benchmarks.md).
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How often a stopping process is polled. A restart takes longer by how far the poll
+/// overshoots the exit, half of this on average, where superlance's blocking stop returns
+/// at once: 200 ms made httpok ~0.1 s slower to recover (docs/benchmarks.md). supervisord
+/// answers a poll in about a millisecond, and polls run only while a stop is under way.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// How long supervisord may stay unreachable mid-restart before httpok stops waiting
+/// (it crashed or is restarting; the new supervisord starts the program itself).
+pub const UNREACHABLE_DEADLINE: Duration = Duration::from_secs(30);
 
 /// How a restart attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,14 +110,27 @@ fn stop_and_wait(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), Stri
     }
     let deadline = Instant::now() + STOP_DEADLINE;
     let mut last_error: Option<ClientError> = None;
+    let mut unreachable_since: Option<Instant> = None;
     while Instant::now() < deadline {
         match supervisor.process_info(namespec) {
             Ok(info) if info.state != state::RUNNING && info.state != state::STOPPING => {
                 return Ok(());
             }
-            Ok(_) => last_error = None,
-            // supervisord going away mid-restart: keep trying until the deadline.
-            Err(e) => last_error = Some(e),
+            Ok(_) => {
+                last_error = None;
+                unreachable_since = None;
+            }
+            // supervisord going away mid-restart: retry for a while, not for ever.
+            Err(e) => {
+                let since = *unreachable_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= UNREACHABLE_DEADLINE {
+                    return Err(format!(
+                        "supervisord unreachable for {}s while stopping: {e}",
+                        UNREACHABLE_DEADLINE.as_secs()
+                    ));
+                }
+                last_error = Some(e);
+            }
         }
         thread::sleep(POLL_INTERVAL);
     }

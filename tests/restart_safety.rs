@@ -139,7 +139,14 @@ fn rounds_against(fake: &FakeSupervisord, rounds: usize) -> (Vec<String>, String
         &[("SUPERVISOR_SERVER_URL", fake.url())],
     );
     let attempts_ended = |log: &str| {
-        log.matches("Failed to stop process web").count() + log.matches("NOT restarting").count()
+        [
+            "Failed to stop process web",
+            "NOT restarting",
+            "web restarted",
+        ]
+        .iter()
+        .map(|end| log.matches(end).count())
+        .sum::<usize>()
     };
     // One tick per attempt; a tick that finds the last attempt still winding down is
     // skipped by httpok ("still being restarted"), so tick again until enough ended.

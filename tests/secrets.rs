@@ -339,20 +339,7 @@ fn program_names_and_urls_never_reach_a_shell() {
     let pid = sup.wait_running(name, T);
     sup.wait_pid_change(name, pid, T);
     let hook = wait_for_log(dir.join("hook.txt"), "OUTCOME=restarted", T);
-    assert!(hook.contains(&format!("PROGRAM={name}\n")), "{hook}");
-    assert!(hook.contains("URL=http://127.0.0.1:"), "{hook}");
-    assert!(
-        hook.contains("/;touch${IFS}pwned-url;$(touch${IFS}pwned-url2)"),
-        "{hook}"
-    );
-    let gcore = wait_for_log(dir.join("gcore.txt"), &format!("arg={pid}"), T);
-    assert!(
-        gcore.contains(&format!("arg={}/cores/{name}\n", dir.display())),
-        "{gcore}"
-    );
-    let mail = wait_for_log(dir.join("mail.txt"), &format!("{name} restarted"), T);
-    assert!(mail.contains(name), "{mail}");
-
+    // gcore (-g), the restart, the mail (-s) and the hook have all run by now.
     for place in [
         sup.dir(),
         dir,
@@ -367,4 +354,17 @@ fn program_names_and_urls_never_reach_a_shell() {
             place.display()
         );
     }
+    assert!(hook.contains(&format!("PROGRAM={name}\n")), "{hook}");
+    assert!(hook.contains("URL=http://127.0.0.1:"), "{hook}");
+    assert!(
+        hook.contains("/;touch${IFS}pwned-url;$(touch${IFS}pwned-url2)"),
+        "{hook}"
+    );
+    let gcore = wait_for_log(dir.join("gcore.txt"), &format!("arg={pid}"), T);
+    assert!(
+        gcore.contains(&format!("arg={}/cores/{name}\n", dir.display())),
+        "{gcore}"
+    );
+    let mail = wait_for_log(dir.join("mail.txt"), &format!("{name} restarted"), T);
+    assert!(mail.contains(name), "{mail}");
 }
