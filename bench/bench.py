@@ -298,6 +298,17 @@ def rounds_only(tool, argv, env, sup, rounds):
     return {"median": statistics.median(times), "p99": p99(times)}
 
 
+def hang_rounds(tool, argv, env, sup, rounds):
+    """Rounds against a URL that never answers: how late after -t each tool gives up."""
+    lst = Listener(argv, env, os.path.join(sup.tmp, "%s-hang.err" % tool))
+    try:
+        times = [lst.tick() for _ in range(rounds)]
+    finally:
+        lst.close()
+    log("%s: hanging URL round median %.3f s" % (tool, statistics.median(times)))
+    return statistics.median(times)
+
+
 def raw_get(port, path, count):
     """Median time for a bare socket client to GET `path` and read the whole reply (not
     waiting for the close): about the app's share of a round."""
@@ -393,6 +404,30 @@ async def serve_paths(port):
     server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
     async with server:
         await server.serve_forever()
+
+
+def serve_minimal(port):
+    """The minimal app: one connection at a time, answers 200 as soon as the request head
+    is in. Nothing between the probe and its answer but the kernel and a few lines."""
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nOK\n"
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
+    server.listen(128)
+    while True:
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(10)
+            request = b""
+            try:
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    request += chunk
+                conn.sendall(reply)
+            except OSError:
+                pass
 
 
 def scale_urls(port, n):
@@ -499,7 +534,7 @@ def verdict(ok):
     return "met" if ok else "**missed**"
 
 
-def report(args, ver, fp, minimal, floor, rec, scale, load, elapsed):
+def report(args, ver, fp, minimal, floor, hang, rec, scale, load, elapsed):
     rs, py = fp["rs"], fp["py"]
     lines = []
     add = lines.append
@@ -534,12 +569,16 @@ def report(args, ver, fp, minimal, floor, rec, scale, load, elapsed):
     row("healthy round, CPU", ms(rs["cpu_round"]), ms(py["cpu_round"]),
         ratio(rs["cpu_round"], py["cpu_round"]))
     mr, mp = minimal["rs"], minimal["py"]
-    row("healthy round, median wall (app: minimal asyncio server)", ms(mr["median"]),
+    row("healthy round, median wall (app: minimal one-connection-at-a-time server)",
+        ms(mr["median"]),
         ms(mp["median"]), ratio(mr["median"], mp["median"]))
     row("healthy round, p99 wall (minimal app)", ms(mr["p99"]), ms(mp["p99"]),
         ratio(mr["p99"], mp["p99"]))
     row("*for scale: a bare socket GET, webapp.py / minimal app*",
         "%s / %s" % (ms(floor["web"]), ms(floor["minimal"])), "", "")
+    row("round with the URL hanging, -t %d: median of %d (how late the timeout fires)"
+        % (TIMEOUT, args.scale_rounds), "%.3f s" % hang["rs"], "%.3f s" % hang["py"],
+        ratio(hang["rs"], hang["py"]))
     tries = len(rec["rs"]["all"])
     row("**Time to recover**, median of %d: SIGSTOP to new pid RUNNING (TICK_5, -t %d, "
         "stopwaitsecs=%d, startsecs=1)" % (tries, TIMEOUT, TIMEOUT),
@@ -576,10 +615,10 @@ def report(args, ver, fp, minimal, floor, rec, scale, load, elapsed):
     add("|---|---|")
     add("| RSS at most 1/6 of superlance's, one URL | %s (%s) |"
         % (verdict(rs["rss20"] * 6 <= py["rss20"]), ratio(rs["rss20"], py["rss20"])))
-    add("| healthy round at most 1/5 of superlance's wall time | %s (%s with webapp.py, "
-        "%s with the minimal app) |"
+    add("| healthy round at most 1/5 of superlance's wall time | %s with webapp.py (%s); "
+        "%s with the minimal app (1/%.2f) |"
         % (verdict(rs["median"] * 5 <= py["median"]), ratio(rs["median"], py["median"]),
-           ratio(mr["median"], mp["median"])))
+           verdict(mr["median"] * 5 <= mp["median"]), mp["median"] / mr["median"]))
     add("| healthy round at most 1/5 of superlance's CPU | %s (%s) |"
         % (verdict(rs["cpu_round"] * 5 <= py["cpu_round"]),
            ratio(rs["cpu_round"], py["cpu_round"])))
@@ -611,6 +650,9 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "serve":
         asyncio.run(serve_paths(int(sys.argv[2])))
         return
+    if len(sys.argv) == 3 and sys.argv[1] == "serve-minimal":
+        serve_minimal(int(sys.argv[2]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--httpok", required=True)
     ap.add_argument("--superlance", required=True)
@@ -631,8 +673,8 @@ def main():
     ver = versions(httpok)
 
     tmp = tempfile.mkdtemp(prefix="hbench", dir="/tmp")
-    web_port, scale_port = free_port(), free_port()
-    sup = server = None
+    web_port, scale_port, minimal_port = free_port(), free_port(), free_port()
+    sup = server = minimal_app = None
     try:
         sup = Supervisord(tmp, python, httpok, superlance, web_port)
         env = dict(os.environ, SUPERVISOR_SERVER_URL=sup.url)
@@ -640,7 +682,10 @@ def main():
                     "all_proxy"):
             env.pop(var, None)
         server = subprocess.Popen([python, os.path.abspath(__file__), "serve", str(scale_port)])
+        minimal_app = subprocess.Popen([python, os.path.abspath(__file__), "serve-minimal",
+                                        str(minimal_port)])
         wait_until("the scale app", 10, lambda: _connects(scale_port), 0.1)
+        wait_until("the minimal app", 10, lambda: _connects(minimal_port), 0.1)
         load = [os.getloadavg()[0]]
         fp, minimal = {}, {}
         for tool, cmd in (("rs", httpok), ("py", superlance)):
@@ -651,12 +696,16 @@ def main():
                 env, sup, path, args.rounds)
             minimal[tool] = rounds_only(
                 tool, [cmd, "-p", "web", "-t", str(TIMEOUT),
-                       "http://127.0.0.1:%d/ok/minimal" % scale_port],
+                       "http://127.0.0.1:%d/" % minimal_port],
                 env, sup, args.rounds // 2)
         floor = {"web": raw_get(web_port, "/floor", 200),
-                 "minimal": raw_get(scale_port, "/ok/floor", 200)}
+                 "minimal": raw_get(minimal_port, "/", 200)}
         log("bare GET: webapp.py %.2f ms, minimal app %.2f ms"
             % (floor["web"] * 1e3, floor["minimal"] * 1e3))
+        hang = {tool: hang_rounds(tool, [cmd, "-p", "ghost", "-t", str(TIMEOUT),
+                                         "http://127.0.0.1:%d/hang/1" % scale_port],
+                                  env, sup, args.scale_rounds)
+                for tool, cmd in (("rs", httpok), ("py", superlance))}
         scale = {"rs": {}}
         for n in args.scale:
             scale["rs"][n] = scale_httpok(httpok, env, sup, scale_port, n, args.scale_rounds)
@@ -666,14 +715,16 @@ def main():
         rec = {tool: recover(tool, sup, args.tries) for tool in ("rs", "py")}
         load.append(os.getloadavg()[0])
     finally:
-        if server:
-            server.terminate()
-            server.wait()
+        for app in (server, minimal_app):
+            if app:
+                app.terminate()
+                app.wait()
         if sup:
             sup.stop()
     shutil.rmtree(tmp, ignore_errors=True)
 
-    text = report(args, ver, fp, minimal, floor, rec, scale, load, time.monotonic() - started)
+    text = report(args, ver, fp, minimal, floor, hang, rec, scale, load,
+                  time.monotonic() - started)
     sys.stdout.write(text)
     if args.out:
         write_doc(args.out, text)

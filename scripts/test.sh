@@ -16,12 +16,13 @@ export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
 cargo test --all-targets "$@"
 
 # Fuzzing. `cargo test` above already replays every file in fuzz/corpus/ through the
-# fuzz harnesses (tests/fuzz_corpus.rs), on stable and without extra tools. When
-# cargo-fuzz is installed, each target also fuzzes for 20000 runs on stable (-s none).
-#   HTTPOK_FUZZ=1  install cargo-fuzz if missing, and fuzz (fails if that fails)
-#   HTTPOK_FUZZ=0  never fuzz
+# fuzz harnesses (tests/fuzz_corpus.rs), on stable and without extra tools. Then each
+# target fuzzes for 20000 runs on stable (-s none), installing cargo-fuzz if missing
+# (a few minutes, once per machine; needs a C++ compiler for libFuzzer).
+#   HTTPOK_FUZZ=0     never fuzz
+#   HTTPOK_FUZZ=auto  fuzz only if cargo-fuzz is already installed
 # Skipped when the run is filtered to some tests. Longer runs: docs/reliability.md.
-fuzz="${HTTPOK_FUZZ:-auto}"
+fuzz="${HTTPOK_FUZZ:-1}"
 if [ "$#" -eq 0 ] && [ "$fuzz" != 0 ]; then
     if ! cargo fuzz --version >/dev/null 2>&1 && [ "$fuzz" = 1 ]; then
         cargo install --locked cargo-fuzz
@@ -40,6 +41,6 @@ if [ "$#" -eq 0 ] && [ "$fuzz" != 0 ]; then
             echo "test.sh: fuzz $target: $(grep '^Done' "$log")" >&2
         done
     else
-        echo "test.sh: cargo-fuzz not installed; fuzz corpus replayed by cargo test only (HTTPOK_FUZZ=1 installs it)" >&2
+        echo "test.sh: cargo-fuzz not installed; fuzz corpus replayed by cargo test only (unset HTTPOK_FUZZ to install it)" >&2
     fi
 fi

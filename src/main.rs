@@ -1,7 +1,9 @@
 //! The `httpok` binary: parse, build the pieces, run the listener loop (or `--once`).
 //! stdout carries protocol bytes only; every log line goes to stderr.
 
+use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,7 +93,14 @@ fn run(config: Config) -> Result<(), String> {
     );
     let mut watcher = Watcher::new(config, Arc::new(client), exclusions)?;
     let stdin = io::stdin().lock();
-    let stdout = io::stdout().lock();
+    // std's stdout is line-buffered: it would write `RESULT 2\nOK` in two pieces, split
+    // at the newline. On its own descriptor, each message is one write (write_ok and
+    // write_ready flush after each); stdout is never written any other way here.
+    let stdout = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(|fd| io::BufWriter::new(File::from(fd)))
+        .map_err(|e| format!("cannot use stdout: {e}"))?;
     let result = run_listener(stdin, ProtocolOut(stdout), &mut watcher);
     watcher.finish();
     result.map_err(|e| {

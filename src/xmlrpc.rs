@@ -141,7 +141,7 @@ fn encode_value(value: &Value, out: &mut String) {
         }),
         Value::String(s) => {
             out.push_str("<string>");
-            out.push_str(&quick_xml::escape::escape(s.as_str()));
+            out.push_str(&escape_text(s));
             out.push_str("</string>");
         }
         Value::Double(d) => out.push_str(&format!("<double>{d}</double>")),
@@ -156,7 +156,7 @@ fn encode_value(value: &Value, out: &mut String) {
             out.push_str("<struct>");
             for (name, member) in members {
                 out.push_str("<member><name>");
-                out.push_str(&quick_xml::escape::escape(name.as_str()));
+                out.push_str(&escape_text(name));
                 out.push_str("</name>");
                 encode_value(member, out);
                 out.push_str("</member>");
@@ -165,6 +165,11 @@ fn encode_value(value: &Value, out: &mut String) {
         }
     }
     out.push_str("</value>");
+}
+
+/// Escapes text for an element; `\r` too, which an XML parser would turn into `\n`.
+fn escape_text(text: &str) -> String {
+    quick_xml::escape::escape(text).replace('\r', "&#13;")
 }
 
 /// Decodes a `<methodResponse>`: `Ok(Ok(value))`, `Ok(Err(fault))`, or a decode error.
@@ -534,6 +539,12 @@ mod tests {
             "<methodResponse><params><param><value><string>caf&#233; \u{2603} &lt;x&gt;</string></value></param></params></methodResponse>",
         );
         assert_eq!(v, Value::from("caf\u{e9} \u{2603} <x>"));
+    }
+
+    #[test]
+    fn carriage_returns_survive_a_round_trip() {
+        let call = encode_call("m", &[Value::from("a\r\nb")]);
+        assert!(call.contains("a&#13;\nb"), "{call}");
     }
 
     #[test]

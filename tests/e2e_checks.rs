@@ -6,6 +6,7 @@
 //! https cases run the binary directly.
 mod common;
 
+use common::e2e::*;
 use common::*;
 use std::fs;
 use std::io::{Read, Write};
@@ -15,128 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
-
-/// Ticks come every 5 s; a restart also waits for stopwaitsecs. Be generous.
-const T: Duration = Duration::from_secs(60);
-
-// ---------------------------------------------------------------- supervisord sections
-
-fn web(name: &str, port: u16, mode: &str) -> String {
-    app(name, &format!("--port {port} --mode {mode}"))
-}
-
-fn web_unix(name: &str, socket: &Path, mode: &str) -> String {
-    app(name, &format!("--unix {} --mode {mode}", socket.display()))
-}
-
-fn app(name: &str, args: &str) -> String {
-    format!(
-        "[program:{name}]\n\
-         command={{python}} {{webapp}} {args}\n\
-         startsecs=1\n\
-         stopwaitsecs=2\n\
-         stdout_logfile={{dir}}/{name}.out.log\n\
-         stderr_logfile={{dir}}/{name}.err.log\n"
-    )
-}
-
-/// The listener as a user writes it: `[eventlistener:httpok]` on TICK_5.
-fn listener(args: &str) -> String {
-    format!(
-        "[eventlistener:httpok]\n\
-         command={{httpok}} {args}\n\
-         events=TICK_5\n\
-         startsecs=1\n\
-         stdout_logfile={{dir}}/httpok.out.log\n\
-         stderr_logfile={{dir}}/httpok.err.log\n"
-    )
-}
-
-/// supervisord at loglevel=debug, so that its log shows every event httpok handled.
-fn start(sections: Vec<String>) -> Supervisor {
-    let mut cfg = SupervisorConfig::new().supervisord_line("loglevel=debug");
-    for s in sections {
-        cfg = cfg.program(s);
-    }
-    Supervisor::start(cfg)
-}
-
-// ---------------------------------------------------------------- observing
-
-/// httpok's stderr: its log lines.
-fn httpok_log(sup: &Supervisor) -> String {
-    read_file_lossy(sup.path("httpok.err.log"))
-}
-
-fn count(haystack: &str, needle: &str) -> usize {
-    haystack.matches(needle).count()
-}
-
-/// Events httpok has answered so far (supervisord logs each BUSY -> ACKNOWLEDGED
-/// transition at debug level; the listener subscribes to TICK_5 only).
-fn ticks_handled(sup: &Supervisor) -> usize {
-    count(
-        &read_file_lossy(sup.log_path()),
-        "httpok: BUSY -> ACKNOWLEDGED",
-    )
-}
-
-/// Waits until httpok has handled `n` more ticks than it had when called.
-#[track_caller]
-fn wait_for_more_ticks(sup: &Supervisor, n: usize) {
-    let target = ticks_handled(sup) + n;
-    wait_for(&format!("{n} more ticks handled"), T * 2, || {
-        let seen = ticks_handled(sup);
-        if seen >= target {
-            Ok(())
-        } else {
-            Err(format!("{seen} of {target}"))
-        }
-    });
-}
-
-/// Waits until httpok's log holds `needle` at least `n` times; returns the log.
-#[track_caller]
-fn wait_for_count(sup: &Supervisor, needle: &str, n: usize) -> String {
-    wait_for(&format!("{n} x {needle:?} in httpok's log"), T, || {
-        let log = httpok_log(sup);
-        match count(&log, needle) {
-            seen if seen >= n => Ok(log),
-            seen => Err(format!("{seen} so far")),
-        }
-    })
-}
-
-/// Waits until supervisord restarted `name` and httpok said so; returns the new pid.
-#[track_caller]
-fn assert_restarted(sup: &Supervisor, name: &str, old_pid: u32) -> u32 {
-    let new_pid = sup.wait_pid_change(name, old_pid, T);
-    wait_for_log(
-        sup.path("httpok.err.log"),
-        &format!("{name} is in RUNNING state, restarting"),
-        T,
-    );
-    wait_for_log(sup.path("httpok.err.log"), &format!("{name} restarted"), T);
-    new_pid
-}
-
-/// What every supervisord case checks at the end: the listener is RUNNING, never went
-/// UNKNOWN, no tick was dropped for a full buffer, and stdout held protocol bytes only.
-#[track_caller]
-fn assert_listener_healthy(sup: &Supervisor) {
-    assert_eq!(sup.state("httpok"), "RUNNING");
-    let log = read_file_lossy(sup.log_path());
-    assert!(
-        !log.contains("UNKNOWN"),
-        "listener went UNKNOWN:\n{}",
-        tail(&log, 30)
-    );
-    assert!(!log.contains("buffer overflowed"), "{}", tail(&log, 30));
-    // At loglevel=debug supervisord copies the listener's protocol bytes into this log.
-    let stdout = read_file_lossy(sup.path("httpok.out.log"));
-    let other = stdout.replace("READY\n", "").replace("RESULT 2\nOK", "");
-    assert!(other.is_empty(), "non-protocol bytes on stdout: {other:?}");
-}
 
 // ---------------------------------------------------------------- files, apps, --once
 

@@ -2,83 +2,9 @@
 //! supervisord did (pids via XML-RPC through supervisorctl, states, log lines).
 mod common;
 
+use common::e2e::*;
 use common::*;
 use std::time::Duration;
-
-/// Ticks come every 5 s; a restart also waits for stopwaitsecs. Be generous.
-const T: Duration = Duration::from_secs(60);
-
-fn web(name: &str, port: u16, mode: &str) -> String {
-    format!(
-        "[program:{name}]\n\
-         command={{python}} {{webapp}} --port {port} --mode {mode}\n\
-         startsecs=1\n\
-         stopwaitsecs=2\n\
-         stdout_logfile={{dir}}/{name}.out.log\n\
-         stderr_logfile={{dir}}/{name}.err.log\n"
-    )
-}
-
-/// The listener as a user writes it: `[eventlistener:httpok]` on TICK_5.
-fn listener(args: &str) -> String {
-    format!(
-        "[eventlistener:httpok]\n\
-         command={{httpok}} {args}\n\
-         events=TICK_5\n\
-         startsecs=1\n\
-         stdout_logfile={{dir}}/httpok.out.log\n\
-         stderr_logfile={{dir}}/httpok.err.log\n"
-    )
-}
-
-fn start(sections: Vec<String>) -> Supervisor {
-    let mut cfg = SupervisorConfig::new().supervisord_line("loglevel=debug");
-    for s in sections {
-        cfg = cfg.program(s);
-    }
-    Supervisor::start(cfg)
-}
-
-/// What every case checks at the end: the listener is RUNNING, never went UNKNOWN,
-/// and wrote nothing but protocol bytes to stdout.
-fn assert_listener_healthy(sup: &Supervisor) {
-    assert_eq!(sup.state("httpok"), "RUNNING");
-    let log = read_file_lossy(sup.log_path());
-    assert!(
-        !log.contains("UNKNOWN"),
-        "listener went UNKNOWN:\n{}",
-        tail(&log, 30)
-    );
-    assert!(!log.contains("buffer overflowed"), "{}", tail(&log, 30));
-    // At loglevel=debug supervisord copies the listener's protocol bytes into this log.
-    let stdout = read_file_lossy(sup.path("httpok.out.log"));
-    let other = stdout.replace("READY\n", "").replace("RESULT 2\nOK", "");
-    assert!(other.is_empty(), "non-protocol bytes on stdout: {other:?}");
-}
-
-/// Waits until supervisord restarted `name` and httpok said so.
-fn assert_restarted(sup: &Supervisor, name: &str, old_pid: u32) -> u32 {
-    let new_pid = sup.wait_pid_change(name, old_pid, T);
-    assert_ne!(new_pid, old_pid);
-    wait_for_log(
-        sup.path("httpok.err.log"),
-        &format!("{name} is in RUNNING state, restarting"),
-        T,
-    );
-    wait_for_log(sup.path("httpok.err.log"), &format!("{name} restarted"), T);
-    new_pid
-}
-
-/// Polls until the listener has handled at least `n` events (supervisord logs each
-/// BUSY -> ACKNOWLEDGED transition at debug level).
-fn wait_for_ticks(sup: &Supervisor, n: usize) {
-    wait_until(&format!("{n} events handled"), T * 2, || {
-        read_file_lossy(sup.log_path())
-            .matches("httpok: BUSY -> ACKNOWLEDGED")
-            .count()
-            >= n
-    });
-}
 
 #[test]
 fn a_frozen_app_is_restarted() {
@@ -159,7 +85,7 @@ fn a_healthy_app_is_not_restarted_over_three_ticks() {
     );
     let sup = start(vec![web("web", port, "ok"), listener_section]);
     let pid = sup.wait_running("web", T);
-    wait_for_ticks(&sup, 3);
+    wait_for_more_ticks(&sup, 3);
     assert_eq!(sup.pid("web"), Some(pid), "a healthy app was restarted");
     let log = read_file_lossy(sup.path("httpok.err.log"));
     assert!(!log.contains("restarting"), "{log}");

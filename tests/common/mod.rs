@@ -17,6 +17,8 @@
 //! | `{server_url}` | `unix:///…/supervisor.sock` or `http://127.0.0.1:N` |
 #![allow(dead_code)]
 
+pub mod e2e;
+
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
