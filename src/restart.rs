@@ -1,7 +1,7 @@
 //! Restarting one process safely through the [`Supervisor`] trait: re-read it and
-//! restart only the pid that failed, dump a core if asked, stop without a long-blocking
-//! call (stop, then poll until it has stopped), start without waiting for startsecs,
-//! and never start a second copy when the stop failed.
+//! restart only the pid that failed, dump a core if asked, stop and wait until it is
+//! gone (on the restart thread, never the listener's), start without waiting for
+//! startsecs, and never start a second copy when the stop failed.
 //!
 //! Writes superlance's notices through the `note` callback, which logs them and
 //! collects them for the mail.
@@ -16,10 +16,7 @@ use crate::supervisor::{ClientError, Supervisor, fault, state};
 /// How long to wait for a stopping process; supervisord SIGKILLs it after its
 /// stopwaitsecs, so this only guards against a supervisord that stops answering.
 pub const STOP_DEADLINE: Duration = Duration::from_secs(600);
-/// How often a stopping process is polled. A restart takes longer by how far the poll
-/// overshoots the exit, half of this on average, where superlance's blocking stop returns
-/// at once: 200 ms made httpok ~0.1 s slower to recover (docs/benchmarks.md). supervisord
-/// answers a poll in about a millisecond, and polls run only while a stop is under way.
+/// How often a stopping process is polled when the blocking stop was cut off.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// How long supervisord may stay unreachable mid-restart before httpok stops waiting
 /// (it crashed or is restarting; the new supervisord starts the program itself).
@@ -100,23 +97,40 @@ pub fn restart_process(
     RestartOutcome::Restarted
 }
 
-/// Asks supervisord to stop without waiting, then polls until the process has left
-/// RUNNING/STOPPING. (Starting while it is still STOPPING silently starts nothing.)
+/// Stops the process and returns once it has left RUNNING/STOPPING. The stop blocks
+/// (this runs on a restart thread, never the listener's), so the start follows the
+/// moment the process is gone. If the blocking call is cut off (a timeout, a dropped
+/// connection), the state is polled instead: starting while the process is still
+/// STOPPING would silently start nothing.
 fn stop_and_wait(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), String> {
-    match supervisor.stop_process(namespec, false) {
-        Ok(()) => {}
+    match supervisor.stop_process(namespec, true) {
+        Ok(()) => return Ok(()),
         Err(e) if e.fault_code() == Some(fault::NOT_RUNNING) => return Ok(()),
-        Err(e) => return Err(e.to_string()),
+        Err(e @ ClientError::Fault(_)) => return Err(e.to_string()),
+        Err(e) => log::warn!("stopping {namespec}: {e}; polling its state instead"),
     }
     let deadline = Instant::now() + STOP_DEADLINE;
     let mut last_error: Option<ClientError> = None;
     let mut unreachable_since: Option<Instant> = None;
+    let mut stop_resent = false;
     while Instant::now() < deadline {
         match supervisor.process_info(namespec) {
             Ok(info) if info.state != state::RUNNING && info.state != state::STOPPING => {
                 return Ok(());
             }
-            Ok(_) => {
+            Ok(info) => {
+                // Still RUNNING: the cut-off call may never have reached supervisord.
+                if info.state == state::RUNNING && !stop_resent {
+                    stop_resent = true;
+                    match supervisor.stop_process(namespec, false) {
+                        Err(e @ ClientError::Fault(_))
+                            if e.fault_code() != Some(fault::NOT_RUNNING) =>
+                        {
+                            return Err(e.to_string());
+                        }
+                        _ => {}
+                    }
+                }
                 last_error = None;
                 unreachable_since = None;
             }
@@ -154,6 +168,8 @@ pub mod fake {
         pub processes: Mutex<Vec<ProcessInfo>>,
         pub calls: Mutex<Vec<String>>,
         pub stop_fault: Option<Fault>,
+        /// What a blocking stop answers instead of stopping (a cut-off call).
+        pub blocking_stop_error: Option<ClientError>,
         pub next_pid: Mutex<u32>,
         /// How many times the process list was read (one per round).
         pub list_calls: std::sync::atomic::AtomicUsize,
@@ -213,6 +229,9 @@ pub mod fake {
             if let Some(f) = &self.stop_fault {
                 return Err(ClientError::Fault(f.clone()));
             }
+            if let (true, Some(e)) = (wait, &self.blocking_stop_error) {
+                return Err(e.clone());
+            }
             self.find(namespec)?;
             self.set(namespec, state::STOPPED, 0);
             Ok(())
@@ -265,9 +284,21 @@ mod tests {
         );
         assert_eq!(
             *sup.calls.lock().expect("lock"),
-            ["stop web false", "start web false"]
+            ["stop web true", "start web false"]
         );
         assert_ne!(sup.find("web").expect("exists").pid, 42);
+    }
+
+    #[test]
+    fn a_cut_off_blocking_stop_falls_back_to_stopping_and_polling() {
+        let mut sup = FakeSupervisor::with(vec![web(42)]);
+        sup.blocking_stop_error = Some(ClientError::Timeout(std::time::Duration::from_secs(1)));
+        let (outcome, _) = run(&sup, 42);
+        assert_eq!(outcome, RestartOutcome::Restarted);
+        assert_eq!(
+            *sup.calls.lock().expect("lock"),
+            ["stop web true", "stop web false", "start web false"]
+        );
     }
 
     #[test]
@@ -292,7 +323,7 @@ mod tests {
             notes.last().map(String::as_str),
             Some("Failed to stop process web: FAILED: nope")
         );
-        assert_eq!(*sup.calls.lock().expect("lock"), ["stop web false"]);
+        assert_eq!(*sup.calls.lock().expect("lock"), ["stop web true"]);
     }
 
     #[test]

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 use crate::probe::base64;
 use crate::xmlrpc::{self, Fault, Value};
 
+/// Timeout of a blocking stopProcess: longer than any sane stopwaitsecs.
+pub const STOP_CALL_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Largest reply read (getAllProcessInfo for thousands of processes fits easily).
 pub const MAX_REPLY_BYTES: usize = 32 * 1024 * 1024;
 
@@ -265,13 +268,23 @@ impl Client {
 
     /// One XML-RPC call under the client's timeout.
     pub fn call(&self, method: &str, params: &[Value]) -> Result<Value, ClientError> {
+        self.call_within(self.timeout, method, params)
+    }
+
+    /// One XML-RPC call under its own timeout (a blocking stop may take stopwaitsecs).
+    pub fn call_within(
+        &self,
+        timeout: Duration,
+        method: &str,
+        params: &[Value],
+    ) -> Result<Value, ClientError> {
         let body = xmlrpc::encode_call(method, params);
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Instant::now() + timeout;
         let reply = self
             .round_trip(&body, deadline)
             .map_err(|e| match e.kind() {
                 io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                    ClientError::Timeout(self.timeout)
+                    ClientError::Timeout(timeout)
                 }
                 _ => ClientError::Connect(e.to_string()),
             })?;
@@ -451,8 +464,19 @@ impl Supervisor for Client {
     }
 
     fn stop_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError> {
-        self.call("supervisor.stopProcess", &[namespec.into(), wait.into()])
-            .map(|_| ())
+        // With wait, supervisord answers once the process is gone: up to its
+        // stopwaitsecs plus the SIGKILL, which only supervisord.conf knows.
+        let timeout = if wait {
+            STOP_CALL_TIMEOUT
+        } else {
+            self.timeout
+        };
+        self.call_within(
+            timeout,
+            "supervisor.stopProcess",
+            &[namespec.into(), wait.into()],
+        )
+        .map(|_| ())
     }
 
     fn start_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError> {

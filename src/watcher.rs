@@ -591,7 +591,7 @@ mod tests {
         });
         w.finish();
         let calls = fake.calls.lock().expect("lock").clone();
-        assert_eq!(calls, ["stop web false", "start web false"]);
+        assert_eq!(calls, ["stop web true", "start web false"]);
     }
 
     #[test]
@@ -607,7 +607,7 @@ mod tests {
         w.finish();
         assert_eq!(
             *fake.calls.lock().expect("lock"),
-            ["stop api false", "start api false"]
+            ["stop api true", "start api false"]
         );
     }
 
