@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
+use crate::probe::ProbeSettings;
 use crate::selection::Selection;
 use crate::target::Target;
 
@@ -214,13 +215,8 @@ pub struct PolicyConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub checks: Vec<CheckSpec>,
-    pub timeout: Duration,
-    pub codes: Vec<u16>,
-    pub body: Option<String>,
-    pub method: String,
-    pub headers: Vec<(String, String)>,
-    pub cacert: Option<PathBuf>,
-    pub insecure: bool,
+    /// What makes an answer healthy and how to ask (-t, -c, -b, -H, --method, TLS).
+    pub probe: ProbeSettings,
     pub email: Option<String>,
     pub sendmail: Vec<String>,
     pub gcore: Vec<String>,
@@ -383,13 +379,15 @@ impl Args {
 
         Ok(Config {
             checks,
-            timeout: Duration::from_secs_f64(self.timeout),
-            codes,
-            body: self.body,
-            method: self.method,
-            headers,
-            cacert: self.cacert,
-            insecure: self.insecure,
+            probe: ProbeSettings {
+                timeout: Duration::from_secs_f64(self.timeout),
+                codes,
+                body: self.body,
+                method: self.method,
+                headers,
+                cacert: self.cacert,
+                insecure: self.insecure,
+            },
             email: self.email,
             sendmail,
             gcore,
@@ -444,12 +442,12 @@ mod tests {
     #[test]
     fn superlance_defaults_hold() {
         let c = parse(&["http://127.0.0.1/"]).expect("valid");
-        assert_eq!(c.timeout, Duration::from_secs(10));
-        assert_eq!(c.codes, vec![200]);
+        assert_eq!(c.probe.timeout, Duration::from_secs(10));
+        assert_eq!(c.probe.codes, vec![200]);
         assert_eq!(c.sendmail, vec!["/usr/sbin/sendmail", "-t", "-i"]);
         assert_eq!(c.gcore, vec!["/usr/bin/gcore", "-o"]);
         assert!(c.eager);
-        assert_eq!(c.body, None);
+        assert_eq!(c.probe.body, None);
         assert_eq!(c.coredir, None);
         assert_eq!(c.policy.failures, 1);
         assert!(matches!(c.checks[0].selection, Selection::Programs(ref p) if p.is_empty()));
@@ -515,9 +513,9 @@ mod tests {
             assert!(
                 matches!(&c.checks[0].selection, Selection::Programs(p) if p == &["web", "grp:api"])
             );
-            assert_eq!(c.timeout, Duration::from_secs(5));
-            assert_eq!(c.codes, vec![200, 302]);
-            assert_eq!(c.body.as_deref(), Some("OK"));
+            assert_eq!(c.probe.timeout, Duration::from_secs(5));
+            assert_eq!(c.probe.codes, vec![200, 302]);
+            assert_eq!(c.probe.body.as_deref(), Some("OK"));
             assert_eq!(c.email.as_deref(), Some("ops@example.test"));
             assert_eq!(c.sendmail, vec!["/bin/mail", "-t"]);
             assert_eq!(c.gcore, vec!["/bin/gcore", "-o"]);

@@ -111,11 +111,7 @@ impl<R: BufRead> EventReader<R> {
     fn read_header_line(&mut self) -> io::Result<Option<Vec<u8>>> {
         let mut line = Vec::new();
         loop {
-            let buf = match self.input.fill_buf() {
-                Ok(buf) => buf,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let buf = fill_buf(&mut self.input)?;
             if buf.is_empty() {
                 return Ok(None);
             }
@@ -142,11 +138,7 @@ impl<R: BufRead> EventReader<R> {
         let mut chars = 0usize;
         let mut continuation_left = 0usize;
         while chars < len || continuation_left > 0 {
-            let buf = match self.input.fill_buf() {
-                Ok(buf) => buf,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let buf = fill_buf(&mut self.input)?;
             if buf.is_empty() {
                 return Ok(None);
             }
@@ -181,6 +173,19 @@ impl<R: BufRead> EventReader<R> {
         }
         Ok(Some((kept, truncated)))
     }
+}
+
+/// `fill_buf`, retried when a signal interrupts the read.
+fn fill_buf(input: &mut impl BufRead) -> io::Result<&[u8]> {
+    loop {
+        match input.fill_buf() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    // Whatever the first call buffered is returned without reading again.
+    input.fill_buf()
 }
 
 /// Bytes in a UTF-8 character from its lead byte (1 for anything invalid).

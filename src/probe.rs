@@ -230,25 +230,18 @@ impl Prober {
             if remaining.is_zero() {
                 return Err(Failure::Timeout(self.settings.timeout));
             }
-            let response = if self.settings.method == "HEAD" {
-                let mut req = agent.head(url);
-                if let Some(auth) = &auth {
-                    req = req.header("Authorization", auth);
-                }
-                for (name, value) in &self.settings.headers {
-                    req = req.header(name, value);
-                }
-                req.config().timeout_global(Some(remaining)).build().call()
+            let mut req = if self.settings.method == "HEAD" {
+                agent.head(url)
             } else {
-                let mut req = agent.get(url);
-                if let Some(auth) = &auth {
-                    req = req.header("Authorization", auth);
-                }
-                for (name, value) in &self.settings.headers {
-                    req = req.header(name, value);
-                }
-                req.config().timeout_global(Some(remaining)).build().call()
+                agent.get(url)
             };
+            if let Some(auth) = &auth {
+                req = req.header("Authorization", auth);
+            }
+            for (name, value) in &self.settings.headers {
+                req = req.header(name, value);
+            }
+            let response = req.config().timeout_global(Some(remaining)).build().call();
             match response {
                 Ok(mut response) => {
                     let status = response.status().as_u16();

@@ -19,7 +19,7 @@ use crate::event::Event;
 use crate::listener::{self, EventReader};
 use crate::notify;
 use crate::policy::{Candidate, Decision, Policy};
-use crate::probe::{Failure, Outcome, ProbeSettings, Prober};
+use crate::probe::{Failure, Outcome, Prober};
 use crate::restart::{CoreDump, RestartOutcome, restart_process};
 use crate::selection::{Exclusions, Resolved, Selection};
 use crate::supervisor::{ProcessInfo, Supervisor};
@@ -395,7 +395,7 @@ impl RestartJob {
                     ("HTTPOK_REASON", self.failure.to_string()),
                     ("HTTPOK_OUTCOME", outcome.word().to_string()),
                 ];
-                let result = notify::run_command(hook, None, &env, self.config.timeout);
+                let result = notify::run_command(hook, None, &env, self.config.probe.timeout);
                 if !result.success {
                     log::warn!("--on-restart for {name}: {}", result.summary);
                 }
@@ -463,21 +463,12 @@ fn epoch_now() -> f64 {
 
 /// The prober for a config's checks.
 pub fn build_prober(config: &Config) -> Result<Prober, String> {
-    let settings = ProbeSettings {
-        timeout: config.timeout,
-        codes: config.codes.clone(),
-        body: config.body.clone(),
-        method: config.method.clone(),
-        headers: config.headers.clone(),
-        cacert: config.cacert.clone(),
-        insecure: config.insecure,
-    };
     let targets: Vec<&Target> = config
         .checks
         .iter()
         .flat_map(|c| c.targets.iter())
         .collect();
-    Prober::new(settings, &targets)
+    Prober::new(config.probe.clone(), &targets)
 }
 
 /// The event-listener loop: READY, read an event, handle it, `RESULT 2\nOK`, repeat.
