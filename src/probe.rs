@@ -503,10 +503,22 @@ impl Resolver for IpLiteralResolver {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
     use std::net::TcpListener;
+
+    /// `host:port` where nothing listens. The port is one the kernel just handed out on
+    /// 127.0.0.2, an address no other test listens on, so a parallel test that binds
+    /// 127.0.0.1:0 and gets the same number cannot answer there.
+    pub(crate) fn refused_addr() -> String {
+        let port = TcpListener::bind("127.0.0.2:0")
+            .expect("bind 127.0.0.2")
+            .local_addr()
+            .expect("addr")
+            .port();
+        format!("127.0.0.2:{port}")
+    }
 
     fn settings(timeout_ms: u64) -> ProbeSettings {
         ProbeSettings {
@@ -610,12 +622,7 @@ mod tests {
 
     #[test]
     fn a_refused_port_is_retried_until_the_deadline_then_fails() {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let target = Target::parse(&format!("http://127.0.0.1:{port}/")).expect("url");
+        let target = Target::parse(&format!("http://{}/", refused_addr())).expect("url");
         let prober = Prober::new(settings(1200), &[&target]).expect("prober");
         let outcome = prober.probe(&target);
         assert_eq!(outcome.result, Err(Failure::Refused));
@@ -631,12 +638,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let open =
             Target::parse(&format!("tcp://{}", listener.local_addr().expect("addr"))).expect("url");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let closed = Target::parse(&format!("tcp://127.0.0.1:{port}")).expect("url");
+        let closed = Target::parse(&format!("tcp://{}", refused_addr())).expect("url");
         let prober = Prober::new(settings(600), &[]).expect("prober");
         let outcomes = prober.probe_all(&[&open, &closed]);
         assert!(outcomes[0].result.is_ok());

@@ -292,16 +292,7 @@ impl Watcher {
                 note(format!("would restart {name} ({failure})"), &mut lines);
             }
         }
-        // A check whose programs were all given up before mails nothing more.
-        let nothing_new = restarts.is_empty()
-            && decision.gave_up.is_empty()
-            && !decision.held.is_empty()
-            && decision.not_running.is_empty();
-        let mail = self
-            .config
-            .email
-            .clone()
-            .filter(|_| !nothing_new && !self.config.dry_run);
+        let mail = self.config.email.clone().filter(|_| !self.config.dry_run);
         if restarts.is_empty() && mail.is_none() {
             return;
         }
@@ -543,12 +534,7 @@ mod tests {
     }
 
     fn refused_url() -> String {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        format!("tcp://127.0.0.1:{port}")
+        format!("tcp://{}", crate::probe::tests::refused_addr())
     }
 
     #[test]

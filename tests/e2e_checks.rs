@@ -526,7 +526,7 @@ fn an_http_unix_check_restarts_an_app_on_a_unix_socket() {
 fn once_exits_0_when_all_healthy_and_1_otherwise_with_one_line_per_check() {
     let ok = serve_status(200);
     let broken = serve_status(503);
-    let refused = free_port();
+    let refused = refused_addr();
 
     let (code, out, err) = once(&[
         "-t",
@@ -553,7 +553,7 @@ fn once_exits_0_when_all_healthy_and_1_otherwise_with_one_line_per_check() {
         &format!("http://127.0.0.1:{ok}/"),
         &format!("http://127.0.0.1:{broken}/"),
         "--check",
-        &format!("web=tcp://127.0.0.1:{refused}"),
+        &format!("web=tcp://{refused}"),
     ]);
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     let lines: Vec<&str> = out.lines().collect();
@@ -564,9 +564,7 @@ fn once_exits_0_when_all_healthy_and_1_otherwise_with_one_line_per_check() {
         "{out}"
     );
     assert!(
-        lines[2].starts_with(&format!(
-            "failing tcp://127.0.0.1:{refused} connection refused "
-        )),
+        lines[2].starts_with(&format!("failing tcp://{refused} connection refused ")),
         "{out}"
     );
     for line in &lines {

@@ -166,12 +166,12 @@ fn auth_server(user: &str, password: &str) -> u16 {
 fn url_credentials_never_reach_once_output_at_trace_level() {
     let (pw, wrong) = ("OncePw5Tg2Hq", "WrongPw8Lm4X");
     let port = auth_server("bob", pw);
-    let closed = free_port();
+    let closed = refused_addr();
     let good = format!("http://bob:{pw}@127.0.0.1:{port}/");
     let urls = [
         good.clone(),
         format!("http://bob:{wrong}@127.0.0.1:{port}/"),
-        format!("http://bob:{pw}@127.0.0.1:{closed}/"),
+        format!("http://bob:{pw}@{closed}/"),
         format!("http://bob:{pw}@httpok-test.invalid/"),
         format!("https://bob:{pw}@127.0.0.1:{port}/"),
         format!("tcp://127.0.0.1:{port}"),

@@ -72,6 +72,14 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local_addr").port()
 }
 
+/// `host:port` where nothing listens: a port the kernel just handed out on 127.0.0.2,
+/// an address no test listens on, so a parallel test that gets the same port number on
+/// 127.0.0.1 cannot answer there (a freed 127.0.0.1 port can be reused at once).
+pub fn refused_addr() -> String {
+    let l = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2:0");
+    format!("127.0.0.2:{}", l.local_addr().expect("local_addr").port())
+}
+
 // ---------------------------------------------------------------- waiting
 
 /// Polls `f` every ~200 ms until it returns true; panics after `timeout`.
