@@ -92,20 +92,26 @@ fn a_healthy_app_is_not_restarted_over_three_ticks() {
     assert_listener_healthy(&sup);
 }
 
-#[test]
-fn an_inet_server_with_username_and_password_works() {
+/// An authenticated `[inet_http_server]` (alice / s3cret) with a failing app, and httpok
+/// given `password` in its environment= line, as users must (supervisord passes none).
+fn inet_auth_supervisor(password: &str) -> Supervisor {
     let port = free_port();
     let listener_section = format!(
-        "{}environment=SUPERVISOR_USERNAME=\"alice\",SUPERVISOR_PASSWORD=\"s3cret\"\n",
+        "{}environment=SUPERVISOR_USERNAME=\"alice\",SUPERVISOR_PASSWORD=\"{password}\"\n",
         listener(&format!("-p web -t 2 http://127.0.0.1:{port}/"))
     );
-    let sup = Supervisor::start(
+    Supervisor::start(
         SupervisorConfig::new()
             .inet_auth("alice", "s3cret")
             .supervisord_line("loglevel=debug")
             .program(web("web", port, "error"))
             .program(listener_section),
-    );
+    )
+}
+
+#[test]
+fn an_inet_server_with_username_and_password_works() {
+    let sup = inet_auth_supervisor("s3cret");
     let pid = sup.wait_running("web", T);
     assert_restarted(&sup, "web", pid);
     let log = read_file_lossy(sup.path("httpok.err.log"));
@@ -115,18 +121,7 @@ fn an_inet_server_with_username_and_password_works() {
 
 #[test]
 fn a_wrong_password_is_a_clear_error_naming_the_variables() {
-    let port = free_port();
-    let listener_section = format!(
-        "{}environment=SUPERVISOR_USERNAME=\"alice\",SUPERVISOR_PASSWORD=\"wrong-pw\"\n",
-        listener(&format!("-p web -t 2 http://127.0.0.1:{port}/"))
-    );
-    let sup = Supervisor::start(
-        SupervisorConfig::new()
-            .inet_auth("alice", "s3cret")
-            .supervisord_line("loglevel=debug")
-            .program(web("web", port, "error"))
-            .program(listener_section),
-    );
+    let sup = inet_auth_supervisor("wrong-pw");
     let pid = sup.wait_running("web", T);
     let log = wait_for_log(sup.path("httpok.err.log"), "SUPERVISOR_PASSWORD", T);
     assert!(log.contains("401"), "{log}");
