@@ -10,7 +10,7 @@ use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -145,10 +145,6 @@ impl Prober {
             settings,
             unix_agents,
         })
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.settings.timeout
     }
 
     /// Probes one target; never takes much longer than the timeout.
@@ -354,19 +350,26 @@ fn is_tls_message(message: &str) -> bool {
 
 /// rustls' messages name enum variants; say them in words where we know them.
 fn describe_tls(message: &str) -> String {
+    // Matched without case and spaces: rustls writes both `UnknownIssuer` and
+    // `certificate expired: verification time ...`, depending on the error.
+    let squashed: String = message
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
     let known = [
-        ("UnknownIssuer", "unknown issuer"),
-        ("Expired", "certificate expired"),
-        ("NotValidYet", "certificate not valid yet"),
+        ("unknownissuer", "unknown issuer"),
+        ("expired", "certificate expired"),
+        ("notvalidyet", "certificate not valid yet"),
         (
-            "NotValidForName",
+            "notvalidforname",
             "certificate not valid for this host name",
         ),
-        ("BadSignature", "bad certificate signature"),
+        ("badsignature", "bad certificate signature"),
     ];
     known
         .iter()
-        .find(|(variant, _)| message.contains(variant))
+        .find(|(key, _)| squashed.contains(key))
         .map_or_else(|| message.to_string(), |(_, words)| words.to_string())
 }
 
@@ -465,9 +468,6 @@ pub fn base64(input: &[u8]) -> String {
     }
     out
 }
-
-/// A shared prober handle for the round runner.
-pub type SharedProber = Arc<Prober>;
 
 /// Resolves an IP-literal host (`http://127.0.0.1:8080/`, the usual probe) in place and
 /// hands names to ureq's resolver. That one looks every host up on a new thread, so the
@@ -704,6 +704,13 @@ pub(crate) mod tests {
         assert_eq!(
             describe_tls("invalid peer certificate: UnknownIssuer"),
             "unknown issuer"
+        );
+        assert_eq!(
+            describe_tls(
+                "invalid peer certificate: certificate expired: verification time 1 (UNIX), \
+                 but certificate is not valid after 0"
+            ),
+            "certificate expired"
         );
     }
 
