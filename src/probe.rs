@@ -221,6 +221,7 @@ impl Prober {
         auth: Option<String>,
         deadline: Instant,
     ) -> Result<u16, Failure> {
+        let mut retrying = false;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -237,7 +238,14 @@ impl Prober {
             for (name, value) in &self.settings.headers {
                 req = req.header(name, value);
             }
-            let response = req.config().timeout_global(Some(remaining)).build().call();
+            // The first attempt runs under the agent's own timeout (the whole -t). Only a
+            // retry after a refusal needs a shorter one, and a per-request config makes
+            // ureq build a new TLS config, so it is set only then.
+            let response = if !retrying {
+                req.call()
+            } else {
+                req.config().timeout_global(Some(remaining)).build().call()
+            };
             match response {
                 Ok(mut response) => {
                     let status = response.status().as_u16();
@@ -258,6 +266,7 @@ impl Prober {
                     let failure = self.classify(e);
                     if failure == Failure::Refused && Instant::now() + REFUSED_RETRY < deadline {
                         thread::sleep(REFUSED_RETRY);
+                        retrying = true;
                         continue;
                     }
                     return Err(failure);
