@@ -55,7 +55,9 @@ pub struct Args {
 
     /// Seconds to wait for the whole answer (connect, headers and body); fractions such
     /// as 2.5 are allowed.
-    #[arg(short = 't', long, value_name = "SECS", default_value = "10", help_heading = SUPERLANCE)]
+    // Negative numbers are taken as values, so `-t -5` gets an error that names -t.
+    #[arg(short = 't', long, value_name = "SECS", default_value = "10", allow_negative_numbers = true,
+          help_heading = SUPERLANCE)]
     pub timeout: f64,
 
     /// Expected HTTP status. Repeatable; default 200.
@@ -129,22 +131,26 @@ pub struct Args {
     pub once: bool,
 
     /// Restart only after N failed rounds in a row; a healthy round resets the count.
-    #[arg(short = 'f', long, value_name = "N", default_value = "1", help_heading = POLICY)]
+    #[arg(short = 'f', long, value_name = "N", default_value = "1", allow_negative_numbers = true,
+          help_heading = POLICY)]
     pub failures: u32,
 
     /// Neither judge nor restart a program that has been up less than SECS (by
     /// supervisord's start time, so also after each restart).
     #[arg(long, visible_alias = "delay", short = 'w', value_name = "SECS", default_value = "0",
+          allow_negative_numbers = true,
           help_heading = POLICY)]
     pub grace: u64,
 
     /// Give up on a program after K restarts within --restart-window (one ERROR line,
     /// one mail); resume when it answers again or the window has passed.
-    #[arg(long, value_name = "K", requires = "restart_window", help_heading = POLICY)]
+    #[arg(long, value_name = "K", requires = "restart_window", allow_negative_numbers = true,
+          help_heading = POLICY)]
     pub max_restarts: Option<u32>,
 
     /// The window of --max-restarts, in seconds.
-    #[arg(long, value_name = "SECS", requires = "max_restarts", help_heading = POLICY)]
+    #[arg(long, value_name = "SECS", requires = "max_restarts", allow_negative_numbers = true,
+          help_heading = POLICY)]
     pub restart_window: Option<u64>,
 
     /// Judge and log "would restart NAME (reason)" without touching supervisord.
@@ -550,6 +556,9 @@ mod tests {
             (&[], "no URL"),
             (&["--check", "nourl"], "NAMESPEC=URL"),
             (&["-f", "0", "http://h/"], "failures"),
+            (&["-f", "-1", "http://h/"], "--failures"),
+            (&["-t", "-5", "http://h/"], "timeout"),
+            (&["--grace", "-3", "http://h/"], "--grace"),
             (&["--max-restarts", "2", "http://h/"], "restart-window"),
             (&["-H", "no colon", "http://h/"], "Name: value"),
             (&["-s", "  ", "-m", "x@y", "http://h/"], "empty"),
