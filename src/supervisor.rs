@@ -10,9 +10,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::probe::base64;
@@ -299,7 +297,7 @@ impl Client {
     fn round_trip(&self, body: &str, deadline: Instant) -> io::Result<Vec<u8>> {
         match &self.endpoint {
             Endpoint::Unix(path) => {
-                let stream = connect_unix(path, deadline)
+                let stream = crate::unix_transport::connect_before(path, deadline)
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
                 self.exchange(stream, "localhost", "/RPC2", body, deadline)
             }
@@ -365,29 +363,6 @@ impl Client {
             }
             reply.extend_from_slice(&chunk[..n]);
         }
-    }
-}
-
-/// `UnixStream::connect` blocks for as long as the server's accept backlog is full (a
-/// supervisord that stopped accepting), and std has no connect timeout for it: connect
-/// on a helper thread and give up at the deadline. A thread left blocked ends when the
-/// server accepts or goes away.
-fn connect_unix(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
-    let (tx, rx) = mpsc::sync_channel(1);
-    let owned = path.to_path_buf();
-    thread::Builder::new()
-        .name("rpc-connect".into())
-        .stack_size(128 * 1024)
-        .spawn(move || {
-            // The receiver is gone if we already gave up.
-            let _ = tx.send(UnixStream::connect(owned));
-        })?;
-    match rx.recv_timeout(remaining(deadline)?) {
-        Ok(result) => result,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "connect timed out (accept backlog full?)",
-        )),
     }
 }
 

@@ -192,19 +192,33 @@ fn connect(path: &Path, timeout: NextTimeout) -> Result<UnixStream, Error> {
     let Some(deadline) = deadline(timeout)? else {
         return UnixStream::connect(path).map_err(with_path);
     };
+    connect_before(path, deadline).map_err(|e| match e.kind() {
+        io::ErrorKind::TimedOut => Error::Timeout(timeout.reason),
+        _ => with_path(e),
+    })
+}
+
+/// Connects to a unix socket, giving up at `deadline`. Linux blocks such a connect with
+/// no limit while the server's accept backlog is full (a hung app, or a supervisord that
+/// stopped accepting), so the connect runs on a helper thread; if it is too late, that
+/// thread is left to finish on its own and the late stream is dropped.
+pub fn connect_before(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
     let (tx, rx) = mpsc::sync_channel(1);
     let owned = path.to_path_buf();
     thread::Builder::new()
         .name("unix-connect".into())
+        .stack_size(128 * 1024)
         .spawn(move || {
             // The receiver is gone if we already timed out.
             let _ = tx.send(UnixStream::connect(owned));
-        })
-        .map_err(Error::Io)?;
+        })?;
     match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(result) => result.map_err(with_path),
-        Err(RecvTimeoutError::Timeout) => Err(Error::Timeout(timeout.reason)),
-        Err(RecvTimeoutError::Disconnected) => Err(Error::ConnectionFailed),
+        Ok(result) => result,
+        Err(RecvTimeoutError::Timeout) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "connect timed out (accept backlog full?)",
+        )),
+        Err(RecvTimeoutError::Disconnected) => Err(io::Error::other("connect thread failed")),
     }
 }
 
