@@ -104,24 +104,10 @@ fn once(args: &[&str]) -> (i32, String, String) {
 }
 
 /// `openssl ARGS` in `dir`; panics with its output when it fails.
-fn openssl(dir: &Path, args: &[&str]) {
-    let (code, out) = run_with_timeout(
-        Command::new("/usr/bin/openssl").args(args).current_dir(dir),
-        Duration::from_secs(60),
-    );
-    assert_eq!(code, 0, "openssl {args:?} failed:\n{out}");
-}
-
 /// A CA (ca.pem) and a server certificate it signed for 127.0.0.1 and localhost
 /// (server.pem, server.key), written into `dir`.
 fn make_certs(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
+    let ec = OPENSSL_EC_KEY;
     let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=httpok test CA"];
     ca.extend(ec);
     ca.extend([

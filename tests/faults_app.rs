@@ -258,29 +258,10 @@ fn a_1_gb_body_without_the_text_keeps_memory_bounded() {
 
 /// Runs openssl in `dir`; panics with its output if it fails.
 #[track_caller]
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("/usr/bin/openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run /usr/bin/openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A CA, a leaf for 127.0.0.1 valid now (valid.pem) and the same key in a leaf that
 /// expired in 2020 (expired.pem), both signed by the CA (ca.pem); key in leaf.key.
 fn make_certs(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
+    let ec = OPENSSL_EC_KEY;
     let mut ca = vec!["req", "-x509"];
     ca.extend(ec);
     ca.extend([

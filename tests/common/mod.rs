@@ -80,6 +80,24 @@ pub fn refused_addr() -> String {
     format!("127.0.0.2:{}", l.local_addr().expect("local_addr").port())
 }
 
+/// `openssl` arguments for a new P-256 key, unencrypted (test certificates).
+pub const OPENSSL_EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
+/// Runs /usr/bin/openssl in `dir`; panics with its output if it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let (code, out) = run_with_timeout(
+        Command::new("/usr/bin/openssl").args(args).current_dir(dir),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "openssl {args:?} failed:\n{out}");
+}
+
 // ---------------------------------------------------------------- waiting
 
 /// Polls `f` every ~200 ms until it returns true; panics after `timeout`.

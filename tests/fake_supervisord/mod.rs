@@ -157,20 +157,7 @@ impl FakeSupervisord {
         let url = format!("http://{addr}");
         let stop = Arc::new(AtomicBool::new(false));
         let state = new_state(mode, processes);
-        let accept_thread = {
-            let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
-                        thread::spawn(move || serve(stream, &state, &stop));
-                    }
-                }
-            })
-        };
+        let accept_thread = serve_forever(listener, TcpListener::accept, &state, &stop);
         let wake = Box::new(move || {
             let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(2));
         });
@@ -190,20 +177,7 @@ impl FakeSupervisord {
         let url = format!("unix://{}", path.display());
         let stop = Arc::new(AtomicBool::new(false));
         let state = new_state(mode, processes);
-        let accept_thread = {
-            let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
-                        thread::spawn(move || serve(stream, &state, &stop));
-                    }
-                }
-            })
-        };
+        let accept_thread = serve_forever(listener, UnixListener::accept, &state, &stop);
         let owned = path.to_path_buf();
         let wake = Box::new(move || {
             let _ = UnixStream::connect(&owned);
@@ -262,6 +236,33 @@ impl Drop for FakeSupervisord {
             let _ = fs::remove_file(path);
         }
     }
+}
+
+/// Accepts connections until `stop` is set, serving each on its own thread.
+fn serve_forever<L, S, A>(
+    listener: L,
+    accept: fn(&L) -> io::Result<(S, A)>,
+    state: &Arc<Mutex<FakeState>>,
+    stop: &Arc<AtomicBool>,
+) -> thread::JoinHandle<()>
+where
+    L: Send + 'static,
+    S: Read + Write + CloseBoth + Send + 'static,
+    A: 'static,
+{
+    let (state, stop) = (Arc::clone(state), Arc::clone(stop));
+    thread::spawn(move || {
+        loop {
+            let accepted = accept(&listener);
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            if let Ok((stream, _)) = accepted {
+                let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
+                thread::spawn(move || serve(stream, &state, &stop));
+            }
+        }
+    })
 }
 
 fn new_state(mode: Mode, processes: Vec<FakeProcess>) -> Arc<Mutex<FakeState>> {
