@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
+use crate::config::{CheckSpec, Config, ServerConfig};
+use crate::policy::PolicyConfig;
 use crate::probe::ProbeSettings;
 use crate::selection::Selection;
 use crate::target::Target;
@@ -153,6 +155,13 @@ pub struct Args {
           help_heading = POLICY)]
     pub restart_window: Option<u64>,
 
+    /// Within one check's selection (group:*, -a, several -p), restart at most N
+    /// processes at a time: the next starts when the previous is RUNNING again or has
+    /// failed to start (superlance restarted them one by one).
+    #[arg(long, value_name = "N", default_value = "1", allow_negative_numbers = true,
+          help_heading = POLICY)]
+    pub parallel_restarts: u32,
+
     /// Judge and log "would restart NAME (reason)" without touching supervisord.
     #[arg(long, help_heading = POLICY)]
     pub dry_run: bool,
@@ -181,61 +190,6 @@ pub struct Args {
     #[arg(long, env = "SUPERVISOR_PASSWORD", value_name = "PASS", hide_env_values = true,
           help_heading = CONNECTION)]
     pub password: Option<String>,
-}
-
-/// One check: its URLs (any failing fails the check) and the programs it answers for.
-#[derive(Debug, Clone)]
-pub struct CheckSpec {
-    pub targets: Vec<Target>,
-    pub selection: Selection,
-}
-
-/// How to reach supervisord.
-#[derive(Clone)]
-pub struct ServerConfig {
-    pub url: String,
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for ServerConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerConfig")
-            .field("url", &self.url)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .finish()
-    }
-}
-
-/// Restart-policy settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyConfig {
-    pub failures: u32,
-    pub grace: Duration,
-    /// (K, window): give up after K restarts within the window.
-    pub max_restarts: Option<(u32, Duration)>,
-}
-
-/// Everything httpok was asked to do, validated.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub checks: Vec<CheckSpec>,
-    /// What makes an answer healthy and how to ask (-t, -c, -b, -H, --method, TLS).
-    pub probe: ProbeSettings,
-    pub email: Option<String>,
-    pub sendmail: Vec<String>,
-    pub gcore: Vec<String>,
-    pub coredir: Option<PathBuf>,
-    pub eager: bool,
-    pub name: Option<String>,
-    pub policy: PolicyConfig,
-    pub dry_run: bool,
-    pub once: bool,
-    pub on_restart: Option<Vec<String>>,
-    pub exclude: Vec<String>,
-    /// `None` only with --once.
-    pub server: Option<ServerConfig>,
 }
 
 /// A command line that parses but asks for something impossible.
@@ -289,6 +243,13 @@ impl Args {
             return Err(invalid(
                 "-f/--failures must be at least 1: it is how many failed rounds in a row \
                  make a restart, e.g. -f 3"
+                    .into(),
+            ));
+        }
+        if self.parallel_restarts == 0 {
+            return Err(invalid(
+                "--parallel-restarts must be at least 1: it is how many processes of one \
+                 selection may be restarted at once, e.g. --parallel-restarts 2"
                     .into(),
             ));
         }
@@ -404,6 +365,7 @@ impl Args {
                 failures: self.failures,
                 grace: Duration::from_secs(self.grace),
                 max_restarts,
+                parallel_restarts: self.parallel_restarts,
             },
             dry_run: self.dry_run,
             once: self.once,
@@ -563,6 +525,10 @@ mod tests {
             (&["-H", "no colon", "http://h/"], "Name: value"),
             (&["-s", "  ", "-m", "x@y", "http://h/"], "empty"),
             (&["--method", "POST", "http://h/"], "POST"),
+            (
+                &["--parallel-restarts", "0", "http://h/"],
+                "--parallel-restarts",
+            ),
         ];
         for (args, needle) in cases {
             let err = parse(args).expect_err(&format!("{args:?} should fail"));
@@ -636,6 +602,7 @@ mod tests {
                 failures: 3,
                 grace: Duration::from_secs(30),
                 max_restarts: Some((2, Duration::from_secs(300))),
+                parallel_restarts: 1,
             }
         );
         assert_eq!(

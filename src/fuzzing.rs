@@ -14,8 +14,9 @@ use clap::Parser;
 use crate::cli::Args;
 use crate::event::Event;
 use crate::listener::{EventReader, MAX_PAYLOAD_BYTES, RawEvent};
+use crate::model::ProcessInfo;
 use crate::selection::Exclusions;
-use crate::supervisor::{self, ClientError, ProcessInfo, Supervisor};
+use crate::supervisor::{self, ClientError, Supervisor};
 use crate::watcher::{Watcher, run_listener};
 use crate::xmlrpc::{self, Value};
 

@@ -18,9 +18,11 @@
 //! managing processes other than through supervisord's XML-RPC interface.
 
 pub mod cli;
+pub mod config;
 pub mod event;
 pub mod fuzzing;
 pub mod listener;
+pub mod model;
 pub mod notify;
 pub mod once;
 pub mod policy;

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use httpok::cli::{Args, Config, UsageError};
+use httpok::cli::{Args, UsageError};
+use httpok::config::Config;
 use httpok::selection::Exclusions;
 use httpok::supervisor::{Client, Endpoint};
 use httpok::watcher::{Watcher, run_listener};

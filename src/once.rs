@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::cli::Config;
+use crate::config::Config;
 use crate::target::Target;
 use crate::watcher::build_prober;
 

@@ -10,7 +10,18 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::cli::PolicyConfig;
+use std::time::Duration;
+
+/// Restart-policy settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyConfig {
+    pub failures: u32,
+    pub grace: Duration,
+    /// (K, window): give up after K restarts within the window.
+    pub max_restarts: Option<(u32, Duration)>,
+    /// How many processes of one check's selection may be restarted at once.
+    pub parallel_restarts: u32,
+}
 
 /// A process a failing check would restart, as seen in the round's process list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +233,7 @@ mod tests {
             failures,
             grace: Duration::from_secs(grace),
             max_restarts: max.map(|(k, w)| (k, Duration::from_secs(w))),
+            parallel_restarts: 1,
         }
     }
 

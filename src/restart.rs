@@ -10,8 +10,9 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::model::ProcessState;
 use crate::notify;
-use crate::supervisor::{ClientError, Supervisor, fault, state};
+use crate::supervisor::{ClientError, Supervisor, fault};
 
 /// How long to wait for a stopping process; supervisord SIGKILLs it after its
 /// stopwaitsecs, so this only guards against a supervisord that stops answering.
@@ -63,7 +64,7 @@ pub fn restart_process(
         Ok(info) => {
             let why = format!(
                 "{namespec} changed since it failed (pid {failed_pid}, now {} pid {}), NOT restarting",
-                info.statename, info.pid
+                info.state, info.pid
             );
             note(why.clone());
             return RestartOutcome::Changed(why);
@@ -115,12 +116,14 @@ fn stop_and_wait(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), Stri
     let mut stop_resent = false;
     while Instant::now() < deadline {
         match supervisor.process_info(namespec) {
-            Ok(info) if info.state != state::RUNNING && info.state != state::STOPPING => {
+            Ok(info)
+                if info.state != ProcessState::Running && info.state != ProcessState::Stopping =>
+            {
                 return Ok(());
             }
             Ok(info) => {
                 // Still RUNNING: the cut-off call may never have reached supervisord.
-                if info.state == state::RUNNING && !stop_resent {
+                if info.state == ProcessState::Running && !stop_resent {
                     stop_resent = true;
                     match supervisor.stop_process(namespec, false) {
                         Err(e @ ClientError::Fault(_))
@@ -160,7 +163,7 @@ pub mod fake {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::supervisor::ProcessInfo;
+    use crate::model::ProcessInfo;
     use crate::xmlrpc::Fault;
 
     #[derive(Default)]
@@ -197,17 +200,11 @@ pub mod fake {
                 })
         }
 
-        fn set(&self, namespec: &str, state_code: i64, pid: u32) {
+        fn set(&self, namespec: &str, state: ProcessState, pid: u32) {
             let mut all = self.processes.lock().expect("lock");
             if let Some(p) = all.iter_mut().find(|p| p.namespec() == namespec) {
-                p.state = state_code;
+                p.state = state;
                 p.pid = pid;
-                p.statename = match state_code {
-                    state::RUNNING => "RUNNING",
-                    state::STOPPED => "STOPPED",
-                    _ => "OTHER",
-                }
-                .into();
             }
         }
     }
@@ -233,7 +230,7 @@ pub mod fake {
                 return Err(e.clone());
             }
             self.find(namespec)?;
-            self.set(namespec, state::STOPPED, 0);
+            self.set(namespec, ProcessState::Stopped, 0);
             Ok(())
         }
         fn start_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError> {
@@ -243,7 +240,7 @@ pub mod fake {
                 .push(format!("start {namespec} {wait}"));
             let mut next = self.next_pid.lock().expect("lock");
             *next += 1;
-            self.set(namespec, state::RUNNING, *next);
+            self.set(namespec, ProcessState::Running, *next);
             Ok(())
         }
     }
@@ -253,15 +250,14 @@ pub mod fake {
 mod tests {
     use super::fake::FakeSupervisor;
     use super::*;
-    use crate::supervisor::ProcessInfo;
+    use crate::model::ProcessInfo;
     use crate::xmlrpc::Fault;
 
     fn web(pid: u32) -> ProcessInfo {
         ProcessInfo {
             name: "web".into(),
             group: "web".into(),
-            state: state::RUNNING,
-            statename: "RUNNING".into(),
+            state: ProcessState::Running,
             pid,
             ..Default::default()
         }

@@ -2,7 +2,7 @@
 //! `-p group:*`, or `-a` (every process but this listener and `--exclude`).
 //! Pure matching over process infos; no IO.
 
-use crate::supervisor::ProcessInfo;
+use crate::model::ProcessInfo;
 
 /// The programs a check restarts when it fails.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::model::ProcessInfo;
 use crate::probe::base64;
 use crate::xmlrpc::{self, Fault, Value};
 
@@ -22,88 +23,12 @@ pub const STOP_CALL_TIMEOUT: Duration = Duration::from_secs(600);
 /// Largest reply read (getAllProcessInfo for thousands of processes fits easily).
 pub const MAX_REPLY_BYTES: usize = 32 * 1024 * 1024;
 
-/// supervisord's process states.
-pub mod state {
-    pub const STOPPED: i64 = 0;
-    pub const STARTING: i64 = 10;
-    pub const RUNNING: i64 = 20;
-    pub const BACKOFF: i64 = 30;
-    pub const STOPPING: i64 = 40;
-    pub const EXITED: i64 = 100;
-    pub const FATAL: i64 = 200;
-    pub const UNKNOWN: i64 = 1000;
-}
-
 /// supervisord's fault codes that httpok branches on.
 pub mod fault {
     pub const SHUTDOWN_STATE: i64 = 6;
     pub const BAD_NAME: i64 = 10;
     pub const ALREADY_STARTED: i64 = 60;
     pub const NOT_RUNNING: i64 = 70;
-}
-
-/// One process as supervisord describes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProcessInfo {
-    pub name: String,
-    pub group: String,
-    pub state: i64,
-    pub statename: String,
-    pub pid: u32,
-    /// Epoch seconds the process started.
-    pub start: i64,
-    /// supervisord's clock when it answered.
-    pub now: i64,
-    pub description: String,
-}
-
-impl ProcessInfo {
-    /// `name` if the group has the same name, else `group:name`.
-    pub fn namespec(&self) -> String {
-        if self.group == self.name {
-            self.name.clone()
-        } else {
-            format!("{}:{}", self.group, self.name)
-        }
-    }
-
-    pub fn is_running(&self) -> bool {
-        self.state == state::RUNNING
-    }
-
-    /// Seconds since start, by supervisord's clock (saturating: the reply is not trusted).
-    pub fn uptime(&self) -> i64 {
-        self.now.saturating_sub(self.start).max(0)
-    }
-
-    pub fn from_value(value: &Value) -> Result<ProcessInfo, ClientError> {
-        let members = value
-            .as_struct()
-            .ok_or_else(|| ClientError::Malformed("process info is not a struct".into()))?;
-        let text = |key: &str| {
-            members
-                .get(key)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| ClientError::Malformed(format!("process info has no {key}")))
-        };
-        let int = |key: &str| {
-            members
-                .get(key)
-                .and_then(Value::as_i64)
-                .ok_or_else(|| ClientError::Malformed(format!("process info has no integer {key}")))
-        };
-        Ok(ProcessInfo {
-            name: text("name")?,
-            group: text("group")?,
-            state: int("state")?,
-            statename: text("statename").unwrap_or_default(),
-            pid: u32::try_from(int("pid")?).unwrap_or(0),
-            start: int("start").unwrap_or(0),
-            now: int("now").unwrap_or(0),
-            description: text("description").unwrap_or_default(),
-        })
-    }
 }
 
 /// Why a call to supervisord failed.
@@ -430,12 +355,13 @@ impl Supervisor for Client {
                 ClientError::Malformed("getAllProcessInfo did not return an array".into())
             })?
             .iter()
-            .map(ProcessInfo::from_value)
+            .map(|v| ProcessInfo::from_value(v).map_err(ClientError::Malformed))
             .collect()
     }
 
     fn process_info(&self, namespec: &str) -> Result<ProcessInfo, ClientError> {
         ProcessInfo::from_value(&self.call("supervisor.getProcessInfo", &[namespec.into()])?)
+            .map_err(ClientError::Malformed)
     }
 
     fn stop_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError> {
@@ -611,12 +537,7 @@ mod tests {
     #[test]
     fn process_info_reads_supervisord_fields() {
         let mut members = std::collections::BTreeMap::new();
-        for (k, v) in [
-            ("name", "w0"),
-            ("group", "workers"),
-            ("statename", "RUNNING"),
-            ("description", "d"),
-        ] {
+        for (k, v) in [("name", "w0"), ("group", "workers"), ("description", "d")] {
             members.insert(k.to_string(), Value::from(v));
         }
         for (k, v) in [("state", 20), ("pid", 77), ("start", 100), ("now", 130)] {

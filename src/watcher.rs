@@ -14,15 +14,16 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cli::{CheckSpec, Config};
+use crate::config::{CheckSpec, Config};
 use crate::event::Event;
 use crate::listener::{self, EventReader};
+use crate::model::ProcessInfo;
 use crate::notify;
 use crate::policy::{Candidate, Decision, Policy};
 use crate::probe::{Failure, Outcome, Prober};
 use crate::restart::{CoreDump, RestartOutcome, restart_process};
 use crate::selection::{Exclusions, Resolved, Selection};
-use crate::supervisor::{ProcessInfo, Supervisor};
+use crate::supervisor::Supervisor;
 use crate::target::Target;
 
 /// Watches the checks of one listener process.
@@ -493,8 +494,8 @@ pub fn run_listener(
 mod tests {
     use super::*;
     use crate::cli::Args;
+    use crate::model::ProcessState;
     use crate::restart::fake::FakeSupervisor;
-    use crate::supervisor::state;
     use clap::Parser;
     use std::net::TcpListener;
 
@@ -502,12 +503,11 @@ mod tests {
         ProcessInfo {
             name: name.into(),
             group: group.into(),
-            state: state::RUNNING,
-            statename: "RUNNING".into(),
+            state: ProcessState::Running,
             pid,
             start: 0,
             now: 1000,
-            description: String::new(),
+            ..Default::default()
         }
     }
 

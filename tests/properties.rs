@@ -6,7 +6,7 @@ use std::io::BufReader;
 
 use httpok::fuzzing::{read_events, response_body, same};
 use httpok::listener::Header;
-use httpok::supervisor::ProcessInfo;
+use httpok::model::ProcessInfo;
 use httpok::xmlrpc::{Value, decode_response};
 use proptest::prelude::*;
 
