@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser};
 
 use crate::config::{CheckSpec, Config, ServerConfig};
-use crate::policy::PolicyConfig;
+use crate::planner::PolicyConfig;
 use crate::probe::ProbeSettings;
 use crate::selection::Selection;
 use crate::target::Target;

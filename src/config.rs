@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::policy::PolicyConfig;
+use crate::planner::PolicyConfig;
 use crate::probe::ProbeSettings;
 use crate::selection::Selection;
 use crate::target::Target;

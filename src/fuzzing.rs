@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -15,9 +16,12 @@ use crate::cli::Args;
 use crate::event::Event;
 use crate::listener::{EventReader, MAX_PAYLOAD_BYTES, RawEvent};
 use crate::model::ProcessInfo;
+use crate::notifier::Commands;
+use crate::probe::{Failure, Outcome};
 use crate::selection::Exclusions;
 use crate::supervisor::{self, ClientError, Supervisor};
-use crate::watcher::{Watcher, run_listener};
+use crate::target::Target;
+use crate::watcher::{Probe, Watcher, run_listener};
 use crate::xmlrpc::{self, Value};
 
 /// What supervisord writes to the listener's stdin.
@@ -119,11 +123,28 @@ fn offline_watcher() -> Watcher {
         own: None,
         names: Vec::new(),
     };
-    // unwrap: building a prober for a plain http URL cannot fail.
-    Watcher::new(config, Arc::new(Unreachable), exclusions).unwrap()
+    Watcher::new(
+        &config,
+        Arc::new(Unreachable),
+        Arc::new(Unreachable),
+        Arc::new(Commands::default()),
+        exclusions,
+    )
 }
 
 struct Unreachable;
+
+impl Probe for Unreachable {
+    fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome> {
+        targets
+            .iter()
+            .map(|_| Outcome {
+                result: Err(Failure::Refused),
+                latency: Duration::ZERO,
+            })
+            .collect()
+    }
+}
 
 impl Supervisor for Unreachable {
     fn all_process_info(&self) -> Result<Vec<ProcessInfo>, ClientError> {

@@ -12,9 +12,10 @@ use clap::Parser;
 
 use httpok::cli::{Args, UsageError};
 use httpok::config::Config;
+use httpok::notifier::Commands;
 use httpok::selection::Exclusions;
 use httpok::supervisor::{Client, Endpoint};
-use httpok::watcher::{Watcher, run_listener};
+use httpok::watcher::{Stopper, Watcher, build_prober, run_listener};
 
 /// Timeout of each call to supervisord (stops are polled, so no call blocks for long).
 const RPC_TIMEOUT: Duration = Duration::from_secs(10);
@@ -85,6 +86,7 @@ fn run(config: Config) -> Result<(), String> {
         own: own_namespec(),
         names: config.exclude.clone(),
     };
+    let prober = build_prober(&config)?;
     log::info!(
         "httpok {} started: {} check(s), restart after {} failed round(s); supervisord at {}",
         env!("CARGO_PKG_VERSION"),
@@ -92,7 +94,23 @@ fn run(config: Config) -> Result<(), String> {
         config.policy.failures,
         httpok::target::redact(&server.url)
     );
-    let mut watcher = Watcher::new(config, Arc::new(client), exclusions)?;
+    let notifier = Commands {
+        email: config.email.clone().filter(|_| !config.dry_run),
+        sendmail: config.sendmail.clone(),
+        name: config.name.clone(),
+        gcore: config.gcore.clone(),
+        coredir: config.coredir.clone(),
+        on_restart: config.on_restart.clone(),
+        hook_timeout: config.probe.timeout,
+    };
+    let mut watcher = Watcher::new(
+        &config,
+        Arc::new(prober),
+        Arc::new(client),
+        Arc::new(notifier),
+        exclusions,
+    );
+    stop_on_signals(watcher.stopper())?;
     let stdin = io::stdin().lock();
     // std's stdout is line-buffered: it would write `RESULT 2\nOK` in two pieces, split
     // at the newline. On its own descriptor, each message is one write (write_ok and
@@ -110,6 +128,28 @@ fn run(config: Config) -> Result<(), String> {
              repeats, look in supervisord's log)"
         )
     })
+}
+
+/// On SIGTERM, SIGINT, SIGHUP or SIGQUIT (supervisorctl stop/restart/update/reload, or
+/// supervisord's shutdown): start no new restart, let every stop already issued be
+/// followed by its start, then exit. httpok's own stopwaitsecs must exceed the watched
+/// programs' stopwaitsecs for that wait to finish before supervisord's SIGKILL.
+fn stop_on_signals(stopper: Stopper) -> Result<(), String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT])
+        .map_err(|e| format!("cannot handle signals: {e}"))?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let name = signal_hook::low_level::signal_name(signal).unwrap_or("a signal");
+                log::info!("received {name}; stopping (restarts under way finish their start)");
+                stopper.stop(&format!("stopping on {name}"));
+                std::process::exit(0);
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the signal thread: {e}"))
 }
 
 /// This listener's namespec, from the variables supervisord sets for every child.

@@ -1,112 +1,177 @@
-//! Restarting one process safely through the [`Supervisor`] trait: re-read it and
-//! restart only the pid that failed, dump a core if asked, stop and wait until it is
-//! gone (on the restart thread, never the listener's), start without waiting for
-//! startsecs, and never start a second copy when the stop failed.
+//! Carrying out one restart through the [`Supervisor`] trait, on a restart thread (never
+//! the listener's): re-read the process and restart only the pid that failed, dump a
+//! core if asked, stop and wait until it is gone, start without waiting for startsecs,
+//! then watch supervisord until the new process is RUNNING (restarted) or has failed
+//! (FATAL, EXITED, STOPPED). Never starts a second copy when the stop failed.
 //!
-//! Writes superlance's notices through the `note` callback, which logs them and
-//! collects them for the mail.
+//! The stop-to-start stretch holds the shutdown [`Gate`]: once httpok is stopping no
+//! new stop is issued, and a stop already issued is always followed by its start.
+//! Writes superlance's notices through `note`, which logs them and keeps them for the mail.
 
-use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::lifecycle::RestartOutcome;
 use crate::model::ProcessState;
-use crate::notify;
+use crate::notifier::Notifier;
+use crate::shutdown::Gate;
 use crate::supervisor::{ClientError, Supervisor, fault};
 
 /// How long to wait for a stopping process; supervisord SIGKILLs it after its
 /// stopwaitsecs, so this only guards against a supervisord that stops answering.
 pub const STOP_DEADLINE: Duration = Duration::from_secs(600);
-/// How often a stopping process is polled when the blocking stop was cut off.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// How long to wait for a started process to reach RUNNING or fail: above any sane
+/// startsecs times startretries.
+pub const START_DEADLINE: Duration = Duration::from_secs(600);
+/// How often a stopping or starting process is polled.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How long supervisord may stay unreachable mid-restart before httpok stops waiting
 /// (it crashed or is restarting; the new supervisord starts the program itself).
 pub const UNREACHABLE_DEADLINE: Duration = Duration::from_secs(30);
 
-/// How a restart attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RestartOutcome {
-    Restarted,
-    /// Not touched: it is no longer the RUNNING pid that failed.
-    Changed(String),
-    StopFailed(String),
-    StartFailed(String),
+/// What one restart needs from the rest of httpok.
+pub struct Restarter<'a> {
+    pub supervisor: &'a dyn Supervisor,
+    pub notifier: &'a dyn Notifier,
+    pub gate: &'a Gate,
 }
 
-impl RestartOutcome {
-    /// The word passed to --on-restart as HTTPOK_OUTCOME.
-    pub fn word(&self) -> &'static str {
-        match self {
-            RestartOutcome::Restarted => "restarted",
-            RestartOutcome::Changed(_) => "skipped",
-            RestartOutcome::StopFailed(_) => "stop-failed",
-            RestartOutcome::StartFailed(_) => "start-failed",
+/// How the stop ended.
+enum Stopped {
+    Gone,
+    /// Someone else restarted it meanwhile: it runs as this pid, ours is gone.
+    Replaced(u32),
+}
+
+impl Restarter<'_> {
+    /// Restarts `namespec` if it is still RUNNING as `failed_pid`.
+    pub fn restart(
+        &self,
+        namespec: &str,
+        failed_pid: u32,
+        note: &mut dyn FnMut(String),
+    ) -> RestartOutcome {
+        match self.supervisor.process_info(namespec) {
+            Ok(info) if info.is_running() && info.pid == failed_pid => {}
+            Ok(info) => {
+                return RestartOutcome::Skipped(format!(
+                    "{namespec} changed since it failed (pid {failed_pid}, now {} pid {}), \
+                     NOT restarting",
+                    info.state, info.pid
+                ));
+            }
+            Err(e) => return RestartOutcome::StopFailed(format!("cannot re-read it: {e}")),
         }
+        if let Some(output) = self.notifier.dump_core(namespec, failed_pid) {
+            note(format!(
+                "gcore output for {namespec}: {}",
+                one_line(&output)
+            ));
+        }
+        if !self.gate.enter() {
+            return RestartOutcome::Skipped(format!(
+                "not restarting {namespec}: httpok is stopping"
+            ));
+        }
+        note(format!("{namespec} is in RUNNING state, restarting"));
+        let started = self.stop_then_start(namespec, failed_pid);
+        self.gate.leave();
+        match started {
+            Err(outcome) => outcome,
+            Ok(()) if self.gate.is_closed() => RestartOutcome::Interrupted,
+            Ok(()) => self.await_running(namespec),
+        }
+    }
+
+    /// The gate's critical section: stop, and once it is gone, issue the start.
+    fn stop_then_start(&self, namespec: &str, failed_pid: u32) -> Result<(), RestartOutcome> {
+        match stop_and_wait(self.supervisor, namespec, failed_pid) {
+            Ok(Stopped::Gone) => {}
+            Ok(Stopped::Replaced(pid)) => {
+                return Err(RestartOutcome::Skipped(format!(
+                    "{namespec} was restarted by someone else while httpok stopped it (now \
+                     pid {pid}), NOT starting it again"
+                )));
+            }
+            Err(why) => return Err(RestartOutcome::StopFailed(why)),
+        }
+        start(self.supervisor, namespec).map_err(RestartOutcome::StartFailed)
+    }
+
+    /// Polls until supervisord shows the new process RUNNING or failed.
+    fn await_running(&self, namespec: &str) -> RestartOutcome {
+        let deadline = Instant::now() + START_DEADLINE;
+        let mut unreachable_since: Option<Instant> = None;
+        let mut last = String::from("STARTING");
+        while Instant::now() < deadline {
+            if self.gate.is_closed() {
+                return RestartOutcome::Interrupted;
+            }
+            match self.supervisor.process_info(namespec) {
+                Ok(info) if info.is_running() => {
+                    return RestartOutcome::Restarted { pid: info.pid };
+                }
+                Ok(info) if info.state.is_down() => {
+                    return RestartOutcome::StartFailed(info.reason());
+                }
+                Ok(info) => {
+                    unreachable_since = None;
+                    last = info.reason();
+                }
+                Err(e) => {
+                    let since = *unreachable_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= UNREACHABLE_DEADLINE {
+                        return RestartOutcome::StartFailed(format!(
+                            "supervisord unreachable for {}s after the start: {e}",
+                            UNREACHABLE_DEADLINE.as_secs()
+                        ));
+                    }
+                }
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+        RestartOutcome::StartFailed(format!(
+            "not RUNNING {}s after the start (last {last})",
+            START_DEADLINE.as_secs()
+        ))
     }
 }
 
-/// Where core dumps go (`-d`) and how they are made (`-g`).
-pub struct CoreDump<'a> {
-    pub gcore: &'a [String],
-    pub coredir: &'a Path,
+/// Issues the start (wait=false); retries while supervisord is briefly unreachable, since
+/// the process is stopped now and nobody else will start it.
+fn start(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), String> {
+    let since = Instant::now();
+    loop {
+        match supervisor.start_process(namespec, false) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.fault_code() == Some(fault::ALREADY_STARTED) => return Ok(()),
+            Err(e @ ClientError::Fault(_)) => return Err(e.to_string()),
+            Err(e) if since.elapsed() >= UNREACHABLE_DEADLINE => return Err(e.to_string()),
+            Err(e) => log::warn!("starting {namespec}: {e}; trying again"),
+        }
+        thread::sleep(POLL_INTERVAL * 10);
+    }
 }
 
-/// Restarts `namespec` if it is still RUNNING as `failed_pid`.
-pub fn restart_process(
-    supervisor: &dyn Supervisor,
-    namespec: &str,
-    failed_pid: u32,
-    core: Option<&CoreDump<'_>>,
-    note: &mut dyn FnMut(String),
-) -> RestartOutcome {
-    match supervisor.process_info(namespec) {
-        Ok(info) if info.is_running() && info.pid == failed_pid => {}
-        Ok(info) => {
-            let why = format!(
-                "{namespec} changed since it failed (pid {failed_pid}, now {} pid {}), NOT restarting",
-                info.state, info.pid
-            );
-            note(why.clone());
-            return RestartOutcome::Changed(why);
-        }
-        Err(e) => {
-            let why = format!("Failed to stop process {namespec}: cannot re-read it: {e}");
-            note(why.clone());
-            return RestartOutcome::StopFailed(why);
-        }
-    }
-    if let Some(core) = core {
-        let output = notify::dump_core(core.gcore, core.coredir, namespec, failed_pid);
-        note(format!("gcore output for {namespec}:\n\n {output}"));
-    }
-    note(format!("{namespec} is in RUNNING state, restarting"));
-    if let Err(why) = stop_and_wait(supervisor, namespec) {
-        let why = format!("Failed to stop process {namespec}: {why}");
-        note(why.clone());
-        return RestartOutcome::StopFailed(why);
-    }
-    match supervisor.start_process(namespec, false) {
-        Ok(()) => {}
-        Err(e) if e.fault_code() == Some(fault::ALREADY_STARTED) => {}
-        Err(e) => {
-            let why = format!("Failed to start process {namespec}: {e}");
-            note(why.clone());
-            return RestartOutcome::StartFailed(why);
-        }
-    }
-    note(format!("{namespec} restarted"));
-    RestartOutcome::Restarted
+/// gcore's output on one line, so the log keeps one entry per line.
+fn one_line(output: &str) -> String {
+    output.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Stops the process and returns once it has left RUNNING/STOPPING. The stop blocks
-/// (this runs on a restart thread, never the listener's), so the start follows the
-/// moment the process is gone. If the blocking call is cut off (a timeout, a dropped
-/// connection), the state is polled instead: starting while the process is still
-/// STOPPING would silently start nothing.
-fn stop_and_wait(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), String> {
+/// (this runs on a restart thread), so the start follows the moment the process is gone.
+/// If the blocking call is cut off (a timeout, a dropped connection), the state is
+/// polled instead: starting while the process is still STOPPING would silently start
+/// nothing. Before a stop is sent again, the pid is re-read: a process someone else
+/// restarted meanwhile is not ours to stop.
+fn stop_and_wait(
+    supervisor: &dyn Supervisor,
+    namespec: &str,
+    failed_pid: u32,
+) -> Result<Stopped, String> {
     match supervisor.stop_process(namespec, true) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.fault_code() == Some(fault::NOT_RUNNING) => return Ok(()),
+        Ok(()) => return Ok(Stopped::Gone),
+        Err(e) if e.fault_code() == Some(fault::NOT_RUNNING) => return Ok(Stopped::Gone),
         Err(e @ ClientError::Fault(_)) => return Err(e.to_string()),
         Err(e) => log::warn!("stopping {namespec}: {e}; polling its state instead"),
     }
@@ -116,14 +181,18 @@ fn stop_and_wait(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), Stri
     let mut stop_resent = false;
     while Instant::now() < deadline {
         match supervisor.process_info(namespec) {
+            Ok(info) if info.is_running() && info.pid != failed_pid => {
+                return Ok(Stopped::Replaced(info.pid));
+            }
             Ok(info)
                 if info.state != ProcessState::Running && info.state != ProcessState::Stopping =>
             {
-                return Ok(());
+                return Ok(Stopped::Gone);
             }
             Ok(info) => {
-                // Still RUNNING: the cut-off call may never have reached supervisord.
-                if info.state == ProcessState::Running && !stop_resent {
+                // Still RUNNING as our pid: the cut-off call may never have reached
+                // supervisord.
+                if info.is_running() && !stop_resent {
                     stop_resent = true;
                     match supervisor.stop_process(namespec, false) {
                         Err(e @ ClientError::Fault(_))
@@ -159,8 +228,9 @@ fn stop_and_wait(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), Stri
 
 #[cfg(test)]
 pub mod fake {
-    //! An in-memory supervisord for unit tests of restart logic.
+    //! An in-memory supervisord for unit tests of restarts and whole rounds.
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
     use crate::model::ProcessInfo;
@@ -173,9 +243,11 @@ pub mod fake {
         pub stop_fault: Option<Fault>,
         /// What a blocking stop answers instead of stopping (a cut-off call).
         pub blocking_stop_error: Option<ClientError>,
+        /// Where a start leaves the process instead of RUNNING (e.g. FATAL, with spawnerr).
+        pub start_ends: Option<(ProcessState, String)>,
         pub next_pid: Mutex<u32>,
-        /// How many times the process list was read (one per round).
-        pub list_calls: std::sync::atomic::AtomicUsize,
+        /// How many times the process list was read.
+        pub list_calls: AtomicUsize,
     }
 
     impl FakeSupervisor {
@@ -185,6 +257,10 @@ pub mod fake {
                 next_pid: Mutex::new(1000),
                 ..Default::default()
             }
+        }
+
+        pub fn calls(&self) -> Vec<String> {
+            self.calls.lock().expect("lock").clone()
         }
 
         pub fn find(&self, namespec: &str) -> Result<ProcessInfo, ClientError> {
@@ -200,19 +276,19 @@ pub mod fake {
                 })
         }
 
-        fn set(&self, namespec: &str, state: ProcessState, pid: u32) {
+        pub fn set(&self, namespec: &str, state: ProcessState, pid: u32, spawnerr: &str) {
             let mut all = self.processes.lock().expect("lock");
             if let Some(p) = all.iter_mut().find(|p| p.namespec() == namespec) {
                 p.state = state;
                 p.pid = pid;
+                p.spawnerr = spawnerr.to_string();
             }
         }
     }
 
     impl Supervisor for FakeSupervisor {
         fn all_process_info(&self) -> Result<Vec<ProcessInfo>, ClientError> {
-            self.list_calls
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.list_calls.fetch_add(1, Ordering::SeqCst);
             Ok(self.processes.lock().expect("lock").clone())
         }
         fn process_info(&self, namespec: &str) -> Result<ProcessInfo, ClientError> {
@@ -230,7 +306,7 @@ pub mod fake {
                 return Err(e.clone());
             }
             self.find(namespec)?;
-            self.set(namespec, ProcessState::Stopped, 0);
+            self.set(namespec, ProcessState::Stopped, 0, "");
             Ok(())
         }
         fn start_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError> {
@@ -238,9 +314,14 @@ pub mod fake {
                 .lock()
                 .expect("lock")
                 .push(format!("start {namespec} {wait}"));
-            let mut next = self.next_pid.lock().expect("lock");
-            *next += 1;
-            self.set(namespec, ProcessState::Running, *next);
+            match &self.start_ends {
+                Some((state, spawnerr)) => self.set(namespec, *state, 0, spawnerr),
+                None => {
+                    let mut next = self.next_pid.lock().expect("lock");
+                    *next += 1;
+                    self.set(namespec, ProcessState::Running, *next, "");
+                }
+            }
             Ok(())
         }
     }
@@ -251,6 +332,7 @@ mod tests {
     use super::fake::FakeSupervisor;
     use super::*;
     use crate::model::ProcessInfo;
+    use crate::notifier::fake::FakeNotifier;
     use crate::xmlrpc::Fault;
 
     fn web(pid: u32) -> ProcessInfo {
@@ -263,47 +345,80 @@ mod tests {
         }
     }
 
-    fn run(sup: &FakeSupervisor, pid: u32) -> (RestartOutcome, Vec<String>) {
+    fn run(sup: &FakeSupervisor, gate: &Gate, pid: u32) -> (RestartOutcome, Vec<String>) {
+        let notifier = FakeNotifier::default();
+        let restarter = Restarter {
+            supervisor: sup,
+            notifier: &notifier,
+            gate,
+        };
         let mut notes = Vec::new();
-        let outcome = restart_process(sup, "web", pid, None, &mut |n| notes.push(n));
+        let outcome = restarter.restart("web", pid, &mut |n| notes.push(n));
         (outcome, notes)
     }
 
     #[test]
-    fn restarts_the_failed_pid_with_superlances_notices() {
+    fn restarts_the_failed_pid_and_reports_the_new_running_pid() {
         let sup = FakeSupervisor::with(vec![web(42)]);
-        let (outcome, notes) = run(&sup, 42);
-        assert_eq!(outcome, RestartOutcome::Restarted);
+        let (outcome, notes) = run(&sup, &Gate::default(), 42);
+        assert_eq!(outcome, RestartOutcome::Restarted { pid: 1001 });
+        assert_eq!(notes, ["web is in RUNNING state, restarting"]);
+        assert_eq!(sup.calls(), ["stop web true", "start web false"]);
+    }
+
+    #[test]
+    fn a_start_that_ends_fatal_is_a_failure_with_supervisords_reason() {
+        let mut sup = FakeSupervisor::with(vec![web(42)]);
+        sup.start_ends = Some((ProcessState::Fatal, "Exited too quickly".into()));
+        let (outcome, _) = run(&sup, &Gate::default(), 42);
         assert_eq!(
-            notes,
-            ["web is in RUNNING state, restarting", "web restarted"]
+            outcome,
+            RestartOutcome::StartFailed("FATAL: Exited too quickly".into())
         );
-        assert_eq!(
-            *sup.calls.lock().expect("lock"),
-            ["stop web true", "start web false"]
-        );
-        assert_ne!(sup.find("web").expect("exists").pid, 42);
     }
 
     #[test]
     fn a_cut_off_blocking_stop_falls_back_to_stopping_and_polling() {
         let mut sup = FakeSupervisor::with(vec![web(42)]);
-        sup.blocking_stop_error = Some(ClientError::Timeout(std::time::Duration::from_secs(1)));
-        let (outcome, _) = run(&sup, 42);
-        assert_eq!(outcome, RestartOutcome::Restarted);
+        sup.blocking_stop_error = Some(ClientError::Timeout(Duration::from_secs(1)));
+        let (outcome, _) = run(&sup, &Gate::default(), 42);
+        assert!(matches!(outcome, RestartOutcome::Restarted { .. }));
         assert_eq!(
-            *sup.calls.lock().expect("lock"),
+            sup.calls(),
             ["stop web true", "stop web false", "start web false"]
         );
     }
 
     #[test]
+    fn the_fallback_stop_is_not_sent_to_a_pid_someone_else_started() {
+        let mut sup = FakeSupervisor::with(vec![web(42)]);
+        sup.blocking_stop_error = Some(ClientError::Timeout(Duration::from_secs(1)));
+        // The operator restarted it while our blocking stop was cut off.
+        let sup = {
+            let s = sup;
+            s.processes.lock().expect("lock")[0].pid = 77;
+            s
+        };
+        let notifier = FakeNotifier::default();
+        let gate = Gate::default();
+        let restarter = Restarter {
+            supervisor: &sup,
+            notifier: &notifier,
+            gate: &gate,
+        };
+        let outcome = stop_and_wait(restarter.supervisor, "web", 42);
+        assert!(matches!(outcome, Ok(Stopped::Replaced(77))));
+        assert_eq!(sup.calls(), ["stop web true"], "no second stop");
+    }
+
+    #[test]
     fn a_process_that_already_restarted_is_left_alone() {
         let sup = FakeSupervisor::with(vec![web(43)]);
-        let (outcome, notes) = run(&sup, 42);
-        assert!(matches!(outcome, RestartOutcome::Changed(_)));
-        assert!(notes[0].contains("NOT restarting"));
-        assert!(sup.calls.lock().expect("lock").is_empty());
+        let (outcome, _) = run(&sup, &Gate::default(), 42);
+        assert!(
+            matches!(outcome, RestartOutcome::Skipped(ref why) if why.contains("NOT restarting"))
+        );
+        assert!(sup.calls().is_empty());
     }
 
     #[test]
@@ -313,20 +428,26 @@ mod tests {
             code: 30,
             string: "FAILED: nope".into(),
         });
-        let (outcome, notes) = run(&sup, 42);
-        assert!(matches!(outcome, RestartOutcome::StopFailed(_)));
-        assert_eq!(
-            notes.last().map(String::as_str),
-            Some("Failed to stop process web: FAILED: nope")
-        );
-        assert_eq!(*sup.calls.lock().expect("lock"), ["stop web true"]);
+        let (outcome, _) = run(&sup, &Gate::default(), 42);
+        assert_eq!(outcome, RestartOutcome::StopFailed("FAILED: nope".into()));
+        assert_eq!(sup.calls(), ["stop web true"]);
     }
 
     #[test]
     fn a_vanished_process_is_reported_not_restarted() {
         let sup = FakeSupervisor::with(vec![]);
-        let (outcome, _) = run(&sup, 42);
+        let (outcome, _) = run(&sup, &Gate::default(), 42);
         assert!(matches!(outcome, RestartOutcome::StopFailed(_)));
-        assert!(sup.calls.lock().expect("lock").is_empty());
+        assert!(sup.calls().is_empty());
+    }
+
+    #[test]
+    fn once_httpok_is_stopping_no_stop_is_issued() {
+        let sup = FakeSupervisor::with(vec![web(42)]);
+        let gate = Gate::default();
+        gate.close_and_wait(Duration::ZERO);
+        let (outcome, _) = run(&sup, &gate, 42);
+        assert!(matches!(outcome, RestartOutcome::Skipped(ref why) if why.contains("stopping")));
+        assert!(sup.calls().is_empty());
     }
 }

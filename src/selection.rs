@@ -92,6 +92,19 @@ pub fn spec_matches(spec: &str, info: &ProcessInfo) -> bool {
     }
 }
 
+/// Does a spec name the process with this namespec (`name` or `group:name`)?
+pub fn spec_matches_namespec(spec: &str, namespec: &str) -> bool {
+    let (group, name) = namespec.split_once(':').unwrap_or((namespec, namespec));
+    spec_matches(
+        spec,
+        &ProcessInfo {
+            group: group.to_string(),
+            name: name.to_string(),
+            ..ProcessInfo::default()
+        },
+    )
+}
+
 /// A bare `name` that hits processes in more than one group.
 fn is_ambiguous(spec: &str, matches: &[&ProcessInfo]) -> bool {
     !spec.contains(':') && matches.iter().any(|m| m.group != matches[0].group)

@@ -1,81 +1,130 @@
-//! One probe round per TICK: probe every check at once, read the process list if one
-//! failed (before the probes with -E or --max-restarts), let the policy judge, log what
-//! changed, and hand restarts to background jobs so the listener is never BUSY for a
-//! stop's stopwaitsecs. Also the listener loop that feeds it.
+//! The driver: one round per fresh TICK (probe, read the process list when it matters,
+//! let the [`Planner`] decide, carry out its [`Plan`]), restart jobs on their own threads
+//! so the listener is never BUSY for a stop's stopwaitsecs, notices on a thread of their
+//! own, and a shutdown that never leaves a program stopped. It decides nothing itself.
 //!
 //! ```text
-//! TICK ─► probe all checks ─► (any failed) process list ─► policy.judge per check ─► log
-//!                                                    └─► restart job thread(s) ─► mail, hook
+//! TICK ─► probe all ─► process list ─► planner.plan_round ─► apply(plan)
+//!                                                             ├─► log lines
+//!                                                             ├─► notices thread (mail, hook)
+//!                                                             └─► restart job ─► planner.restart_finished ─► apply
 //! ```
 
-use std::collections::HashSet;
 use std::io::{self, BufRead, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::config::{CheckSpec, Config};
 use crate::event::Event;
+use crate::lifecycle::{Cause, RoundClock};
 use crate::listener::{self, EventReader};
 use crate::model::ProcessInfo;
-use crate::notify;
-use crate::policy::{Candidate, Decision, Policy};
-use crate::probe::{Failure, Outcome, Prober};
-use crate::restart::{CoreDump, RestartOutcome, restart_process};
-use crate::selection::{Exclusions, Resolved, Selection};
-use crate::supervisor::Supervisor;
+use crate::notifier::Notifier;
+use crate::plan::{Notice, Plan};
+use crate::planner::{Planner, RoundFacts, Verdict};
+use crate::probe::{Outcome, Prober};
+use crate::restart::{Restarter, STOP_DEADLINE};
+use crate::selection::Exclusions;
+use crate::shutdown::Gate;
+use crate::supervisor::{Supervisor, fault};
 use crate::target::Target;
+use crate::ticks::TickClock;
+
+/// What a round needs from the prober; [`Prober`] is the real one.
+pub trait Probe: Send + Sync {
+    /// Outcomes in target order.
+    fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome>;
+}
+
+impl Probe for Prober {
+    fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome> {
+        Prober::probe_all(self, targets)
+    }
+}
+
+/// How long notices still queued at exit may take to go out.
+const NOTICE_DRAIN: Duration = Duration::from_secs(15);
+
+/// What the listener thread, the restart jobs and the signal thread share.
+struct Shared {
+    planner: Mutex<Planner>,
+    supervisor: Arc<dyn Supervisor>,
+    notifier: Arc<dyn Notifier>,
+    gate: Gate,
+    notices: Mutex<Option<Sender<Notice>>>,
+    jobs: Mutex<Vec<JoinHandle<()>>>,
+}
 
 /// Watches the checks of one listener process.
 pub struct Watcher {
-    config: Arc<Config>,
-    prober: Arc<Prober>,
-    supervisor: Arc<dyn Supervisor>,
-    policy: Policy,
+    checks: Vec<CheckSpec>,
+    eager: bool,
     exclusions: Exclusions,
-    /// Namespecs with a restart under way.
-    busy: Arc<Mutex<HashSet<String>>>,
-    jobs: Vec<JoinHandle<()>>,
-    /// Epoch seconds when the last round ended (for dropping queued ticks).
-    last_round_end: Option<f64>,
-    started: Instant,
+    prober: Arc<dyn Probe>,
+    shared: Arc<Shared>,
+    notice_thread: Option<JoinHandle<()>>,
+    ticks: TickClock,
+    /// The last process-list error, so a supervisord that is down is said once.
+    list_error: Option<String>,
 }
+
+/// A handle that stops the watcher from another thread (the signal handler).
+#[derive(Clone)]
+pub struct Stopper(Arc<Shared>);
 
 impl Watcher {
     pub fn new(
-        config: Config,
+        config: &Config,
+        prober: Arc<dyn Probe>,
         supervisor: Arc<dyn Supervisor>,
+        notifier: Arc<dyn Notifier>,
         exclusions: Exclusions,
-    ) -> Result<Watcher, String> {
-        let prober = build_prober(&config)?;
-        let policy = Policy::new(config.policy.clone(), config.checks.len());
-        Ok(Watcher {
-            config: Arc::new(config),
-            prober: Arc::new(prober),
-            supervisor,
-            policy,
+    ) -> Watcher {
+        let selections = config.checks.iter().map(|c| c.selection.clone()).collect();
+        let planner = Planner::new(
+            config.policy.clone(),
+            selections,
+            exclusions.clone(),
+            config.dry_run,
+        );
+        let (tx, rx) = mpsc::channel();
+        let notice_thread = spawn_notices(rx, Arc::clone(&notifier));
+        Watcher {
+            checks: config.checks.clone(),
+            eager: config.eager,
             exclusions,
-            busy: Arc::new(Mutex::new(HashSet::new())),
-            jobs: Vec::new(),
-            last_round_end: None,
-            started: Instant::now(),
-        })
+            prober,
+            shared: Arc::new(Shared {
+                planner: Mutex::new(planner),
+                supervisor,
+                notifier,
+                gate: Gate::default(),
+                notices: Mutex::new(Some(tx)),
+                jobs: Mutex::new(Vec::new()),
+            }),
+            notice_thread,
+            ticks: TickClock::default(),
+            list_error: None,
+        }
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper(Arc::clone(&self.shared))
     }
 
     /// Handles one event: a fresh TICK runs a round, anything else is ignored.
     pub fn handle(&mut self, event: &Event) {
         match event {
             Event::Tick { name, when } => {
-                if let (Some(when), Some(end)) = (when, self.last_round_end)
-                    && (*when as f64) < end.floor()
-                {
-                    log::debug!(
-                        "{name} (when:{when}) queued up during the last round; skipping it"
-                    );
+                let received = Instant::now();
+                if let Some(why) = self.ticks.stale(*when, received) {
+                    log::debug!("{name} {why}; skipping it");
                     return;
                 }
                 self.round();
-                self.last_round_end = Some(epoch_now());
+                self.ticks.handled(*when, received, Instant::now());
             }
             Event::Other { name } => {
                 log::debug!("ignoring event {}", name.as_deref().unwrap_or("(unnamed)"));
@@ -83,340 +132,235 @@ impl Watcher {
         }
     }
 
-    /// One probe round. The process list is read before the probes only where it
-    /// decides what to probe (-E) or matters to a healthy round (--max-restarts windows).
-    /// Otherwise it is read after them, and only if a check failed: a healthy round asks
-    /// supervisord nothing, which is most of what made it cost (docs/benchmarks.md).
+    /// One round. The process list is read before the probes where it decides what to
+    /// probe (-E) or where a program's state may change without a failure (restarted,
+    /// down, given up); otherwise after them, and only if a check failed: a healthy round
+    /// asks supervisord nothing (docs/benchmarks.md).
     pub fn round(&mut self) {
-        self.jobs.retain(|job| !job.is_finished());
-        let config = Arc::clone(&self.config);
-        let early = if !config.eager || config.policy.max_restarts.is_some() {
-            let Some(processes) = self.process_list() else {
-                return;
-            };
-            Some(processes)
+        let early_needed = !self.eager || lock(&self.shared.planner).needs_process_list();
+        let probes_started = Instant::now();
+        let early = if early_needed {
+            match self.process_list() {
+                Some(list) => Some(list),
+                None => return,
+            }
         } else {
             None
         };
+        let verdicts = self.probe(early.as_deref());
+        let any_failed = verdicts.iter().any(|v| matches!(v, Verdict::Failing(_)));
+        let (processes, listed_late) = match early {
+            Some(list) => (Some(list), None),
+            None if !any_failed => (None, None),
+            None => match self.process_list() {
+                Some(list) => (Some(list), Some(probes_started.elapsed())),
+                None => return,
+            },
+        };
+        let facts = RoundFacts {
+            verdicts: &verdicts,
+            processes: processes.as_deref(),
+            clock: RoundClock {
+                now: Instant::now(),
+                probes_started,
+                listed_late,
+            },
+        };
+        let plan = lock(&self.shared.planner).plan_round(&facts);
+        apply(&self.shared, plan);
+    }
 
-        // -E: only probe checks with a RUNNING program.
-        let probed: Vec<bool> = config
+    /// Probes every check that should be probed; one verdict per check.
+    fn probe(&self, early: Option<&[ProcessInfo]>) -> Vec<Verdict> {
+        let probed: Vec<bool> = self
             .checks
             .iter()
             .map(|check| {
-                config.eager
-                    || early.as_deref().is_some_and(|processes| {
+                self.eager
+                    || early.is_some_and(|processes| {
                         let resolved = check.selection.resolve(processes, &self.exclusions);
                         resolved.processes.iter().any(|p| p.is_running())
                     })
             })
             .collect();
-        let targets: Vec<&Target> = config
+        let targets: Vec<&Target> = self
             .checks
             .iter()
             .zip(&probed)
             .filter(|(_, probe)| **probe)
             .flat_map(|(check, _)| check.targets.iter())
             .collect();
-        let probes_started = Instant::now();
         let mut outcomes = self.prober.probe_all(&targets).into_iter();
-        let failures: Vec<Option<(String, Failure)>> = config
-            .checks
+        self.checks
             .iter()
             .zip(&probed)
             .map(|(check, probed)| {
-                probed
-                    .then(|| first_failure(check, &mut outcomes))
-                    .flatten()
+                if *probed {
+                    verdict(check, &mut outcomes)
+                } else {
+                    log::debug!(
+                        "{}: no watched program is RUNNING; not probing (-E)",
+                        label(check)
+                    );
+                    Verdict::NotProbed
+                }
             })
-            .collect();
-
-        // `late`: how long after the probes began the list was read, if it was.
-        let (processes, late) = match early {
-            Some(processes) => (processes, None),
-            None if failures.iter().all(Option::is_none) => (Vec::new(), None),
-            None => {
-                let Some(processes) = self.process_list() else {
-                    return;
-                };
-                (processes, Some(probes_started.elapsed()))
-            }
-        };
-        let busy = self.busy.lock().map(|b| b.clone()).unwrap_or_default();
-        let resolved: Vec<Resolved<'_>> = config
-            .checks
-            .iter()
-            .map(|c| c.selection.resolve(&processes, &self.exclusions))
-            .collect();
-        let candidates: Vec<Vec<Candidate>> = resolved
-            .iter()
-            .map(|r| {
-                r.processes
-                    .iter()
-                    .map(|p| candidate(p, &busy, late))
-                    .collect()
-            })
-            .collect();
-
-        let now = self.started.elapsed().as_secs();
-        for (i, (check, failure)) in config.checks.iter().zip(failures).enumerate() {
-            if !probed[i] {
-                log::debug!(
-                    "{}: no watched program is RUNNING; not probing (-E)",
-                    label(check)
-                );
-            }
-            let healthy = probed[i].then_some(failure.is_none());
-            let decision = self.policy.judge(i, healthy, &candidates[i], now);
-            self.report(check, &resolved[i], failure, decision);
-        }
+            .collect()
     }
 
-    /// supervisord's process list; `None` (logged) when it cannot be read.
-    fn process_list(&self) -> Option<Vec<ProcessInfo>> {
-        match self.supervisor.all_process_info() {
-            Ok(processes) => Some(processes),
+    /// supervisord's process list; `None` (logged once per change) when it cannot be read.
+    fn process_list(&mut self) -> Option<Vec<ProcessInfo>> {
+        match self.shared.supervisor.all_process_info() {
+            Ok(processes) => {
+                if self.list_error.take().is_some() {
+                    log::info!("supervisord answers again");
+                }
+                Some(processes)
+            }
             Err(e) => {
-                log::error!("cannot read the process list, skipping this round: {e}");
+                let text = e.to_string();
+                if self.list_error.as_deref() != Some(text.as_str()) {
+                    if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
+                        log::info!(
+                            "supervisord is shutting down or reloading; skipping rounds until it answers"
+                        );
+                    } else {
+                        log::error!("cannot read the process list, skipping this round: {text}");
+                    }
+                } else {
+                    log::debug!("still cannot read the process list: {text}");
+                }
+                self.list_error = Some(text);
                 None
             }
         }
     }
 
-    /// Logs what changed for one check and starts its restart job.
-    fn report(
-        &mut self,
-        check: &CheckSpec,
-        resolved: &Resolved<'_>,
-        failure: Option<(String, Failure)>,
-        decision: Decision,
-    ) {
-        let threshold = self.policy.threshold();
-        for name in &decision.resumed {
-            log::info!("{name}: restarts allowed again");
-        }
-        if decision.recovered {
-            log::info!("{}: recovered", label(check));
-        }
-        let Some((url, failure)) = failure else {
-            return;
-        };
-        if decision.counted && !decision.act {
-            log::warn!(
-                "{url}: {failure} (failing {}/{threshold})",
-                decision.failures
-            );
-        }
-        if !decision.in_grace.is_empty() {
-            log::info!(
-                "{url}: {failure}, but {} started less than {}s ago (--grace); not counting it",
-                decision.in_grace.join(", "),
-                self.config.policy.grace.as_secs()
-            );
-        }
-        for name in &decision.busy {
-            log::info!("{url}: {failure}; {name} is still being restarted");
-        }
-        for name in &decision.fresh {
-            log::info!(
-                "{url}: {failure}; {name} started while it was probed, judging it next round"
-            );
-        }
-        if !decision.act {
-            return;
-        }
-        // Every program was given up on earlier and the ERROR said so: a round that
-        // changes nothing logs nothing (not a "Restarting ..." that restarts nobody).
-        let only_held = !decision.held.is_empty()
-            && decision.restart.is_empty()
-            && decision.gave_up.is_empty()
-            && decision.not_running.is_empty()
-            && resolved.missing.is_empty()
-            && resolved.ambiguous.is_empty();
-        if only_held {
-            log::debug!(
-                "{url}: {failure}; still given up on {}",
-                decision.held.join(", ")
-            );
-            return;
-        }
-
-        let mut lines = vec![format!("{url}: {failure}")];
-        log::warn!("{url}: {failure}");
-        let note = |line: String, lines: &mut Vec<String>| {
-            log::info!("{line}");
-            lines.push(line);
-        };
-        match &check.selection {
-            Selection::Any => note("Restarting all running processes".into(), &mut lines),
-            Selection::Programs(programs) => note(
-                format!("Restarting selected processes {}", python_list(programs)),
-                &mut lines,
-            ),
-        }
-        for (spec, matches) in &resolved.ambiguous {
-            let line = format!(
-                "-p {spec} matches several processes ({}), NOT restarting them: name one as group:name",
-                matches.join(", ")
-            );
-            log::error!("{line}");
-            lines.push(line);
-        }
-        for name in &decision.not_running {
-            note(
-                format!("{name} not in RUNNING state, NOT restarting"),
-                &mut lines,
-            );
-        }
-        for name in &decision.gave_up {
-            let (k, window) = self.config.policy.max_restarts.unwrap_or_default();
-            let line = format!(
-                "giving up on {name}: restarted {k} times within {}s and {url} still fails ({failure}); \
-                 not restarting it until it answers again or the window has passed",
-                window.as_secs()
-            );
-            log::error!("{line}");
-            lines.push(line);
-        }
-        if !resolved.missing.is_empty() {
-            note(
-                format!(
-                    "Programs not restarted because they did not exist: {}",
-                    python_list(&resolved.missing)
-                ),
-                &mut lines,
-            );
-        }
-        let mut restarts = decision.restart;
-        if self.config.dry_run {
-            for (name, _) in restarts.drain(..) {
-                note(format!("would restart {name} ({failure})"), &mut lines);
+    /// Waits until no restart job runs (a job that ends may start the next one).
+    pub fn settle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if lock(&self.shared.jobs).iter().all(JoinHandle::is_finished) {
+                return true;
             }
+            thread::sleep(Duration::from_millis(5));
         }
-        let mail = self.config.email.clone().filter(|_| !self.config.dry_run);
-        if restarts.is_empty() && mail.is_none() {
-            return;
-        }
-        if let Ok(mut busy) = self.busy.lock() {
-            busy.extend(restarts.iter().map(|(n, _)| n.clone()));
-        }
-        let job = RestartJob {
-            config: Arc::clone(&self.config),
-            supervisor: Arc::clone(&self.supervisor),
-            busy: Arc::clone(&self.busy),
-            url,
-            failure,
-            restarts,
-            mail,
-            lines,
-        };
-        match thread::Builder::new()
-            .name("restart".into())
-            .spawn(move || job.run())
-        {
-            Ok(handle) => self.jobs.push(handle),
-            Err(e) => log::error!("cannot start a restart thread: {e}"),
-        }
+        false
     }
 
-    /// Waits for restarts under way (called at EOF so no program is left stopped).
-    pub fn finish(self) {
-        for job in self.jobs {
-            let _ = job.join();
+    /// Stops as at EOF: no new restart, stops already issued get their start, notices go out.
+    pub fn finish(mut self) {
+        self.stopper().stop("stdin closed");
+        if let Some(thread) = self.notice_thread.take() {
+            join_within(thread, NOTICE_DRAIN);
         }
     }
 }
 
-/// Restarts (in parallel), then the mail and the hooks, off the listener's thread.
-struct RestartJob {
-    config: Arc<Config>,
-    supervisor: Arc<dyn Supervisor>,
-    busy: Arc<Mutex<HashSet<String>>>,
-    url: String,
-    failure: Failure,
-    restarts: Vec<(String, u32)>,
-    mail: Option<String>,
-    lines: Vec<String>,
+impl Stopper {
+    /// Starts no new restart and waits (bounded) until every stop already issued has been
+    /// followed by its start. Safe to call more than once and from any thread.
+    pub fn stop(&self, why: &str) {
+        let shared = &self.0;
+        let plan = lock(&shared.planner).stop();
+        apply(shared, plan);
+        let started = Instant::now();
+        let holding = shared.gate.close_and_wait(STOP_DEADLINE);
+        if holding > 0 {
+            log::error!(
+                "{why}: {holding} restart(s) still stopping after {}s; exiting without \
+                 starting them",
+                STOP_DEADLINE.as_secs()
+            );
+        } else if started.elapsed() > Duration::from_millis(100) {
+            log::info!("{why}: restarts under way have issued their starts");
+        }
+        let jobs = std::mem::take(&mut *lock(&shared.jobs));
+        for job in jobs {
+            // A job past the gate only polls for RUNNING and returns when it sees it closed.
+            join_within(job, Duration::from_secs(5));
+        }
+        lock(&shared.notices).take();
+    }
 }
 
-impl RestartJob {
-    fn run(mut self) {
-        let core = self.config.coredir.as_deref().map(|coredir| CoreDump {
-            gcore: &self.config.gcore,
-            coredir,
+/// Carries out a plan: logs, queues notices, starts restart jobs.
+fn apply(shared: &Arc<Shared>, plan: Plan) {
+    for line in &plan.lines {
+        log::log!(line.level, "{}", line.text);
+    }
+    if let Some(tx) = lock(&shared.notices).as_ref() {
+        for notice in plan.notices {
+            let _ = tx.send(notice);
+        }
+    }
+    for order in plan.restarts {
+        let job_shared = Arc::clone(shared);
+        let namespec = order.namespec.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("restart {namespec}"))
+            .spawn(move || run_job(&job_shared, &order.namespec, order.pid));
+        match spawned {
+            Ok(handle) => {
+                let mut jobs = lock(&shared.jobs);
+                jobs.retain(|j| !j.is_finished());
+                jobs.push(handle);
+            }
+            Err(e) => log::error!("cannot start a restart thread for {namespec}: {e}"),
+        }
+    }
+}
+
+/// One restart job: restart, then tell the planner (which may start the next one).
+fn run_job(shared: &Arc<Shared>, namespec: &str, pid: u32) {
+    let restarter = Restarter {
+        supervisor: &*shared.supervisor,
+        notifier: &*shared.notifier,
+        gate: &shared.gate,
+    };
+    let mut notes = Vec::new();
+    let outcome = restarter.restart(namespec, pid, &mut |line| {
+        log::info!("{line}");
+        notes.push(line);
+    });
+    let plan = lock(&shared.planner).restart_finished(namespec, &outcome, &notes, Instant::now());
+    apply(shared, plan);
+}
+
+fn spawn_notices(rx: Receiver<Notice>, notifier: Arc<dyn Notifier>) -> Option<JoinHandle<()>> {
+    let spawned = thread::Builder::new()
+        .name("notices".into())
+        .spawn(move || {
+            for notice in rx {
+                notifier.notify(&notice);
+            }
         });
-        let results: Vec<(String, RestartOutcome, Vec<String>)> = thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .restarts
-                .iter()
-                .map(|(name, pid)| {
-                    let supervisor = &*self.supervisor;
-                    let core = core.as_ref();
-                    scope.spawn(move || {
-                        let mut notes = Vec::new();
-                        let outcome = restart_process(supervisor, name, *pid, core, &mut |line| {
-                            log::info!("{line}");
-                            notes.push(line);
-                        });
-                        (name.clone(), outcome, notes)
-                    })
-                })
-                .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        if let Ok(mut busy) = self.busy.lock() {
-            for (name, _) in &self.restarts {
-                busy.remove(name);
-            }
-        }
-        for (_, _, notes) in &results {
-            self.lines.extend(notes.iter().cloned());
-        }
-        if let Some(to) = &self.mail {
-            let subject = notify::subject(
-                self.config.name.as_deref(),
-                &format!("{}: {}", self.url, self.failure.subject()),
-            );
-            notify::send_mail(&self.config.sendmail, to, &subject, &self.lines.join("\n"));
-        }
-        if let Some(hook) = &self.config.on_restart {
-            for (name, outcome, _) in &results {
-                let env = [
-                    ("HTTPOK_PROGRAM", name.clone()),
-                    ("HTTPOK_URL", self.url.clone()),
-                    ("HTTPOK_REASON", self.failure.to_string()),
-                    ("HTTPOK_OUTCOME", outcome.word().to_string()),
-                ];
-                let result = notify::run_command(hook, None, &env, self.config.probe.timeout);
-                if !result.success {
-                    log::warn!("--on-restart for {name}: {}", result.summary);
-                }
-            }
+    match spawned {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            log::error!("cannot start the notices thread ({e}); no mail or hook will run");
+            None
         }
     }
 }
 
-/// `late`: the list was read this long after the probes began. supervisord's uptime is
-/// whole seconds (each end truncated), so an uptime under that plus one second may
-/// belong to a process (re)started while the probes ran: not the one that failed them.
-fn candidate(info: &ProcessInfo, busy: &HashSet<String>, late: Option<Duration>) -> Candidate {
-    let namespec = info.namespec();
-    let uptime = u64::try_from(info.uptime()).unwrap_or(0);
-    Candidate {
-        busy: busy.contains(&namespec),
-        fresh: late.is_some_and(|elapsed| (uptime as f64) < elapsed.as_secs_f64() + 1.0),
-        namespec,
-        pid: info.pid,
-        running: info.is_running(),
-        uptime,
+/// Joins a thread, or leaves it behind after `timeout`.
+fn join_within(handle: JoinHandle<()>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while !handle.is_finished() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    if handle.is_finished() {
+        let _ = handle.join();
     }
 }
 
-/// Takes this check's outcomes from the round's list; returns the first failure.
-fn first_failure(
-    check: &CheckSpec,
-    outcomes: &mut impl Iterator<Item = Outcome>,
-) -> Option<(String, Failure)> {
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes this check's outcomes from the round's list: failing at its first failure.
+fn verdict(check: &CheckSpec, outcomes: &mut impl Iterator<Item = Outcome>) -> Verdict {
     let mut first = None;
     for target in &check.targets {
         if let Some(Outcome {
@@ -424,10 +368,14 @@ fn first_failure(
             ..
         }) = outcomes.next()
         {
-            first.get_or_insert((target.to_string(), failure));
+            first.get_or_insert(Cause {
+                url: target.to_string(),
+                reason: failure.to_string(),
+                summary: failure.subject(),
+            });
         }
     }
-    first
+    first.map_or(Verdict::Healthy, Verdict::Failing)
 }
 
 /// The check's URLs, for log lines.
@@ -438,19 +386,6 @@ fn label(check: &CheckSpec) -> String {
         .map(Target::to_string)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// `['a', 'b']`, as superlance printed Python lists.
-pub fn python_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|i| format!("'{i}'")).collect();
-    format!("[{}]", quoted.join(", "))
-}
-
-fn epoch_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// The prober for a config's checks.
@@ -491,180 +426,5 @@ pub fn run_listener(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cli::Args;
-    use crate::model::ProcessState;
-    use crate::restart::fake::FakeSupervisor;
-    use clap::Parser;
-    use std::net::TcpListener;
-
-    fn process(group: &str, name: &str, pid: u32) -> ProcessInfo {
-        ProcessInfo {
-            name: name.into(),
-            group: group.into(),
-            state: ProcessState::Running,
-            pid,
-            start: 0,
-            now: 1000,
-            ..Default::default()
-        }
-    }
-
-    fn watcher(args: &[&str], processes: Vec<ProcessInfo>) -> (Watcher, Arc<FakeSupervisor>) {
-        let mut argv = vec![
-            "httpok",
-            "--server-url",
-            "unix:///nonexistent.sock",
-            "-t",
-            "1",
-        ];
-        argv.extend_from_slice(args);
-        let config = Args::try_parse_from(argv)
-            .expect("parses")
-            .into_config()
-            .expect("valid");
-        let fake = Arc::new(FakeSupervisor::with(processes));
-        let exclusions = Exclusions {
-            own: Some("httpok".into()),
-            names: vec![],
-        };
-        let w = Watcher::new(config, fake.clone(), exclusions).expect("watcher");
-        (w, fake)
-    }
-
-    fn refused_url() -> String {
-        format!("tcp://{}", crate::probe::tests::refused_addr())
-    }
-
-    #[test]
-    fn the_listener_acknowledges_every_event_with_protocol_bytes_only() {
-        let ok = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("tcp://{}", ok.local_addr().expect("addr"));
-        let (mut w, fake) = watcher(&["-p", "web", &url], vec![process("web", "web", 5)]);
-        let input =
-            b"eventname:TICK_5 len:6\nwhen:1\ngarbage\neventname:PROCESS_STATE_RUNNING len:3\nabc";
-        let mut out = Vec::new();
-        run_listener(&input[..], &mut out, &mut w).expect("runs");
-        assert_eq!(
-            out,
-            b"READY\nRESULT 2\nOKREADY\nRESULT 2\nOKREADY\nRESULT 2\nOKREADY\n"
-        );
-        assert!(
-            fake.calls.lock().expect("lock").is_empty(),
-            "healthy: nothing restarted"
-        );
-    }
-
-    #[test]
-    fn a_failing_check_restarts_its_program_and_any_spares_the_listener() {
-        let (mut w, fake) = watcher(
-            &["-a", &refused_url()],
-            vec![process("httpok", "httpok", 1), process("web", "web", 5)],
-        );
-        w.handle(&Event::Tick {
-            name: "TICK_5".into(),
-            when: None,
-        });
-        w.finish();
-        let calls = fake.calls.lock().expect("lock").clone();
-        assert_eq!(calls, ["stop web true", "start web false"]);
-    }
-
-    #[test]
-    fn two_checks_restart_only_the_broken_program() {
-        let ok = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let good = format!("web=tcp://{}", ok.local_addr().expect("addr"));
-        let bad = format!("api={}", refused_url());
-        let (mut w, fake) = watcher(
-            &["--check", &good, "--check", &bad],
-            vec![process("api", "api", 6), process("web", "web", 5)],
-        );
-        w.round();
-        w.finish();
-        assert_eq!(
-            *fake.calls.lock().expect("lock"),
-            ["stop api true", "start api false"]
-        );
-    }
-
-    #[test]
-    fn a_healthy_round_asks_supervisord_nothing() {
-        use std::sync::atomic::Ordering::SeqCst;
-        let ok = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("tcp://{}", ok.local_addr().expect("addr"));
-        let (mut w, fake) = watcher(&["-p", "web", &url], vec![process("web", "web", 5)]);
-        w.round();
-        assert_eq!(fake.list_calls.load(SeqCst), 0);
-        let (mut w, fake) = watcher(
-            &["-p", "web", &refused_url()],
-            vec![process("web", "web", 5)],
-        );
-        w.round();
-        w.finish();
-        assert_eq!(fake.list_calls.load(SeqCst), 1, "a failed round reads it");
-        assert_eq!(fake.calls.lock().expect("lock").len(), 2, "and restarts");
-    }
-
-    #[test]
-    fn a_process_started_while_the_probes_ran_is_not_restarted() {
-        // Up for 0 s when the list is read after a 1 s probe: not the pid that failed.
-        let fresh = ProcessInfo {
-            start: 1000,
-            ..process("web", "web", 6)
-        };
-        let (mut w, fake) = watcher(&["-p", "web", &refused_url()], vec![fresh]);
-        w.round();
-        w.finish();
-        assert!(fake.calls.lock().expect("lock").is_empty());
-    }
-
-    #[test]
-    fn dry_run_touches_nothing() {
-        let (mut w, fake) = watcher(
-            &["--dry-run", "-p", "web", &refused_url()],
-            vec![process("web", "web", 5)],
-        );
-        w.round();
-        w.finish();
-        assert!(fake.calls.lock().expect("lock").is_empty());
-    }
-
-    #[test]
-    fn a_tick_queued_during_the_last_round_is_skipped() {
-        use std::sync::atomic::Ordering::SeqCst;
-        let ok = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("tcp://{}", ok.local_addr().expect("addr"));
-        // -E reads the process list before probing, so list_calls counts the rounds.
-        let (mut w, fake) = watcher(&["-E", "-p", "web", &url], vec![process("web", "web", 5)]);
-        let tick = |when: i64| Event::Tick {
-            name: "TICK_5".into(),
-            when: Some(when),
-        };
-        let now = epoch_now() as i64;
-        w.handle(&tick(now));
-        assert_eq!(fake.list_calls.load(SeqCst), 1, "a fresh tick runs a round");
-        // Issued before that round ended: it waited in supervisord's buffer.
-        w.handle(&tick(now - 5));
-        assert_eq!(
-            fake.list_calls.load(SeqCst),
-            1,
-            "a queued tick runs no round"
-        );
-        w.handle(&tick(now + 5));
-        assert_eq!(
-            fake.list_calls.load(SeqCst),
-            2,
-            "the next fresh tick runs one"
-        );
-    }
-
-    #[test]
-    fn python_lists_look_like_superlances() {
-        assert_eq!(
-            python_list(&["web".into(), "g:api".into()]),
-            "['web', 'g:api']"
-        );
-        assert_eq!(python_list(&[]), "[]");
-    }
-}
+#[path = "watcher_tests.rs"]
+mod tests;

@@ -1,0 +1,491 @@
+//! One program's life as httpok sees it: a pure state machine, fed each round with
+//! supervisord's view of the process and the health of the checks that name it, and fed
+//! the outcome of every restart httpok ran. It writes log lines and notices into a
+//! [`Plan`]; the [`crate::planner`] decides when to restart, the watcher does the IO.
+//! The clock is passed in (monotonic `Instant`s); nothing here sleeps or reads one.
+//!
+//! ```text
+//!                  trip: RUNNING, out of grace, under --max-restarts
+//!   Watching ──────────────────────────────► Queued ──slot──► Restarting
+//!    ▲  ▲  ▲  │ trip over the limit                              │   │ RUNNING again
+//!    │  │  │  ▼                                                  │   ▼
+//!    │  │  └─ GaveUp (window passed, or healthy)     start/stop  │  Recovering ─┐
+//!    │  │                                            failed      │   (healthy   │
+//!    │  └── RUNNING again ── Down{STOPPED,EXITED,FATAL} ◄────────┘   vs new pid)│
+//!    └───────────────────────────────────────────────────────────── "recovered" ┘
+//!   any state ──not in supervisord's list──► Gone ──listed again──► Watching
+//! ```
+//!
+//! Rules it owns: STARTING/BACKOFF/STOPPING processes and those inside `--grace` are not
+//! judged and not reported; a process down through no action of httpok's is never
+//! restarted and gets one line per change and at most one mail per incident; "restarted"
+//! only once supervisord shows it RUNNING; "recovered" only when the checks pass against
+//! the new pid; `--max-restarts` counts restarts that really stopped the process.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::model::{ProcessInfo, ProcessState};
+use crate::plan::{Notice, OutcomeWord, Plan};
+
+/// Where a program is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// RUNNING (or not yet seen) and judged by its checks.
+    Watching,
+    /// A check tripped; waiting for a restart slot in that check's selection.
+    Queued { pid: u32 },
+    /// A restart job owns it: stopping, starting, or waiting for RUNNING.
+    Restarting { pid: u32 },
+    /// Restarted as `pid`; "recovered" once its checks pass against it.
+    Recovering { pid: u32, since: Instant },
+    /// STOPPED, EXITED or FATAL (by the operator, supervisord, or our failed start).
+    Down(ProcessState),
+    /// `--max-restarts` reached; no restart until the window has room again.
+    GaveUp,
+    /// Not in supervisord's process list (removed by `supervisorctl update`).
+    Gone,
+}
+
+/// How the checks naming a program fared this round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health<'a> {
+    /// No check naming it was probed.
+    Unknown,
+    Healthy,
+    /// At least one failed; the first failure.
+    Failing(&'a Cause),
+}
+
+/// Why a check failed: the URL, the reason, and the mail subject's phrase.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cause {
+    pub url: String,
+    /// `status 500`, `timeout after 2.0s`, ...
+    pub reason: String,
+    /// superlance's subject phrase: `bad status returned`, `bad body returned`, ...
+    pub summary: String,
+}
+
+impl Cause {
+    /// `URL: reason`, the log line's text.
+    pub fn line(&self) -> String {
+        format!("{}: {}", self.url, self.reason)
+    }
+
+    /// `URL: bad status returned`, the mail subject after "httpok: ".
+    pub fn subject(&self) -> String {
+        format!("{}: {}", self.url, self.summary)
+    }
+}
+
+/// Facts about the round that every program is judged against.
+#[derive(Debug, Clone, Copy)]
+pub struct RoundClock {
+    pub now: Instant,
+    /// When this round's probes began: a verdict is about a pid only if it was up then.
+    pub probes_started: Instant,
+    /// The process list was read this long after the probes began (`None`: before them).
+    pub listed_late: Option<Duration>,
+}
+
+/// Restart-limit and grace settings a program is judged by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub grace: Duration,
+    /// (K, window): give up after K restarts within the window.
+    pub max_restarts: Option<(u32, Duration)>,
+}
+
+/// How a restart job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestartOutcome {
+    /// Stopped, started, and supervisord showed the new pid RUNNING.
+    Restarted { pid: u32 },
+    /// Stopped, but the new process did not reach RUNNING (supervisord's reason).
+    StartFailed(String),
+    /// The stop failed; nothing was started.
+    StopFailed(String),
+    /// Not touched: it was no longer the RUNNING pid that failed (the reason).
+    Skipped(String),
+    /// httpok is stopping: the start was issued, its outcome not awaited.
+    Interrupted,
+}
+
+/// The pid last seen and how old it was then, so grace runs on our monotonic clock.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    pid: u32,
+    at: Instant,
+    uptime: Duration,
+}
+
+/// One supervisord process (namespec) and what httpok knows of it.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub namespec: String,
+    state: State,
+    /// When each restart in the window stopped the process.
+    restarts: VecDeque<Instant>,
+    seen: Option<Seen>,
+    /// The current incident (down, gave up) has been mailed.
+    mailed: bool,
+    /// What led to the restart under way, for the mail and the hook.
+    cause: Option<Cause>,
+    /// Lines of the restart under way, for its mail.
+    story: Vec<String>,
+}
+
+const FORKING_HINT: &str = "if it forks (apache2, gunicorn, a shell wrapper without exec), \
+    set stopasgroup=true and killasgroup=true in its [program:] section, or its old workers \
+    keep the port";
+
+impl Program {
+    pub fn new(namespec: impl Into<String>) -> Program {
+        Program {
+            namespec: namespec.into(),
+            state: State::Watching,
+            restarts: VecDeque::new(),
+            seen: None,
+            mailed: false,
+            cause: None,
+            story: Vec::new(),
+        }
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Queued or restarting: a job owns it, rounds leave it alone.
+    pub fn is_busy(&self) -> bool {
+        matches!(self.state, State::Queued { .. } | State::Restarting { .. })
+    }
+
+    /// Restarts within the window, as of the last time it was pruned.
+    pub fn restarts_in_window(&self) -> usize {
+        self.restarts.len()
+    }
+
+    /// Takes in this round's facts; returns the pid to judge if a failing check may
+    /// count against it (RUNNING, out of grace, not busy, up before the probes began).
+    pub fn observe(
+        &mut self,
+        info: Option<&ProcessInfo>,
+        health: Health<'_>,
+        clock: &RoundClock,
+        limits: &Limits,
+        plan: &mut Plan,
+    ) -> Option<u32> {
+        let ns = self.namespec.clone();
+        let Some(info) = info else {
+            if self.state != State::Gone && !self.is_busy() {
+                plan.info(format!(
+                    "{ns} is no longer in supervisord's process list (supervisorctl \
+                     update or remove?); watching for it to come back"
+                ));
+                self.state = State::Gone;
+            }
+            return None;
+        };
+        if self.state == State::Gone {
+            plan.info(format!(
+                "{ns} is in supervisord's process list again ({})",
+                info.state
+            ));
+            self.state = State::Watching;
+        }
+        self.note_pid(info, clock);
+        if self.is_busy() {
+            return None;
+        }
+        self.prune(clock.now, limits);
+        match info.state {
+            ProcessState::Running => self.observe_running(info, health, clock, limits, plan),
+            state if state.is_down() => {
+                self.observe_down(info, health, plan);
+                None
+            }
+            // STARTING, BACKOFF, STOPPING, UNKNOWN: supervisord is on it; not judged.
+            _ => None,
+        }
+    }
+
+    fn observe_running(
+        &mut self,
+        info: &ProcessInfo,
+        health: Health<'_>,
+        clock: &RoundClock,
+        limits: &Limits,
+        plan: &mut Plan,
+    ) -> Option<u32> {
+        let ns = &self.namespec;
+        let before_probes = self
+            .up_since(clock)
+            .is_some_and(|t| t <= clock.probes_started);
+        match self.state.clone() {
+            State::Down(_) => {
+                plan.info(format!("{ns} is RUNNING again (pid {})", info.pid));
+                self.state = State::Watching;
+                self.mailed = false;
+            }
+            State::Recovering { pid, since }
+                if health == Health::Healthy
+                    && info.pid == pid
+                    && since <= clock.probes_started =>
+            {
+                plan.info(format!("{ns} recovered: its checks pass against pid {pid}"));
+                self.state = State::Watching;
+            }
+            State::GaveUp => {
+                let room = limits
+                    .max_restarts
+                    .is_none_or(|(k, _)| self.restarts.len() < k as usize);
+                if room || health == Health::Healthy {
+                    let why = if room {
+                        "the restart window has room again"
+                    } else {
+                        "it answers again"
+                    };
+                    plan.info(format!("{ns}: restarts allowed again ({why})"));
+                    self.state = State::Watching;
+                    self.mailed = false;
+                } else {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+        if !before_probes {
+            plan.debug(format!(
+                "{ns} started while it was probed; judging it next round"
+            ));
+            return None;
+        }
+        let uptime = self.uptime(clock.now).unwrap_or_default();
+        if uptime < limits.grace {
+            if let Health::Failing(cause) = health {
+                plan.debug(format!(
+                    "{}, but {ns} started {}s ago (--grace {}s); not counting it",
+                    cause.line(),
+                    uptime.as_secs(),
+                    limits.grace.as_secs()
+                ));
+            }
+            return None;
+        }
+        Some(info.pid)
+    }
+
+    fn observe_down(&mut self, info: &ProcessInfo, health: Health<'_>, plan: &mut Plan) {
+        let ns = &self.namespec;
+        let line = format!(
+            "{ns} not in RUNNING state, NOT restarting ({}; not stopped by httpok)",
+            info.reason()
+        );
+        if self.state != State::Down(info.state) {
+            plan.info(line.clone());
+            self.state = State::Down(info.state);
+        }
+        if let Health::Failing(cause) = health
+            && !self.mailed
+        {
+            self.mailed = true;
+            plan.notices.push(Notice::Mail {
+                subject: cause.subject(),
+                body: vec![cause.line(), line],
+            });
+        }
+    }
+
+    /// A check naming it reached its threshold: queue a restart of `pid`, or give up
+    /// if the window is full. `story` is the lines logged so far, for the mail.
+    pub fn trip(
+        &mut self,
+        pid: u32,
+        cause: &Cause,
+        story: Vec<String>,
+        now: Instant,
+        limits: &Limits,
+        plan: &mut Plan,
+    ) -> bool {
+        self.prune(now, limits);
+        if let Some((k, window)) = limits.max_restarts
+            && self.restarts.len() >= k as usize
+        {
+            let line = format!(
+                "giving up on {}: restarted {k} times within {}s and {} still fails \
+                 ({}); not restarting it until the window has room or it answers again",
+                self.namespec,
+                window.as_secs(),
+                cause.url,
+                cause.reason
+            );
+            plan.error(line.clone());
+            self.state = State::GaveUp;
+            if !self.mailed {
+                self.mailed = true;
+                let mut body = story;
+                body.push(line);
+                plan.notices.push(Notice::Mail {
+                    subject: cause.subject(),
+                    body,
+                });
+            }
+            return false;
+        }
+        self.state = State::Queued { pid };
+        self.cause = Some(cause.clone());
+        self.story = story;
+        true
+    }
+
+    /// Its turn has come: the order for the restart job.
+    pub fn begin(&mut self) -> Option<u32> {
+        match self.state {
+            State::Queued { pid } => {
+                self.state = State::Restarting { pid };
+                Some(pid)
+            }
+            _ => None,
+        }
+    }
+
+    /// httpok is stopping: a queued restart will not happen.
+    pub fn unqueue(&mut self, plan: &mut Plan) {
+        if let State::Queued { .. } = self.state {
+            plan.info(format!(
+                "not restarting {}: httpok is stopping",
+                self.namespec
+            ));
+            self.state = State::Watching;
+            self.story.clear();
+        }
+    }
+
+    /// The restart job ended. `notes` are the lines it logged on the way.
+    pub fn finish(
+        &mut self,
+        outcome: &RestartOutcome,
+        notes: &[String],
+        now: Instant,
+        plan: &mut Plan,
+    ) {
+        let ns = self.namespec.clone();
+        let cause = self.cause.take().unwrap_or_default();
+        let mut story = std::mem::take(&mut self.story);
+        story.extend(notes.iter().cloned());
+        let (word, line) = match outcome {
+            RestartOutcome::Restarted { pid } => {
+                self.restarts.push_back(now);
+                self.state = State::Recovering {
+                    pid: *pid,
+                    since: now,
+                };
+                self.seen = Some(Seen {
+                    pid: *pid,
+                    at: now,
+                    uptime: Duration::ZERO,
+                });
+                plan.info(format!("{ns} restarted"));
+                (OutcomeWord::Restarted, format!("{ns} restarted"))
+            }
+            RestartOutcome::StartFailed(why) => {
+                self.restarts.push_back(now);
+                self.state = State::Down(ProcessState::Fatal);
+                self.mailed = true;
+                let line = format!("Failed to start process {ns}: {why}; {FORKING_HINT}");
+                plan.error(line.clone());
+                (OutcomeWord::Failed, line)
+            }
+            RestartOutcome::StopFailed(why) => {
+                self.state = State::Watching;
+                let line = format!("Failed to stop process {ns}: {why}");
+                plan.error(line.clone());
+                (OutcomeWord::Failed, line)
+            }
+            RestartOutcome::Skipped(why) => {
+                self.state = State::Watching;
+                plan.info(why.clone());
+                plan.notices.push(hook(&ns, &cause, OutcomeWord::Skipped));
+                return;
+            }
+            RestartOutcome::Interrupted => {
+                self.restarts.push_back(now);
+                self.state = State::Watching;
+                plan.info(format!(
+                    "{ns}: start issued; httpok is stopping before supervisord showed it RUNNING"
+                ));
+                return;
+            }
+        };
+        story.push(line);
+        plan.notices.push(Notice::Mail {
+            subject: cause.subject(),
+            body: story,
+        });
+        plan.notices.push(hook(&ns, &cause, word));
+    }
+
+    /// Forgets restarts older than the window.
+    fn prune(&mut self, now: Instant, limits: &Limits) {
+        let Some((_, window)) = limits.max_restarts else {
+            self.restarts.clear();
+            return;
+        };
+        while self
+            .restarts
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        {
+            self.restarts.pop_front();
+        }
+    }
+
+    /// Remembers a new pid with its age by supervisord's clock, once: after that its age
+    /// grows with our monotonic clock, so a step of the wall clock cannot reset grace.
+    fn note_pid(&mut self, info: &ProcessInfo, clock: &RoundClock) {
+        if info.pid == 0 || self.seen.is_some_and(|s| s.pid == info.pid) {
+            return;
+        }
+        let uptime = Duration::from_secs(u64::try_from(info.uptime()).unwrap_or(0));
+        // Read after the probes: the process may be younger than supervisord's whole
+        // seconds say, by up to the time the probes took.
+        let at = clock.probes_started + clock.listed_late.unwrap_or_default();
+        self.seen = Some(Seen {
+            pid: info.pid,
+            at,
+            uptime,
+        });
+    }
+
+    fn uptime(&self, now: Instant) -> Option<Duration> {
+        self.seen
+            .map(|s| s.uptime + now.saturating_duration_since(s.at))
+    }
+
+    /// When the current pid came up, on our clock. supervisord's start times are whole
+    /// seconds, so a pid first seen in a list read after the probes gets a second of
+    /// slack: it may have started while they ran.
+    fn up_since(&self, clock: &RoundClock) -> Option<Instant> {
+        let seen = self.seen?;
+        let Some(start) = seen.at.checked_sub(seen.uptime) else {
+            return Some(clock.probes_started.min(seen.at));
+        };
+        let slack = if clock.listed_late.is_some() {
+            Duration::from_secs(1)
+        } else {
+            Duration::ZERO
+        };
+        Some(start + slack)
+    }
+}
+
+fn hook(program: &str, cause: &Cause, outcome: OutcomeWord) -> Notice {
+    Notice::Hook {
+        program: program.to_string(),
+        url: cause.url.clone(),
+        reason: cause.reason.clone(),
+        outcome,
+    }
+}

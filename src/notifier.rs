@@ -1,0 +1,133 @@
+//! The notifier: what httpok tells the operator outside its log (mail through -m, the
+//! --on-restart hook) and the core dump it takes before a restart (-d). A small trait so
+//! whole-round tests run against [`fake::FakeNotifier`]; [`Commands`] is the real one,
+//! running the configured commands through [`crate::notify`] (argv, no shell, bounded).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::notify;
+use crate::plan::Notice;
+
+pub trait Notifier: Send + Sync {
+    /// Delivers one notice; failures are logged, never returned.
+    fn notify(&self, notice: &Notice);
+    /// A core dump of `pid` when -d asks for one: gcore's output for the mail.
+    fn dump_core(&self, namespec: &str, pid: u32) -> Option<String>;
+}
+
+/// The configured commands.
+#[derive(Debug, Clone, Default)]
+pub struct Commands {
+    /// -m: mail this address.
+    pub email: Option<String>,
+    /// -s, as argv.
+    pub sendmail: Vec<String>,
+    /// -n: shown in the subject as "httpok [NAME]: ...".
+    pub name: Option<String>,
+    /// -g, as argv, and -d.
+    pub gcore: Vec<String>,
+    pub coredir: Option<PathBuf>,
+    /// --on-restart, as argv.
+    pub on_restart: Option<Vec<String>>,
+    /// How long the hook may run (-t).
+    pub hook_timeout: Duration,
+}
+
+impl Notifier for Commands {
+    fn notify(&self, notice: &Notice) {
+        match notice {
+            Notice::Mail { subject, body } => {
+                if let Some(to) = &self.email {
+                    let subject = notify::subject(self.name.as_deref(), subject);
+                    notify::send_mail(&self.sendmail, to, &subject, &body.join("\n"));
+                }
+            }
+            Notice::Hook {
+                program,
+                url,
+                reason,
+                outcome,
+            } => {
+                let Some(hook) = &self.on_restart else {
+                    return;
+                };
+                let env = [
+                    ("HTTPOK_PROGRAM", program.clone()),
+                    ("HTTPOK_URL", url.clone()),
+                    ("HTTPOK_REASON", reason.clone()),
+                    ("HTTPOK_OUTCOME", outcome.as_str().to_string()),
+                ];
+                let result = notify::run_command(hook, None, &env, self.hook_timeout);
+                if !result.success {
+                    log::warn!("--on-restart for {program}: {}", result.summary);
+                }
+            }
+        }
+    }
+
+    fn dump_core(&self, namespec: &str, pid: u32) -> Option<String> {
+        let coredir = self.coredir.as_deref()?;
+        Some(notify::dump_core(&self.gcore, coredir, namespec, pid))
+    }
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! Records notices instead of sending them.
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Debug, Default)]
+    pub struct FakeNotifier {
+        pub notices: Mutex<Vec<Notice>>,
+        pub cores: Mutex<Vec<(String, u32)>>,
+        /// Take core dumps (as if -d were given).
+        pub dumps: bool,
+    }
+
+    impl FakeNotifier {
+        pub fn mails(&self) -> Vec<(String, Vec<String>)> {
+            self.notices
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter_map(|n| match n {
+                    Notice::Mail { subject, body } => Some((subject.clone(), body.clone())),
+                    Notice::Hook { .. } => None,
+                })
+                .collect()
+        }
+
+        pub fn hooks(&self) -> Vec<(String, &'static str)> {
+            self.notices
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter_map(|n| match n {
+                    Notice::Hook {
+                        program, outcome, ..
+                    } => Some((program.clone(), outcome.as_str())),
+                    Notice::Mail { .. } => None,
+                })
+                .collect()
+        }
+    }
+
+    impl Notifier for FakeNotifier {
+        fn notify(&self, notice: &Notice) {
+            self.notices.lock().expect("lock").push(notice.clone());
+        }
+        fn dump_core(&self, namespec: &str, pid: u32) -> Option<String> {
+            if !self.dumps {
+                return None;
+            }
+            self.cores
+                .lock()
+                .expect("lock")
+                .push((namespec.to_string(), pid));
+            Some(format!("core of {namespec} {pid}"))
+        }
+    }
+}

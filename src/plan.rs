@@ -1,0 +1,105 @@
+//! What a decision asks the driver to do: log lines, restarts and notices. The pure
+//! modules ([`crate::lifecycle`], [`crate::planner`]) return a [`Plan`]; the watcher
+//! carries it out and never decides anything itself.
+
+use log::Level;
+
+/// One log line, at its level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub level: Level,
+    pub text: String,
+}
+
+/// Restart this process if it is still RUNNING as `pid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartOrder {
+    pub namespec: String,
+    pub pid: u32,
+}
+
+/// How a restart ended, as the hook's HTTPOK_OUTCOME says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeWord {
+    Restarted,
+    Failed,
+    Skipped,
+}
+
+impl OutcomeWord {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeWord::Restarted => "restarted",
+            OutcomeWord::Failed => "failed",
+            OutcomeWord::Skipped => "skipped",
+        }
+    }
+}
+
+/// Something to tell the operator outside the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A mail through -m: `subject` is what follows "httpok[ [NAME]]: ".
+    Mail { subject: String, body: Vec<String> },
+    /// The --on-restart hook, once per restart attempt.
+    Hook {
+        program: String,
+        url: String,
+        reason: String,
+        outcome: OutcomeWord,
+    },
+}
+
+/// Everything one decision asks for, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub lines: Vec<Line>,
+    pub restarts: Vec<RestartOrder>,
+    pub notices: Vec<Notice>,
+}
+
+impl Plan {
+    pub fn log(&mut self, level: Level, text: impl Into<String>) {
+        self.lines.push(Line {
+            level,
+            text: text.into(),
+        });
+    }
+
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.log(Level::Info, text);
+    }
+
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.log(Level::Warn, text);
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.log(Level::Error, text);
+    }
+
+    pub fn debug(&mut self, text: impl Into<String>) {
+        self.log(Level::Debug, text);
+    }
+
+    pub fn extend(&mut self, other: Plan) {
+        self.lines.extend(other.lines);
+        self.restarts.extend(other.restarts);
+        self.notices.extend(other.notices);
+    }
+
+    /// The lines at info or above, for assertions and mail bodies.
+    pub fn texts(&self) -> Vec<&str> {
+        self.lines
+            .iter()
+            .filter(|l| l.level <= Level::Info)
+            .map(|l| l.text.as_str())
+            .collect()
+    }
+}
+
+/// `['a', 'b']`, as superlance printed Python lists.
+pub fn python_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("'{i}'")).collect();
+    format!("[{}]", quoted.join(", "))
+}

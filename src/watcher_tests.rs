@@ -1,0 +1,321 @@
+//! Whole rounds against fakes of the prober, supervisord and the notifier: no sockets,
+//! no sleeps standing in for conditions, no wall clock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use super::*;
+use crate::model::ProcessState;
+use crate::notifier::fake::FakeNotifier;
+use crate::planner::PolicyConfig;
+use crate::probe::{Failure, ProbeSettings};
+use crate::restart::fake::FakeSupervisor;
+use crate::selection::Selection;
+
+/// Answers each URL as told (healthy by default) and counts the targets probed.
+#[derive(Default)]
+struct FakeProber {
+    failing: Mutex<HashMap<String, Failure>>,
+    probed: AtomicUsize,
+}
+
+impl FakeProber {
+    fn fail(&self, url: &str, failure: Failure) {
+        lock(&self.failing).insert(url.to_string(), failure);
+    }
+}
+
+impl Probe for FakeProber {
+    fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome> {
+        self.probed.fetch_add(targets.len(), SeqCst);
+        let failing = lock(&self.failing);
+        targets
+            .iter()
+            .map(|t| Outcome {
+                result: failing.get(&t.to_string()).cloned().map_or(Ok(200), Err),
+                latency: Duration::ZERO,
+            })
+            .collect()
+    }
+}
+
+fn process(namespec: &str, pid: u32) -> ProcessInfo {
+    let (group, name) = namespec.split_once(':').unwrap_or((namespec, namespec));
+    ProcessInfo {
+        name: name.into(),
+        group: group.into(),
+        state: ProcessState::Running,
+        pid,
+        start: 0,
+        now: 1000,
+        ..Default::default()
+    }
+}
+
+fn check(selection: Selection, url: &str) -> CheckSpec {
+    CheckSpec {
+        targets: vec![Target::parse(url).expect("url")],
+        selection,
+    }
+}
+
+fn config(checks: Vec<CheckSpec>) -> Config {
+    Config {
+        checks,
+        probe: ProbeSettings {
+            timeout: Duration::from_secs(1),
+            codes: vec![200],
+            body: None,
+            method: "GET".into(),
+            headers: Vec::new(),
+            cacert: None,
+            insecure: false,
+        },
+        email: None,
+        sendmail: Vec::new(),
+        gcore: Vec::new(),
+        coredir: None,
+        eager: true,
+        name: None,
+        policy: PolicyConfig {
+            failures: 1,
+            grace: Duration::ZERO,
+            max_restarts: None,
+            parallel_restarts: 1,
+        },
+        dry_run: false,
+        once: false,
+        on_restart: None,
+        exclude: Vec::new(),
+        server: None,
+    }
+}
+
+struct Rig {
+    watcher: Watcher,
+    prober: Arc<FakeProber>,
+    supervisor: Arc<FakeSupervisor>,
+    notifier: Arc<FakeNotifier>,
+}
+
+fn rig(config: Config, supervisor: FakeSupervisor) -> Rig {
+    let prober = Arc::new(FakeProber::default());
+    let supervisor = Arc::new(supervisor);
+    let notifier = Arc::new(FakeNotifier::default());
+    let exclusions = Exclusions {
+        own: Some("httpok".into()),
+        names: Vec::new(),
+    };
+    let watcher = Watcher::new(
+        &config,
+        prober.clone(),
+        supervisor.clone(),
+        notifier.clone(),
+        exclusions,
+    );
+    Rig {
+        watcher,
+        prober,
+        supervisor,
+        notifier,
+    }
+}
+
+fn tick(when: i64) -> Event {
+    Event::Tick {
+        name: "TICK_5".into(),
+        when: Some(when),
+    }
+}
+
+const SETTLE: Duration = Duration::from_secs(10);
+
+#[test]
+fn the_listener_acknowledges_every_event_with_protocol_bytes_only() {
+    let sup = FakeSupervisor::with(vec![process("web", 5)]);
+    let mut r = rig(
+        config(vec![check(
+            Selection::Programs(vec!["web".into()]),
+            "tcp://h:1",
+        )]),
+        sup,
+    );
+    let input =
+        b"eventname:TICK_5 len:6\nwhen:1\ngarbage\neventname:PROCESS_STATE_RUNNING len:3\nabc";
+    let mut out = Vec::new();
+    run_listener(&input[..], &mut out, &mut r.watcher).expect("runs");
+    assert_eq!(
+        out,
+        b"READY\nRESULT 2\nOKREADY\nRESULT 2\nOKREADY\nRESULT 2\nOKREADY\n"
+    );
+    assert!(
+        r.supervisor.calls().is_empty(),
+        "healthy: nothing restarted"
+    );
+    assert_eq!(
+        r.supervisor.list_calls.load(SeqCst),
+        0,
+        "a healthy round asks nothing"
+    );
+}
+
+#[test]
+fn a_failing_check_restarts_its_program_and_any_spares_the_listener() {
+    let sup = FakeSupervisor::with(vec![process("httpok", 1), process("web", 5)]);
+    let mut r = rig(config(vec![check(Selection::Any, "tcp://h:1")]), sup);
+    r.prober.fail("tcp://h:1", Failure::Refused);
+    r.watcher.round();
+    assert!(r.watcher.settle(SETTLE));
+    assert_eq!(r.supervisor.calls(), ["stop web true", "start web false"]);
+}
+
+#[test]
+fn two_checks_restart_only_the_broken_program() {
+    let sup = FakeSupervisor::with(vec![process("api", 6), process("web", 5)]);
+    let web = check(Selection::Programs(vec!["web".into()]), "tcp://web:1");
+    let api = check(Selection::Programs(vec!["api".into()]), "tcp://api:1");
+    let mut r = rig(config(vec![web, api]), sup);
+    r.prober.fail("tcp://api:1", Failure::Refused);
+    r.watcher.round();
+    assert!(r.watcher.settle(SETTLE));
+    assert_eq!(r.supervisor.calls(), ["stop api true", "start api false"]);
+}
+
+#[test]
+fn a_group_is_restarted_one_at_a_time_without_waiting_for_a_tick() {
+    let sup = FakeSupervisor::with(vec![
+        process("g:a", 5),
+        process("g:b", 6),
+        process("g:c", 7),
+    ]);
+    let mut r = rig(
+        config(vec![check(
+            Selection::Programs(vec!["g:*".into()]),
+            "tcp://h:1",
+        )]),
+        sup,
+    );
+    r.prober.fail("tcp://h:1", Failure::Refused);
+    r.watcher.round();
+    assert!(r.watcher.settle(SETTLE));
+    assert_eq!(
+        r.supervisor.calls(),
+        [
+            "stop g:a true",
+            "start g:a false",
+            "stop g:b true",
+            "start g:b false",
+            "stop g:c true",
+            "start g:c false",
+        ]
+    );
+}
+
+#[test]
+fn a_start_that_ends_fatal_mails_once_and_runs_the_hook_with_failed() {
+    let mut sup = FakeSupervisor::with(vec![process("web", 5)]);
+    sup.start_ends = Some((ProcessState::Fatal, "Exited too quickly".into()));
+    let mut r = rig(
+        config(vec![check(
+            Selection::Programs(vec!["web".into()]),
+            "tcp://h:1",
+        )]),
+        sup,
+    );
+    r.prober.fail("tcp://h:1", Failure::Refused);
+    for when in [0, 5, 10, 15] {
+        r.watcher.handle(&tick(when));
+        assert!(r.watcher.settle(SETTLE));
+    }
+    r.watcher.finish();
+    let mails = r.notifier.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].0, "tcp://h:1: connection refused");
+    assert!(
+        mails[0]
+            .1
+            .last()
+            .is_some_and(|l| l.starts_with("Failed to start process web: FATAL"))
+    );
+    assert_eq!(r.notifier.hooks(), [("web".to_string(), "failed")]);
+    assert_eq!(r.supervisor.calls().len(), 2, "one stop, one start");
+}
+
+#[test]
+fn a_tick_queued_during_the_last_round_is_skipped_and_a_backward_step_is_not() {
+    let sup = FakeSupervisor::with(vec![process("web", 5)]);
+    let mut r = rig(
+        config(vec![check(
+            Selection::Programs(vec!["web".into()]),
+            "tcp://h:1",
+        )]),
+        sup,
+    );
+    r.watcher.handle(&tick(1000));
+    assert_eq!(r.prober.probed.load(SeqCst), 1);
+    // Same boundary again: issued before that round ended.
+    r.watcher.handle(&tick(1000));
+    assert_eq!(
+        r.prober.probed.load(SeqCst),
+        1,
+        "a queued tick runs no round"
+    );
+    // supervisord's clock stepped back an hour: still a fresh tick.
+    r.watcher.handle(&tick(1000 - 3600));
+    assert_eq!(r.prober.probed.load(SeqCst), 2);
+    r.watcher.handle(&tick(1005 - 3600));
+    assert_eq!(r.prober.probed.load(SeqCst), 3);
+}
+
+#[test]
+fn dry_run_touches_nothing() {
+    let sup = FakeSupervisor::with(vec![process("web", 5)]);
+    let mut c = config(vec![check(
+        Selection::Programs(vec!["web".into()]),
+        "tcp://h:1",
+    )]);
+    c.dry_run = true;
+    let mut r = rig(c, sup);
+    r.prober.fail("tcp://h:1", Failure::Refused);
+    r.watcher.round();
+    assert!(r.watcher.settle(SETTLE));
+    assert!(r.supervisor.calls().is_empty());
+}
+
+#[test]
+fn not_eager_probes_only_checks_with_a_running_program() {
+    let sup = FakeSupervisor::with(vec![ProcessInfo {
+        state: ProcessState::Stopped,
+        ..process("web", 0)
+    }]);
+    let mut c = config(vec![check(
+        Selection::Programs(vec!["web".into()]),
+        "tcp://h:1",
+    )]);
+    c.eager = false;
+    let mut r = rig(c, sup);
+    r.watcher.round();
+    assert_eq!(r.prober.probed.load(SeqCst), 0);
+}
+
+#[test]
+fn finishing_starts_no_queued_restart() {
+    let sup = FakeSupervisor::with(vec![process("g:a", 5), process("g:b", 6)]);
+    let mut r = rig(
+        config(vec![check(
+            Selection::Programs(vec!["g:*".into()]),
+            "tcp://h:1",
+        )]),
+        sup,
+    );
+    r.prober.fail("tcp://h:1", Failure::Refused);
+    // Closed before the round: the job for g:a issues no stop, g:b is dropped.
+    r.watcher.stopper().stop("test");
+    r.watcher.round();
+    assert!(r.watcher.settle(SETTLE));
+    assert!(
+        r.supervisor.calls().is_empty(),
+        "{:?}",
+        r.supervisor.calls()
+    );
+}
