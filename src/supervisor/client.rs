@@ -3,10 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use super::transport::{self, MAX_REPLY_BYTES, Request, TransportError};
 use super::{ClientError, Endpoint, STOP_CALL_TIMEOUT, Supervisor, parse_http_reply};
 use crate::model::ProcessInfo;
-use crate::probe::base64;
 use crate::xmlrpc::{self, Value};
 
 /// Calls supervisord's XML-RPC interface at one endpoint.
@@ -29,7 +31,7 @@ impl Client {
     ) -> Client {
         let authorization = username.map(|user| {
             let pass = password.unwrap_or("");
-            format!("Basic {}", base64(format!("{user}:{pass}").as_bytes()))
+            format!("Basic {}", BASE64.encode(format!("{user}:{pass}")))
         });
         Client {
             endpoint,
