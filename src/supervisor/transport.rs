@@ -227,6 +227,7 @@ pub fn parse_http_reply(reply: &[u8]) -> Result<&[u8], ClientError> {
         }
     };
     match response.code {
+        // httparse's head length is within the bytes it parsed.
         Some(200) => Ok(&reply[head_len..]),
         Some(401) => Err(ClientError::Unauthorized),
         Some(status) => Err(ClientError::Http(status)),
