@@ -14,6 +14,8 @@ use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::tls::{RootCerts, TlsConfig};
@@ -156,7 +158,7 @@ impl Prober {
             Target::Http { url, basic_auth } => {
                 let auth = basic_auth
                     .as_ref()
-                    .map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
+                    .map(|(u, p)| format!("Basic {}", BASE64.encode(format!("{u}:{p}"))));
                 self.probe_http(&self.agent, url, auth, deadline)
             }
             Target::HttpUnix { socket, path } => match self.unix_agents.get(socket) {
@@ -263,7 +265,7 @@ impl Prober {
                     return Ok(status);
                 }
                 Err(e) => {
-                    let failure = self.classify(e);
+                    let failure = self.classify(&e);
                     if failure == Failure::Refused && Instant::now() + REFUSED_RETRY < deadline {
                         thread::sleep(REFUSED_RETRY);
                         retrying = true;
@@ -304,35 +306,39 @@ impl Prober {
         }
     }
 
-    fn classify(&self, error: ureq::Error) -> Failure {
+    fn classify(&self, error: &ureq::Error) -> Failure {
         match error {
             ureq::Error::Timeout(_) => Failure::Timeout(self.settings.timeout),
-            ureq::Error::Io(e) => self.classify_io(&e),
+            ureq::Error::Io(e) => self.classify_io(e),
             ureq::Error::HostNotFound => Failure::Dns("host not found".into()),
-            ureq::Error::Rustls(e) => Failure::Tls(describe_tls(&e.to_string())),
+            ureq::Error::Rustls(e) => Failure::Tls(describe_tls(e)),
             ureq::Error::Tls(msg) => Failure::Tls(msg.to_string()),
             other => Failure::Connect(other.to_string()),
         }
     }
 
     fn classify_io(&self, e: &io::Error) -> Failure {
+        // ureq passes two typed errors inside io::Error: a failed handshake arrives as
+        // Io(InvalidData) around the rustls::Error (rustls' stream wraps it so), and a
+        // body read that fails wraps ureq's own error (a timeout, say).
+        if let Some(inner) = e.get_ref() {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Failure::Tls(describe_tls(tls));
+            }
+            if let Some(error) = inner.downcast_ref::<ureq::Error>() {
+                return self.classify(error);
+            }
+        }
         match e.kind() {
             io::ErrorKind::ConnectionRefused => Failure::Refused,
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                 Failure::Timeout(self.settings.timeout)
             }
-            // A failed handshake reaches us as ureq::Error::Io(InvalidData) wrapping the
-            // rustls::Error, not as ureq::Error::Rustls; rustls is not ours to downcast to.
-            io::ErrorKind::InvalidData if is_tls_message(&e.to_string()) => {
-                Failure::Tls(describe_tls(&e.to_string()))
-            }
             _ => {
-                // ureq wraps its own errors in io::Error when reading a body.
                 let text = e.to_string();
-                if text.contains("timeout") || text.contains("Timeout") {
-                    Failure::Timeout(self.settings.timeout)
-                } else if text.starts_with("failed to lookup address") {
-                    // std's getaddrinfo error, which ureq passes on as a plain io::Error.
+                // std's getaddrinfo failure, which ureq passes on as it is, has no kind
+                // to match (ErrorKind::Uncategorized is unstable): its text is all there is.
+                if text.starts_with("failed to lookup address") {
                     Failure::Dns(text)
                 } else {
                     Failure::Connect(text)
@@ -342,44 +348,30 @@ impl Prober {
     }
 }
 
-/// Whether an error text is one of rustls' handshake errors (its `Display` prefixes).
-fn is_tls_message(message: &str) -> bool {
-    const PREFIXES: [&str; 8] = [
-        "invalid peer certificate",
-        "received fatal alert",
-        "peer is incompatible",
-        "peer misbehaved",
-        "peer sent no certificates",
-        "received corrupt message",
-        "received unexpected message",
-        "presented server name type",
-    ];
-    PREFIXES.iter().any(|p| message.starts_with(p))
-}
-
-/// rustls' messages name enum variants; say them in words where we know them.
-fn describe_tls(message: &str) -> String {
-    // Matched without case and spaces: rustls writes both `UnknownIssuer` and
-    // `certificate expired: verification time ...`, depending on the error.
-    let squashed: String = message
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_lowercase();
-    let known = [
-        ("unknownissuer", "unknown issuer"),
-        ("expired", "certificate expired"),
-        ("notvalidyet", "certificate not valid yet"),
-        (
-            "notvalidforname",
-            "certificate not valid for this host name",
-        ),
-        ("badsignature", "bad certificate signature"),
-    ];
-    known
-        .iter()
-        .find(|(key, _)| squashed.contains(key))
-        .map_or_else(|| message.to_string(), |(_, words)| words.to_string())
+/// A TLS failure in words: the certificate faults people meet (self-signed or private
+/// CA, expiry, wrong name) by name, the rest as rustls says them.
+fn describe_tls(error: &rustls::Error) -> String {
+    use rustls::CertificateError as Cert;
+    match error {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            Cert::UnknownIssuer => "unknown issuer".into(),
+            Cert::Expired | Cert::ExpiredContext { .. } => "certificate expired".into(),
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => {
+                "certificate not valid yet".into()
+            }
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+                "certificate not valid for this host name".into()
+            }
+            Cert::BadSignature => "bad certificate signature".into(),
+            Cert::Revoked => "certificate revoked".into(),
+            _ => error.to_string(),
+        },
+        // What a plain-HTTP server's answer looks like to a TLS client.
+        rustls::Error::InvalidMessage(_) => {
+            format!("{error} (does the server speak TLS on this port?)")
+        }
+        _ => error.to_string(),
+    }
 }
 
 fn tls_config(settings: &ProbeSettings) -> Result<TlsConfig, String> {
@@ -454,28 +446,6 @@ pub fn body_contains(mut reader: impl Read, needle: &[u8], limit: u64) -> io::Re
         }
     }
     Ok(false)
-}
-
-/// Standard base64 with padding (for Basic auth).
-pub fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Resolves an IP-literal host (`http://127.0.0.1:8080/`, the usual probe) in place and
@@ -689,15 +659,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn base64_matches_known_vectors() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-    }
-
-    #[test]
     fn failures_read_as_plain_reasons() {
         assert_eq!(Failure::Status(500).to_string(), "status 500");
         assert_eq!(
@@ -710,34 +671,81 @@ pub(crate) mod tests {
         );
         assert_eq!(Failure::Refused.subject(), "connection refused");
         assert_eq!(Failure::Status(404).subject(), "bad status returned");
-        assert_eq!(
-            describe_tls("invalid peer certificate: UnknownIssuer"),
-            "unknown issuer"
-        );
-        assert_eq!(
-            describe_tls(
-                "invalid peer certificate: certificate expired: verification time 1 (UNIX), \
-                 but certificate is not valid after 0"
+    }
+
+    #[test]
+    fn certificate_faults_are_named_in_words() {
+        use rustls::CertificateError as Cert;
+        use rustls::pki_types::UnixTime;
+        let time = |secs| UnixTime::since_unix_epoch(Duration::from_secs(secs));
+        let cases = [
+            (Cert::UnknownIssuer, "unknown issuer"),
+            (
+                Cert::ExpiredContext {
+                    time: time(2),
+                    not_after: time(1),
+                },
+                "certificate expired",
             ),
-            "certificate expired"
+            (Cert::NotValidYet, "certificate not valid yet"),
+            (
+                Cert::NotValidForName,
+                "certificate not valid for this host name",
+            ),
+        ];
+        for (cert, words) in cases {
+            assert_eq!(
+                describe_tls(&rustls::Error::InvalidCertificate(cert)),
+                words
+            );
+        }
+        // Faults without words of ours read as rustls writes them.
+        assert_eq!(
+            describe_tls(&rustls::Error::NoCertificatesPresented),
+            rustls::Error::NoCertificatesPresented.to_string()
         );
     }
 
     #[test]
-    fn a_failed_handshake_wrapped_in_io_error_is_a_tls_failure() {
+    fn errors_inside_io_errors_are_classified_by_type_not_text() {
         let prober = Prober::new(settings(1000), &[]).expect("prober");
         let handshake = io::Error::new(
             io::ErrorKind::InvalidData,
-            "invalid peer certificate: UnknownIssuer",
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         );
         assert_eq!(
             prober.classify_io(&handshake),
             Failure::Tls("unknown issuer".into())
+        );
+        // The same words as plain text are not a TLS failure.
+        let text = io::Error::new(
+            io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        );
+        assert!(matches!(prober.classify_io(&text), Failure::Connect(_)));
+        // A body read that timed out: ureq's timeout inside io::Error.
+        let body_timeout = ureq::Error::Timeout(ureq::Timeout::Global).into_io();
+        assert_eq!(
+            prober.classify_io(&body_timeout),
+            Failure::Timeout(Duration::from_secs(1))
         );
         let other = io::Error::new(io::ErrorKind::InvalidData, "bad chunk size");
         assert_eq!(
             prober.classify_io(&other),
             Failure::Connect("bad chunk size".into())
         );
+    }
+
+    #[test]
+    fn an_https_probe_of_a_plain_http_port_is_a_tls_failure() {
+        // A real handshake failure, from ureq and the rustls it was built with: this
+        // fails if the rustls in Cargo.toml is not the one ureq uses.
+        let (url, _server) = serve(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 1);
+        let target = Target::parse(&url.replacen("http://", "https://", 1)).expect("url");
+        let prober = Prober::new(settings(5000), &[&target]).expect("prober");
+        match prober.probe(&target).result {
+            Err(Failure::Tls(reason)) => assert!(reason.contains("speak TLS"), "{reason}"),
+            other => panic!("expected a TLS failure, got {other:?}"),
+        }
     }
 }
