@@ -1,16 +1,27 @@
-//! The command line: superlance httpok's flags (the contract) plus httpok's own, parsed
-//! by clap and validated in one place into a typed [`Config`].
+//! The command line: superlance httpok's flags (the contract) plus httpok's own, read in
+//! three steps by [`parse_command_line`]:
+//! 1. [`getopt`]: superlance's flags in the forms superlance's getopt accepted
+//!    (`--prog=web`, `-t5`, `-aE`, last value wins) rewritten into one canonical form;
+//! 2. clap parses that into [`Args`] (help, types, httpok's own flags as clap reads them);
+//! 3. [`validate`]: [`Args::into_config`] checks the rules that span several flags and
+//!    builds the typed [`Config`].
+//!
+//! Whichever step refuses the command line, the caller gets one [`UsageError`], a
+//! one-line message (see [`error`]). Nothing here runs a probe or talks to supervisord.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{CheckSpec, Config, ServerConfig};
-use crate::policy::PolicyConfig;
-use crate::probe::ProbeSettings;
-use crate::selection::Selection;
-use crate::target::Target;
+use crate::config::Config;
+
+pub mod error;
+pub mod getopt;
+pub mod validate;
+
+pub use error::UsageError;
+pub use validate::split_command;
 
 const SUPERLANCE: &str = "Superlance-compatible";
 const CHECKS: &str = "Checks";
@@ -146,12 +157,12 @@ pub struct Args {
 
     /// Give up on a program after K restarts within --restart-window (one ERROR line,
     /// one mail); resume when it answers again or the window has passed.
-    #[arg(long, value_name = "K", requires = "restart_window", allow_negative_numbers = true,
+    #[arg(long, value_name = "K", allow_negative_numbers = true,
           help_heading = POLICY)]
     pub max_restarts: Option<u32>,
 
     /// The window of --max-restarts, in seconds.
-    #[arg(long, value_name = "SECS", requires = "max_restarts", allow_negative_numbers = true,
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true,
           help_heading = POLICY)]
     pub restart_window: Option<u64>,
 
@@ -192,214 +203,66 @@ pub struct Args {
     pub password: Option<String>,
 }
 
-/// A command line that parses but asks for something impossible.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UsageError {
-    /// Not started by supervisord and no --server-url.
-    NotAListener,
-    Invalid(String),
+/// What a command line asks httpok to do.
+#[derive(Debug)]
+pub enum Request {
+    /// Run: as a listener, or once with --once.
+    Run(Box<Config>),
+    /// --help or --version: print clap's text on stdout (`clap::Error::print`), exit 0.
+    Print(clap::Error),
 }
 
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            UsageError::NotAListener => write!(
-                f,
-                "httpok must be run as a supervisor event listener: SUPERVISOR_SERVER_URL is not \
-                 set. Add it to supervisord.conf as an [eventlistener:httpok] section \
-                 (supervisord sets the variable when it has a [unix_http_server] or \
-                 [inet_http_server] section), pass --server-url, or try the checks from a \
-                 shell with --once"
-            ),
-            UsageError::Invalid(msg) => f.write_str(msg),
-        }
-    }
+/// Reads a whole command line (program name first) into what to do, or the first thing
+/// wrong with it.
+pub fn parse_command_line<I, T>(argv: I) -> Result<Request, UsageError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let argv = getopt::normalize(argv.into_iter().map(Into::into).collect())?;
+    let args = match Args::try_parse_from(&argv) {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => return Ok(Request::Print(e)),
+        Err(e) => return Err(error::from_clap(&e, gives_a_command(&argv))),
+    };
+    Ok(Request::Run(Box::new(args.into_config()?)))
 }
 
-impl std::error::Error for UsageError {}
-
-impl Args {
-    /// Checks the rules that span several flags and builds the typed config.
-    pub fn into_config(self) -> Result<Config, UsageError> {
-        let invalid = |m: String| UsageError::Invalid(m);
-        if !self.timeout.is_finite() || self.timeout <= 0.0 || self.timeout > 86_400.0 {
-            return Err(invalid(format!(
-                "-t/--timeout must be a number of seconds above 0 and at most 86400 \
-                 (got {}), e.g. -t 5",
-                self.timeout
-            )));
-        }
-        let codes = if self.codes.is_empty() {
-            vec![200]
-        } else {
-            self.codes.clone()
-        };
-        if let Some(code) = codes.iter().find(|c| !(100..=599).contains(*c)) {
-            return Err(invalid(format!(
-                "-c/--code {code} is not an HTTP status: use a number from 100 to 599"
-            )));
-        }
-        if self.failures == 0 {
-            return Err(invalid(
-                "-f/--failures must be at least 1: it is how many failed rounds in a row \
-                 make a restart, e.g. -f 3"
-                    .into(),
-            ));
-        }
-        if self.parallel_restarts == 0 {
-            return Err(invalid(
-                "--parallel-restarts must be at least 1: it is how many processes of one \
-                 selection may be restarted at once, e.g. --parallel-restarts 2"
-                    .into(),
-            ));
-        }
-        let max_restarts = match (self.max_restarts, self.restart_window) {
-            (Some(0), _) => {
-                return Err(invalid(
-                    "--max-restarts must be at least 1: it is how many restarts \
-                     --restart-window allows, e.g. --max-restarts 3 --restart-window 600"
-                        .into(),
-                ));
-            }
-            (_, Some(0)) => {
-                return Err(invalid(
-                    "--restart-window must be at least 1 second, e.g. --restart-window 600".into(),
-                ));
-            }
-            (Some(k), Some(w)) => Some((k, Duration::from_secs(w))),
-            _ => None,
-        };
-
-        let positional = if self.any {
-            Selection::Any
-        } else {
-            Selection::Programs(self.programs.clone())
-        };
-        let mut checks = Vec::new();
-        let positional_targets = self
-            .urls
-            .iter()
-            .map(|url| Target::parse(url).map_err(|e| invalid(format!("bad URL: {e}"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        if !positional_targets.is_empty() {
-            checks.push(CheckSpec {
-                targets: positional_targets,
-                selection: positional,
-            });
-        }
-        for check in &self.checks {
-            let (spec, url) = check.split_once('=').ok_or_else(|| {
-                invalid(format!(
-                    "--check {check:?} must be NAMESPEC=URL, e.g. web=http://127.0.0.1:8080/"
-                ))
-            })?;
-            if spec.is_empty() {
-                return Err(invalid(format!(
-                    "--check {check:?} has no program name before '=': write NAMESPEC=URL, \
-                     e.g. web=http://127.0.0.1:8080/"
-                )));
-            }
-            let target =
-                Target::parse(url).map_err(|e| invalid(format!("bad URL in --check: {e}")))?;
-            checks.push(CheckSpec {
-                targets: vec![target],
-                selection: Selection::Programs(vec![spec.to_string()]),
-            });
-        }
-        if checks.is_empty() {
-            return Err(invalid(
-                "no URL to probe: give one (httpok -p web http://127.0.0.1:8080/) or --check NAMESPEC=URL"
-                    .into(),
-            ));
-        }
-
-        let mut headers = Vec::new();
-        for header in &self.headers {
-            let (name, value) = header
-                .split_once(':')
-                .filter(|(n, _)| !n.trim().is_empty() && !n.contains(char::is_whitespace))
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "-H {header:?} must look like 'Name: value', e.g. -H 'Host: example.com'"
-                    ))
-                })?;
-            headers.push((name.to_string(), value.trim().to_string()));
-        }
-
-        let sendmail = split_command(&self.sendmail, "-s/--sendmail_program")?;
-        let gcore = split_command(&self.gcore, "-g/--gcore")?;
-        let on_restart = self
-            .on_restart
-            .as_deref()
-            .map(|c| split_command(c, "--on-restart"))
-            .transpose()?;
-
-        let server = match self.server_url.clone().filter(|u| !u.is_empty()) {
-            Some(url) => Some(ServerConfig {
-                url,
-                username: self.username.clone().filter(|u| !u.is_empty()),
-                password: self.password.clone(),
-            }),
-            None if self.once => None,
-            None => return Err(UsageError::NotAListener),
-        };
-
-        Ok(Config {
-            checks,
-            probe: ProbeSettings {
-                timeout: Duration::from_secs_f64(self.timeout),
-                codes,
-                body: self.body,
-                method: self.method,
-                headers,
-                cacert: self.cacert,
-                insecure: self.insecure,
-            },
-            email: self.email,
-            sendmail,
-            gcore,
-            coredir: self.coredir,
-            eager: !self.not_eager,
-            name: self.name,
-            policy: PolicyConfig {
-                failures: self.failures,
-                grace: Duration::from_secs(self.grace),
-                max_restarts,
-                parallel_restarts: self.parallel_restarts,
-            },
-            dry_run: self.dry_run,
-            once: self.once,
-            on_restart,
-            exclude: self.exclude,
-            server,
-        })
-    }
-}
-
-/// Splits a command on whitespace into argv. No shell, no quoting rules: a program
-/// path with spaces cannot be named, and nothing can be injected.
-pub fn split_command(command: &str, flag: &str) -> Result<Vec<String>, UsageError> {
-    let argv: Vec<String> = command.split_whitespace().map(str::to_string).collect();
-    if argv.is_empty() {
-        return Err(UsageError::Invalid(format!(
-            "{flag} is empty: give a command"
-        )));
-    }
-    Ok(argv)
+/// Whether -s or -g is on the (normalized) command line.
+fn gives_a_command(argv: &[OsString]) -> bool {
+    argv.iter().any(|arg| {
+        arg.to_str()
+            .is_some_and(|a| a.starts_with("--sendmail_program=") || a.starts_with("--gcore="))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::selection::Selection;
     use clap::CommandFactory;
+    use std::time::Duration;
 
+    /// The whole path a real command line takes: getopt pre-pass, clap, validation.
     fn parse(args: &[&str]) -> Result<Config, String> {
-        let mut argv = vec!["httpok", "--server-url", "unix:///tmp/s.sock"];
-        argv.extend_from_slice(args);
-        Args::try_parse_from(argv)
-            .map_err(|e| e.to_string())?
-            .into_config()
-            .map_err(|e| e.to_string())
+        let argv = ["httpok", "--server-url", "unix:///tmp/s.sock"];
+        match parse_command_line(argv.iter().chain(args)) {
+            Ok(Request::Run(config)) => Ok(*config),
+            Ok(Request::Print(text)) => Err(format!("printed: {text}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Two command lines that must mean the same thing.
+    #[track_caller]
+    fn same(a: &[&str], b: &[&str]) {
+        let (a_config, b_config) = (parse(a), parse(b));
+        assert_eq!(
+            format!("{a_config:?}"),
+            format!("{b_config:?}"),
+            "{a:?} vs {b:?}"
+        );
+        assert!(a_config.is_ok(), "{a:?}: {a_config:?}");
     }
 
     #[test]
@@ -423,7 +286,7 @@ mod tests {
 
     #[test]
     fn every_superlance_flag_parses_in_short_and_long_form() {
-        let short = parse(&[
+        let short = [
             "-p",
             "web",
             "-p",
@@ -448,9 +311,8 @@ mod tests {
             "-n",
             "front",
             "http://127.0.0.1:8080/",
-        ])
-        .expect("valid");
-        let long = parse(&[
+        ];
+        let long = [
             "--program",
             "web",
             "--program",
@@ -475,22 +337,59 @@ mod tests {
             "--name",
             "front",
             "http://127.0.0.1:8080/",
-        ])
-        .expect("valid");
-        for c in [short, long] {
-            assert!(
-                matches!(&c.checks[0].selection, Selection::Programs(p) if p == &["web", "grp:api"])
-            );
-            assert_eq!(c.probe.timeout, Duration::from_secs(5));
-            assert_eq!(c.probe.codes, vec![200, 302]);
-            assert_eq!(c.probe.body.as_deref(), Some("OK"));
-            assert_eq!(c.email.as_deref(), Some("ops@example.test"));
-            assert_eq!(c.sendmail, vec!["/bin/mail", "-t"]);
-            assert_eq!(c.gcore, vec!["/bin/gcore", "-o"]);
-            assert_eq!(c.coredir, Some(PathBuf::from("/tmp/cores")));
-            assert!(!c.eager);
-            assert_eq!(c.name.as_deref(), Some("front"));
-        }
+        ];
+        same(&short, &long);
+        let c = parse(&short).expect("valid");
+        assert!(
+            matches!(&c.checks[0].selection, Selection::Programs(p) if p == &["web", "grp:api"])
+        );
+        assert_eq!(c.probe.timeout, Duration::from_secs(5));
+        assert_eq!(c.probe.codes, vec![200, 302]);
+        assert_eq!(c.probe.body.as_deref(), Some("OK"));
+        assert_eq!(c.email.as_deref(), Some("ops@example.test"));
+        assert_eq!(c.sendmail, vec!["/bin/mail", "-t"]);
+        assert_eq!(c.gcore, vec!["/bin/gcore", "-o"]);
+        assert_eq!(c.coredir, Some(PathBuf::from("/tmp/cores")));
+        assert!(!c.eager);
+        assert_eq!(c.name.as_deref(), Some("front"));
+    }
+
+    #[test]
+    fn superlance_command_lines_in_getopt_forms_mean_what_they_meant_there() {
+        let url = "http://h/";
+        same(
+            &["--prog=web", "--time=5", url],
+            &["-p", "web", "-t", "5", url],
+        );
+        same(
+            &["--prog", "web", "--cod=302", "--b=OK", url],
+            &["-p", "web", "-c", "302", "-b", "OK", url],
+        );
+        same(
+            &["--sendmail=/bin/mail -t", "--em", "a@b", url],
+            &["-s", "/bin/mail -t", "-m", "a@b", url],
+        );
+        same(
+            &["-pweb", "-t5", "-c302", url],
+            &["-p", "web", "-t", "5", "-c", "302", url],
+        );
+        same(&["-aEt3", url], &["-a", "-E", "-t", "3", url]);
+        same(&["-t", "5", "-t", "3", url], &["-t", "3", url]);
+        same(&["-n", "a", "--name=b", url], &["-n", "b", url]);
+        same(&["-p", "a", "--prog=b", url], &["-p", "a", "-p", "b", url]);
+        same(&["-p", "web", "--", url], &["-p", "web", url]);
+        // A value is taken whatever it looks like, as getopt takes it.
+        assert_eq!(
+            parse(&["-b", "-OK-", url])
+                .expect("valid")
+                .probe
+                .body
+                .as_deref(),
+            Some("-OK-")
+        );
+        // After --, a flag is a positional argument, so here a bad URL.
+        let err = parse(&["-p", "web", "--", "-t"]).expect_err("refused");
+        assert!(err.contains("bad URL"), "{err}");
     }
 
     #[test]
@@ -498,6 +397,8 @@ mod tests {
         assert!(parse(&["-E", "-e", "http://h/"]).expect("valid").eager);
         assert!(!parse(&["-e", "-E", "http://h/"]).expect("valid").eager);
         assert!(!parse(&["-a", "-E", "http://h/"]).expect("valid").eager);
+        assert!(parse(&["-Ee", "http://h/"]).expect("valid").eager);
+        assert!(!parse(&["--ea", "--not", "http://h/"]).expect("valid").eager);
     }
 
     #[test]
@@ -507,120 +408,41 @@ mod tests {
     }
 
     #[test]
-    fn bad_arguments_are_refused_with_a_clear_message() {
-        let cases: &[(&[&str], &str)] = &[
-            (&["-t", "0", "http://h/"], "timeout"),
-            (&["-t", "abc", "http://h/"], "timeout"),
-            (&["-c", "99", "http://h/"], "HTTP status"),
-            (&["-c", "abc", "http://h/"], "code"),
-            (&["not-a-url"], "bad URL"),
-            (&["ftp://h/"], "unsupported scheme"),
-            (&[], "no URL"),
-            (&["--check", "nourl"], "NAMESPEC=URL"),
-            (&["-f", "0", "http://h/"], "failures"),
-            (&["-f", "-1", "http://h/"], "--failures"),
-            (&["-t", "-5", "http://h/"], "timeout"),
-            (&["--grace", "-3", "http://h/"], "--grace"),
-            (&["--max-restarts", "2", "http://h/"], "restart-window"),
-            (&["-H", "no colon", "http://h/"], "Name: value"),
-            (&["-s", "  ", "-m", "x@y", "http://h/"], "empty"),
-            (&["--method", "POST", "http://h/"], "POST"),
-            (
-                &["--parallel-restarts", "0", "http://h/"],
-                "--parallel-restarts",
-            ),
-        ];
-        for (args, needle) in cases {
+    fn httpok_flags_are_not_abbreviated_nor_given_twice() {
+        for args in [
+            &["--gra", "3", "http://h/"][..],
+            &["--grace", "1", "--grace", "2", "http://h/"],
+        ] {
             let err = parse(args).expect_err(&format!("{args:?} should fail"));
-            assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+            assert!(err.contains("--gra"), "{args:?}: {err}");
         }
     }
 
     #[test]
-    fn without_a_server_url_it_says_it_must_run_under_supervisord() {
-        let args = Args::try_parse_from(["httpok", "http://h/"]).expect("parses");
-        let args = Args {
-            server_url: None,
-            ..args
-        };
-        assert_eq!(args.into_config().err(), Some(UsageError::NotAListener));
+    fn help_and_version_are_printed_in_any_spelling() {
+        for args in [&["-h"][..], &["--help"], &["--he"], &["-V"], &["--version"]] {
+            let err = parse(args).expect_err("not a config");
+            assert!(err.starts_with("printed: "), "{args:?}: {err}");
+        }
     }
 
     #[test]
-    fn once_needs_no_server() {
-        let args = Args::try_parse_from(["httpok", "--once", "http://h/"]).expect("parses");
-        let args = Args {
-            server_url: None,
-            ..args
-        };
-        assert!(args.into_config().expect("valid").server.is_none());
-    }
-
-    #[test]
-    fn checks_bind_urls_to_programs_split_at_the_first_equals() {
-        let c = parse(&[
-            "--check",
-            "web=http://h/?a=b",
-            "--check",
-            "api:*=tcp://h:1",
-            "-p",
-            "x",
-            "http://o/",
-        ])
-        .expect("valid");
-        assert_eq!(c.checks.len(), 3);
-        assert!(matches!(&c.checks[0].selection, Selection::Programs(p) if p == &["x"]));
-        assert!(matches!(&c.checks[1].selection, Selection::Programs(p) if p == &["web"]));
-        assert_eq!(c.checks[1].targets[0].to_string(), "http://h/?a=b");
-        assert!(matches!(&c.checks[2].selection, Selection::Programs(p) if p == &["api:*"]));
-    }
-
-    #[test]
-    fn positional_urls_form_one_check_for_the_selection() {
-        let c = parse(&["-p", "web", "http://a/", "tcp://b:1"]).expect("valid");
-        assert_eq!(c.checks.len(), 1);
-        assert_eq!(c.checks[0].targets.len(), 2);
-    }
-
-    #[test]
-    fn policy_flags_parse() {
-        let c = parse(&[
-            "-f",
-            "3",
-            "--grace",
-            "30",
-            "--max-restarts",
-            "2",
-            "--restart-window",
-            "300",
-            "http://h/",
-        ])
-        .expect("valid");
-        assert_eq!(
-            c.policy,
-            PolicyConfig {
-                failures: 3,
-                grace: Duration::from_secs(30),
-                max_restarts: Some((2, Duration::from_secs(300))),
-                parallel_restarts: 1,
-            }
-        );
-        assert_eq!(
-            parse(&["-w", "7", "http://h/"])
-                .expect("valid")
-                .policy
-                .grace,
-            Duration::from_secs(7)
-        );
-    }
-
-    #[test]
-    fn the_password_never_shows_in_debug_output() {
-        let c = parse(&["--password", "hunter2", "http://u:pw@h/"]).expect("valid");
-        let dump = format!("{c:?}");
-        assert!(
-            !dump.contains("hunter2") && !dump.contains(":pw@"),
-            "{dump}"
-        );
+    fn each_step_refuses_with_a_one_line_usage_error() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--co=200", "http://h/"], "--co is ambiguous"),
+            (
+                &["--no-such-flag", "http://h/"],
+                "unknown flag --no-such-flag",
+            ),
+            (&["-t", "0", "http://h/"], "-t/--timeout must be"),
+        ];
+        for (args, needle) in cases {
+            let err = parse(args).expect_err(&format!("{args:?} should fail"));
+            assert!(
+                err.contains(needle) && !err.contains('\n'),
+                "{args:?}: {err:?}"
+            );
+            assert!(err.ends_with("(see httpok --help)"), "{err}");
+        }
     }
 }
