@@ -44,7 +44,9 @@ Examples:
     command=/usr/bin/httpok -f 3 --check web=http://127.0.0.1:8080/ --check api:*=tcp://127.0.0.1:9000
 
 httpok runs as a supervisord [eventlistener]: stdout is the listener protocol, logs go to
-stderr. From superlance's httpok, change only the path in command=. Manual: man httpok.";
+stderr. From superlance's httpok, change only the path in command=: superlance's flags are
+read as its getopt read them (--prog=web, -t5, -aE; the last -t wins), httpok's own flags
+are written in full. Manual: man httpok.";
 
 /// httpok: a supervisord event listener that probes URLs on TICK events and restarts the
 /// programs behind the ones that fail. A drop-in replacement for superlance's httpok.
