@@ -264,140 +264,108 @@ fn keep_last_of_each_slot(pieces: Vec<Piece>) -> Vec<OsString> {
 mod tests {
     use super::*;
 
-    fn normalized(args: &[&str]) -> Result<Vec<String>, String> {
-        let argv = std::iter::once("httpok").chain(args.iter().copied());
+    /// `args` (split on spaces) through the pre-pass, joined with spaces again.
+    fn normalized(args: &str) -> Result<String, String> {
+        let argv = std::iter::once("httpok").chain(args.split_whitespace());
         let out = normalize(argv.map(OsString::from).collect()).map_err(|e| e.to_string())?;
         assert_eq!(out[0], "httpok");
-        Ok(out[1..]
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect())
+        let out: Vec<_> = out[1..].iter().map(|a| a.to_string_lossy()).collect();
+        Ok(out.join(" "))
     }
 
-    fn owned(args: &[&str]) -> Vec<String> {
-        args.iter().map(|a| a.to_string()).collect()
+    #[track_caller]
+    fn assert_table(cases: &[(&str, &str)]) {
+        for (args, want) in cases {
+            assert_eq!(normalized(args).as_deref(), Ok(*want), "{args:?}");
+        }
     }
 
     #[test]
     fn getopt_forms_of_superlance_flags_become_canonical() {
-        let cases: &[(&[&str], &[&str])] = &[
-            // Unique prefixes, with = or a separate value.
-            (
-                &["--prog=web", "--time=5"],
-                &["--program=web", "--timeout=5"],
-            ),
-            (
-                &["--p", "web", "--t", "5"],
-                &["--program=web", "--timeout=5"],
-            ),
-            (
-                &["--cod=200", "--cor", "/c"],
-                &["--code=200", "--coredir=/c"],
-            ),
-            (&["--sendmail=/bin/m -t"], &["--sendmail_program=/bin/m -t"]),
-            (&["--sendmail-program", "m"], &["--sendmail_program=m"]),
-            (&["--ea", "--no", "--a"], &["--not-eager", "--any"]),
-            (&["--na=x", "--em", "a@b"], &["--name=x", "--email=a@b"]),
-            (&["--h"], &["--help"]),
-            // Exact names, also with an empty value.
-            (
-                &["--body=", "--gcore", "g -o"],
-                &["--body=", "--gcore=g -o"],
-            ),
+        assert_table(&[
+            // Unique prefixes, with = or a separate value; exact names and aliases.
+            ("--prog=web --time=5", "--program=web --timeout=5"),
+            ("--p web --t 5", "--program=web --timeout=5"),
+            ("--cod=200 --cor /c", "--code=200 --coredir=/c"),
+            ("--sendmail=/bin/mail", "--sendmail_program=/bin/mail"),
+            ("--sendmail-program m", "--sendmail_program=m"),
+            ("--ea --no --a", "--not-eager --any"),
+            ("--na=x --em a@b", "--name=x --email=a@b"),
+            ("--h", "--help"),
+            ("--body= --gcore g", "--body= --gcore=g"),
             // Short values attached or separate, whatever they look like.
-            (
-                &["-t5", "-pweb", "-c", "302"],
-                &["--timeout=5", "--program=web", "--code=302"],
-            ),
-            (&["-b", "-x-", "-p", "--"], &["--body=-x-", "--program=--"]),
-            (&["-t", "-5"], &["--timeout=-5"]),
-            // Clusters: flags, then at most one value that takes the rest.
-            (&["-aE"], &["--any", "--not-eager"]),
-            (&["-Ee"], &["--eager"]),
-            (&["-at5"], &["--any", "--timeout=5"]),
-            (&["-ap", "web"], &["--any", "--program=web"]),
-            (&["-tE"], &["--timeout=E"]),
-            (&["-h"], &["-h"]),
-        ];
-        for (args, want) in cases {
-            assert_eq!(normalized(args), Ok(owned(want)), "{args:?}");
-        }
+            ("-t5 -pweb -c 302", "--timeout=5 --program=web --code=302"),
+            ("-b -x- -p --", "--body=-x- --program=--"),
+            ("-t -5", "--timeout=-5"),
+            // Clusters: flags, then at most one value, which takes the rest.
+            ("-aE", "--any --not-eager"),
+            ("-Ee", "--eager"),
+            ("-at5", "--any --timeout=5"),
+            ("-ap web", "--any --program=web"),
+            ("-tE", "--timeout=E"),
+            ("-h", "-h"),
+        ]);
     }
 
     #[test]
     fn the_last_use_of_a_single_value_flag_wins_and_repeatable_ones_accumulate() {
-        let cases: &[(&[&str], &[&str])] = &[
-            (&["-t", "5", "-t", "3"], &["--timeout=3"]),
-            (&["--timeout=5", "-t3", "--ti", "4"], &["--timeout=4"]),
-            (
-                &["-b", "a", "-n", "x", "-b", "c"],
-                &["--name=x", "--body=c"],
-            ),
-            (&["-e", "-E", "-e"], &["--eager"]),
-            (&["-E", "-e", "--not"], &["--not-eager"]),
-            (&["-a", "-a"], &["--any"]),
-            (
-                &["-p", "a", "--prog", "b", "-pc"],
-                &["--program=a", "--program=b", "--program=c"],
-            ),
-            (&["-c", "200", "-c302"], &["--code=200", "--code=302"]),
-        ];
-        for (args, want) in cases {
-            assert_eq!(normalized(args), Ok(owned(want)), "{args:?}");
-        }
+        assert_table(&[
+            ("-t 5 -t 3", "--timeout=3"),
+            ("--timeout=5 -t3 --ti 4", "--timeout=4"),
+            ("-b a -n x -b c", "--name=x --body=c"),
+            ("-e -E -e", "--eager"),
+            ("-E -e --not", "--not-eager"),
+            ("-a -a", "--any"),
+            ("-p a --prog b -pc", "--program=a --program=b --program=c"),
+            ("-c 200 -c302", "--code=200 --code=302"),
+        ]);
     }
 
     #[test]
     fn httpok_flags_positionals_and_everything_after_double_dash_are_left_to_clap() {
-        let cases: &[(&[&str], &[&str])] = &[
+        assert_table(&[
             (
-                &["--check", "web=http://h/", "--grace", "3"],
-                &["--check", "web=http://h/", "--grace", "3"],
+                "--check web=http://h/ --grace 3",
+                "--check web=http://h/ --grace 3",
             ),
-            // Not a prefix of a superlance flag: clap decides (here: an unknown flag).
-            (
-                &["--gr", "3", "--che=x", "--foo"],
-                &["--gr", "3", "--che=x", "--foo"],
-            ),
-            (
-                &["-f", "-1", "-w3", "-V", "-H", "A: b"],
-                &["-f", "-1", "-w3", "-V", "-H", "A: b"],
-            ),
-            (
-                &["-aHX: y", "-Ef3"],
-                &["--any", "-HX: y", "--not-eager", "-f3"],
-            ),
-            (&["http://h/", "-", "--=x"], &["http://h/", "-", "--=x"]),
-            (
-                &["-t", "1", "--", "-t", "2", "--prog"],
-                &["--timeout=1", "--", "-t", "2", "--prog"],
-            ),
-        ];
-        for (args, want) in cases {
-            assert_eq!(normalized(args), Ok(owned(want)), "{args:?}");
-        }
+            // Not a prefix of a superlance flag: clap decides (here: unknown flags).
+            ("--gr 3 --che=x --foo", "--gr 3 --che=x --foo"),
+            ("-f -1 -w3 -V -H A:b", "-f -1 -w3 -V -H A:b"),
+            // From the first letter that is not superlance's, clap reads the rest.
+            ("-aHX:y -Ef3", "--any -HX:y --not-eager -f3"),
+            ("http://h/ - --=x", "http://h/ - --=x"),
+            ("-t 1 -- -t 2 --prog", "--timeout=1 -- -t 2 --prog"),
+        ]);
     }
 
     #[test]
     fn what_getopt_refuses_is_a_usage_error_naming_the_flag() {
-        let cases: &[(&[&str], &str)] = &[
+        let cases = [
             (
-                &["--co=200"],
+                "--co=200",
                 "--co is ambiguous: it could be --code or --coredir",
             ),
-            (&["--e"], "--email or --eager"),
-            (&["--n", "x"], "--not-eager or --name"),
-            (&["--c", "1"], "--code or --coredir"),
-            (&["-p"], "-p/--program needs a value, e.g. -p web"),
-            (&["http://h/", "--timeout"], "-t/--timeout needs a value"),
-            (&["-at"], "-t/--timeout needs a value"),
-            (&["--any=yes"], "--any takes no value (got --any=yes)"),
-            (&["--not=1"], "--not-eager takes no value"),
+            ("--e", "--email or --eager"),
+            ("--n x", "--not-eager or --name"),
+            ("--c 1", "--code or --coredir"),
+            ("-p", "-p/--program needs a value, e.g. -p web"),
+            ("http://h/ --timeout", "-t/--timeout needs a value"),
+            ("-at", "-t/--timeout needs a value"),
+            ("--any=yes", "--any takes no value (got --any=yes)"),
+            ("--not=1", "--not-eager takes no value"),
         ];
         for (args, want) in cases {
             let err = normalized(args).expect_err(&format!("{args:?} should fail"));
             assert!(err.contains(want), "{args:?}: {err:?} lacks {want:?}");
         }
+    }
+
+    #[test]
+    fn a_value_with_spaces_stays_one_argument() {
+        let argv = ["httpok", "-s", "/usr/sbin/sendmail -t -i", "-HX: y"].map(OsString::from);
+        let out = normalize(argv.to_vec()).expect("valid");
+        assert_eq!(out[1], "--sendmail_program=/usr/sbin/sendmail -t -i");
+        assert_eq!(out[2], "-HX: y");
     }
 
     #[cfg(unix)]
