@@ -1,5 +1,5 @@
 //! The man page (doc/httpok.1) and the shell completions (doc/completions/) are generated
-//! from the clap definition in src/cli.rs, plus the hand-written man sections below.
+//! from the clap definition in src/cli/mod.rs, plus the hand-written man sections below.
 //! These tests render them in memory and fail when a checked-in file differs, so the
 //! docs cannot drift from the CLI. After changing a flag or its help, run
 //!
@@ -35,7 +35,7 @@ fn check(relative: &str, content: &[u8]) {
     let on_disk = fs::read(&path).unwrap_or_default();
     assert!(
         on_disk == content,
-        "{relative} does not match the command line defined in src/cli.rs (or the man \
+        "{relative} does not match the command line defined in src/cli/mod.rs (or the man \
          sections in tests/generated_docs.rs).\nRegenerate it with:\n\n    {UPDATE_HINT}\n\n\
          and commit the result."
     );
