@@ -8,9 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
-
-use httpok::cli::{Args, UsageError};
+use httpok::cli::{Request, parse_command_line};
 use httpok::config::Config;
 use httpok::notifier::Commands;
 use httpok::selection::Exclusions;
@@ -22,26 +20,15 @@ const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     init_logging();
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(e) => {
-            // --help and --version go to stdout only when asked for, never in listener mode.
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+    let config = match parse_command_line(std::env::args_os()) {
+        Ok(Request::Run(config)) => *config,
+        // --help and --version go to stdout only when asked for, never in listener mode.
+        Ok(Request::Print(text)) => {
+            let _ = text.print();
+            return ExitCode::SUCCESS;
         }
-    };
-    let config = match args.into_config() {
-        Ok(config) => config,
-        Err(e @ UsageError::NotAListener) => {
+        Err(e) => {
             log::error!("{e}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            log::error!("{e} (see httpok --help)");
             return ExitCode::from(2);
         }
     };

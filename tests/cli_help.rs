@@ -91,6 +91,9 @@ fn every_refused_command_line_names_its_flag_and_exits_2() {
         (&["localhost:8080"], "URL"),
         (&["http://h:99999/"], "port"),
         (&["tcp://h"], "tcp://HOST:PORT"),
+        (&["--co=200", url], "--code or --coredir"),
+        (&["-b", "OK", "--method", "HEAD", url], "--method HEAD"),
+        (&["-p", "web", "--check", "api=http://h/"], "-p/--program"),
     ];
     for (args, flag) in cases {
         let out = httpok(args);
@@ -128,16 +131,12 @@ fn outside_supervisord_it_says_how_to_run_it() {
 
 #[test]
 fn a_bad_server_url_names_where_it_came_from() {
-    let out = Command::new(env!("CARGO_BIN_EXE_httpok"))
-        .args([
-            "--server-url",
-            "ftp://example.test",
-            "http://127.0.0.1:8080/",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run httpok");
-    assert!(!out.status.success());
+    let out = httpok(&[
+        "--server-url",
+        "ftp://example.test",
+        "http://127.0.0.1:8080/",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -149,8 +148,117 @@ fn a_bad_server_url_names_where_it_came_from() {
 
 #[test]
 fn an_unreadable_cacert_names_the_flag() {
-    let out = httpok(&["--once", "--cacert", "/nonexistent/ca.pem", "https://h/"]);
-    assert!(!out.status.success());
+    // As a listener, not only with --once: the file is read before anything starts.
+    let out = httpok(&["--cacert", "/nonexistent/ca.pem", "https://h/"]);
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--cacert"), "{err}");
+    assert!(err.contains("--cacert /nonexistent/ca.pem"), "{err}");
+}
+
+/// `2026-12-02T00:52:41Z ERROR ...`: the log line format of every usage error.
+fn is_error_line(line: &str) -> bool {
+    let Some((time, rest)) = line.split_once(' ') else {
+        return false;
+    };
+    let shape = time.len() == 20 && time.as_bytes()[10] == b'T' && time.ends_with('Z');
+    shape && time.starts_with(|c: char| c.is_ascii_digit()) && rest.starts_with("ERROR ")
+}
+
+#[test]
+fn every_usage_error_is_one_error_line_exit_2_and_nothing_started() {
+    let url = "http://127.0.0.1:8080/";
+    let cases: &[(&str, &[&str])] = &[
+        ("clap: unknown flag", &["--no-such-flag", url]),
+        (
+            "clap: flag given twice",
+            &["--grace", "1", "--grace", "2", url],
+        ),
+        ("clap: missing value", &[url, "--grace"]),
+        ("clap: bad -t", &["-t", "abc", url]),
+        ("getopt: missing value", &[url, "-p"]),
+        ("getopt: ambiguous prefix", &["--co=200", url]),
+        ("validation: bad -t", &["-t", "0", url]),
+        (
+            "validation: --max-restarts alone",
+            &["--max-restarts", "3", url],
+        ),
+        (
+            "validation: -b with HEAD",
+            &["-b", "OK", "--method", "HEAD", url],
+        ),
+        (
+            "validation: -p without a URL",
+            &["-p", "web", "--check", "api=http://h/"],
+        ),
+        (
+            "unquoted -s: -t takes -i",
+            &["-s", "/usr/sbin/sendmail", "-t", "-i", "-p", "web", url],
+        ),
+        (
+            "unquoted -s: a stray positional",
+            &["-s", "/usr/bin/mail", "ops", "-p", "web", url],
+        ),
+        ("bad --server-url", &["--server-url", "tcp://h:1", url]),
+        (
+            "unreadable --cacert",
+            &["--cacert", "/nonexistent/ca.pem", url],
+        ),
+    ];
+    for (source, args) in cases {
+        let out = httpok(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{source}: {err}");
+        assert!(out.stdout.is_empty(), "{source}: wrote to stdout");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "{source}: not one line:\n{err}");
+        assert!(is_error_line(lines[0]), "{source}: {:?}", lines[0]);
+        assert!(!err.contains("started"), "{source}: {err}");
+        assert!(err.contains("(see httpok --help)"), "{source}: {err}");
+    }
+}
+
+#[test]
+fn an_unquoted_sendmail_command_is_explained() {
+    let out = httpok(&["-s", "/usr/sbin/sendmail", "-t", "-i", "http://h/"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-t/--timeout") && err.contains("\"-i\""),
+        "{err}"
+    );
+    assert!(err.contains("quote the whole command"), "{err}");
+}
+
+#[test]
+fn help_and_version_go_to_stdout_and_exit_0_in_any_spelling() {
+    for args in [&["--help"][..], &["--he"], &["-h"], &["-V"], &["--version"]] {
+        let out = httpok(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("httpok"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_superlance_command_line_in_getopt_forms_runs() {
+    // A port that accepts: --once is healthy at once, exit 0.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("tcp://{}", listener.local_addr().expect("addr"));
+    let out = httpok(&[
+        "--once",
+        "--prog=web",
+        "--time=5",
+        "-t2",
+        "-aE",
+        "-c200",
+        &url,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("healthy "),
+        "{err}"
+    );
 }

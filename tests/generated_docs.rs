@@ -1,5 +1,5 @@
 //! The man page (doc/httpok.1) and the shell completions (doc/completions/) are generated
-//! from the clap definition in src/cli.rs, plus the hand-written man sections below.
+//! from the clap definition in src/cli/mod.rs, plus the hand-written man sections below.
 //! These tests render them in memory and fail when a checked-in file differs, so the
 //! docs cannot drift from the CLI. After changing a flag or its help, run
 //!
@@ -35,7 +35,7 @@ fn check(relative: &str, content: &[u8]) {
     let on_disk = fs::read(&path).unwrap_or_default();
     assert!(
         on_disk == content,
-        "{relative} does not match the command line defined in src/cli.rs (or the man \
+        "{relative} does not match the command line defined in src/cli/mod.rs (or the man \
          sections in tests/generated_docs.rs).\nRegenerate it with:\n\n    {UPDATE_HINT}\n\n\
          and commit the result."
     );
@@ -75,6 +75,7 @@ fn man_page_has_the_sections_readers_look_for() {
         "NAME",
         "SYNOPSIS",
         "DESCRIPTION",
+        "COMMAND LINE",
         "URLS",
         "OPTIONS",
         "SUPERLANCE-COMPATIBLE",
@@ -131,6 +132,7 @@ fn man_page() -> Vec<u8> {
         generated(Man::render_name_section),
         written(synopsis()),
         written(description()),
+        written(command_line()),
         written(urls()),
         generated(Man::render_options_section),
         written(examples()),
@@ -296,6 +298,56 @@ fn description() -> Roff {
     r
 }
 
+/// How superlance's getopt forms are read, and how errors are reported.
+fn command_line() -> Roff {
+    let mut r = section("COMMAND LINE");
+    r.text([roman(
+        "superlance's flags (-h -p -a -t -c -b -s -m -g -d -e -E -n and their long \
+         names) are read exactly as superlance's getopt read them, so a command line \
+         written for superlance means the same here:",
+    )]);
+    item(
+        &mut r,
+        "--prog=web --time 5",
+        "A long flag may be shortened to any prefix that is unique among superlance's \
+         thirteen long flags, with its value after = or as the next argument. An \
+         ambiguous prefix (--co: --code or --coredir) is refused, naming the candidates.",
+    );
+    item(
+        &mut r,
+        "-t5 -pweb -aE -at5",
+        "A short flag's value may be attached; short flags may be bundled, and the first \
+         that takes a value takes the rest of the bundle.",
+    );
+    item(
+        &mut r,
+        "-b -x-",
+        "A value is taken from the next argument whatever it looks like. So a -s or -g \
+         command with flags of its own must be quoted: -s '/usr/sbin/sendmail -t -i'.",
+    );
+    item(
+        &mut r,
+        "-t 5 -t 3",
+        "The last value wins (here 3), also for -e and -E. -p and -c add up.",
+    );
+    item(
+        &mut r,
+        "--",
+        "Ends the flags: every argument after it is a URL.",
+    );
+    paragraph(
+        &mut r,
+        [roman(
+            "httpok's own flags (--check, -f, --grace, --max-restarts, ...) are written in \
+             full and given once; unlike superlance, flags may also follow the URLs. A \
+             command line httpok refuses gets one line on stderr, TIME ERROR message \
+             (see httpok --help), naming the flag and what to write instead, and exit \
+             status 2; nothing is started.",
+        )],
+    );
+    r
+}
+
 fn urls() -> Roff {
     let mut r = section("URLS");
     item(
@@ -442,20 +494,21 @@ fn exit_status() -> Roff {
         &mut r,
         "0",
         "supervisord closed stdin (it stops the listener); with --once, every check is \
-         healthy.",
+         healthy; --help and --version.",
     );
     item(
         &mut r,
         "1",
         "With --once, a check is failing. As a listener, an error it cannot carry on \
-         from, such as an unreadable --cacert file; the message is on stderr.",
+         from; the message is on stderr.",
     );
     item(
         &mut r,
         "2",
-        "A bad command line, or started outside supervisord without --server-url (with \
-         --once: also an unreadable --cacert file); the message on stderr names the flag \
-         and what to write instead.",
+        "A bad command line, including a bad SUPERVISOR_SERVER_URL or --server-url and an \
+         unreadable --cacert file, or started outside supervisord without --server-url. \
+         One ERROR line on stderr names the flag and what to write instead; nothing is \
+         started.",
     );
     r
 }

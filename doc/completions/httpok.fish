@@ -16,6 +16,7 @@ complete -c httpok -s f -l failures -d 'Restart only after N failed rounds in a 
 complete -c httpok -s w -l grace -l delay -d 'Neither judge nor restart a program that has been up less than SECS (by supervisord\'s start time, so also after each restart)' -r
 complete -c httpok -l max-restarts -d 'Give up on a program after K restarts within --restart-window (one ERROR line, one mail); resume when it answers again or the window has passed' -r
 complete -c httpok -l restart-window -d 'The window of --max-restarts, in seconds' -r
+complete -c httpok -l parallel-restarts -d 'Within one check\'s selection (group:*, -a, several -p), restart at most N processes at a time: the next starts when the previous is RUNNING again or has failed to start (superlance restarted them one by one)' -r
 complete -c httpok -l on-restart -d 'Command run after each restart attempt (no shell), with HTTPOK_PROGRAM, HTTPOK_URL, HTTPOK_REASON and HTTPOK_OUTCOME in its environment' -r
 complete -c httpok -l exclude -d 'Never restart this process (namespec); repeatable. This listener is always excluded' -r
 complete -c httpok -l server-url -d 'supervisord\'s XML-RPC URL: unix:///path.sock or http://host:port. supervisord sets it for its listeners; give it only to talk to another supervisord' -r

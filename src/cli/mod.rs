@@ -1,0 +1,242 @@
+//! The command line: superlance httpok's flags (the contract) plus httpok's own, read in
+//! three steps by [`parse_command_line`]:
+//! 1. [`getopt`]: superlance's flags in the forms superlance's getopt accepted
+//!    (`--prog=web`, `-t5`, `-aE`, last value wins) rewritten into one canonical form;
+//! 2. clap parses that into [`Args`] (help, types, httpok's own flags as clap reads them);
+//! 3. [`validate`]: [`Args::into_config`] checks the rules that span several flags and
+//!    builds the typed [`Config`].
+//!
+//! Whichever step refuses the command line, the caller gets one [`UsageError`], a
+//! one-line message (see [`error`]). Nothing here runs a probe or talks to supervisord.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+use crate::config::Config;
+
+pub mod error;
+pub mod getopt;
+pub mod validate;
+
+pub use error::UsageError;
+pub use validate::split_command;
+
+const SUPERLANCE: &str = "Superlance-compatible";
+const CHECKS: &str = "Checks";
+const POLICY: &str = "Restart policy";
+const CONNECTION: &str = "Connection to supervisord";
+
+const AFTER_HELP: &str = "\
+Examples:
+  Restart program 'web' when /health does not answer 200 with \"OK\" within 5 s. In
+  supervisord.conf, or a file in /etc/supervisor/conf.d/:
+    [eventlistener:httpok]
+    command=/usr/bin/httpok -p web -t 5 -b OK http://127.0.0.1:8080/health
+    events=TICK_5
+    stderr_logfile=/var/log/supervisor/httpok.log
+
+  Watch two services from one listener and restart only the broken one, after 3 failed
+  rounds in a row. Try the checks from a shell first: --once probes once and needs no
+  supervisord (exit 0: all healthy). Then put the same flags, without --once, in command=:
+    httpok --once --check web=http://127.0.0.1:8080/ --check 'api:*=tcp://127.0.0.1:9000'
+    command=/usr/bin/httpok -f 3 --check web=http://127.0.0.1:8080/ --check api:*=tcp://127.0.0.1:9000
+
+httpok runs as a supervisord [eventlistener]: stdout is the listener protocol, logs go to
+stderr. From superlance's httpok, change only the path in command=: superlance's flags are
+read as its getopt read them (--prog=web, -t5, -aE; the last -t wins), httpok's own flags
+are written in full. Manual: man httpok.";
+
+/// httpok: a supervisord event listener that probes URLs on TICK events and restarts the
+/// programs behind the ones that fail. A drop-in replacement for superlance's httpok.
+#[derive(Debug, Parser)]
+#[command(name = "httpok", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Args {
+    /// URL to probe: http://, https://, tcp://HOST:PORT or http+unix://%2Fpath.sock/path
+    /// (in supervisord.conf, write each % as %%). Several may be given: any of them
+    /// failing restarts the -p/-a selection.
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+
+    /// Restart this program when a URL fails: name, group:name or group:* (the whole group).
+    /// Repeatable.
+    #[arg(short = 'p', long = "program", value_name = "NAME", help_heading = SUPERLANCE)]
+    pub programs: Vec<String>,
+
+    /// Restart every RUNNING process (except this listener and --exclude) when a URL fails.
+    #[arg(short = 'a', long = "any", help_heading = SUPERLANCE)]
+    pub any: bool,
+
+    /// Seconds to wait for the whole answer (connect, headers and body); fractions such
+    /// as 2.5 are allowed.
+    // Negative numbers are taken as values, so `-t -5` gets an error that names -t.
+    #[arg(short = 't', long, value_name = "SECS", default_value = "10", allow_negative_numbers = true,
+          help_heading = SUPERLANCE)]
+    pub timeout: f64,
+
+    /// Expected HTTP status. Repeatable; default 200.
+    #[arg(short = 'c', long = "code", value_name = "CODE", help_heading = SUPERLANCE)]
+    pub codes: Vec<u16>,
+
+    /// Text that must appear in the response body (searched in its first 16 MiB).
+    #[arg(short = 'b', long, value_name = "TEXT", help_heading = SUPERLANCE)]
+    pub body: Option<String>,
+
+    /// Mail this address on every restart (through the -s command).
+    #[arg(short = 'm', long, value_name = "EMAIL", help_heading = SUPERLANCE)]
+    pub email: Option<String>,
+
+    /// Command that reads a mail (headers and body) on stdin. Split on spaces, never
+    /// run through a shell.
+    #[arg(short = 's', long = "sendmail_program", alias = "sendmail-program", value_name = "CMD",
+          default_value = "/usr/sbin/sendmail -t -i", help_heading = SUPERLANCE)]
+    pub sendmail: String,
+
+    /// Core-dump command, called with a file name (DIR/NAMESPEC) and a pid (used with
+    /// -d). Split on spaces, never run through a shell.
+    #[arg(short = 'g', long, value_name = "CMD", default_value = "/usr/bin/gcore -o",
+          help_heading = SUPERLANCE)]
+    pub gcore: String,
+
+    /// Dump a core of each hung process into this directory before restarting it.
+    #[arg(short = 'd', long, value_name = "DIR", help_heading = SUPERLANCE)]
+    pub coredir: Option<PathBuf>,
+
+    /// Probe (and mail) even when no watched program is RUNNING. The default.
+    #[arg(short = 'e', long, action = ArgAction::SetTrue, overrides_with = "not_eager",
+          help_heading = SUPERLANCE)]
+    pub eager: bool,
+
+    /// Probe only when a watched program is RUNNING.
+    #[arg(short = 'E', long = "not-eager", action = ArgAction::SetTrue, overrides_with = "eager",
+          help_heading = SUPERLANCE)]
+    pub not_eager: bool,
+
+    /// Name of this checker, shown in the mail subject as "httpok [NAME]: ...".
+    #[arg(short = 'n', long, value_name = "NAME", help_heading = SUPERLANCE)]
+    pub name: Option<String>,
+
+    /// Bind a URL to its own program(s): NAMESPEC=URL, e.g. web=http://127.0.0.1:8080/
+    /// or api:*=tcp://127.0.0.1:9000. Repeatable; independent of -p.
+    #[arg(long = "check", value_name = "NAMESPEC=URL", help_heading = CHECKS)]
+    pub checks: Vec<String>,
+
+    /// Extra request header 'Name: value'. Repeatable; a Host header overrides the host.
+    #[arg(short = 'H', long = "header", value_name = "HEADER", help_heading = CHECKS)]
+    pub headers: Vec<String>,
+
+    /// HTTP method of the probe.
+    #[arg(long, value_name = "METHOD", default_value = "GET",
+          value_parser = ["GET", "HEAD"], help_heading = CHECKS)]
+    pub method: String,
+
+    /// Trust the CA certificates in this PEM file for https:// checks (as well as the
+    /// built-in roots).
+    #[arg(long, value_name = "FILE", help_heading = CHECKS)]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify certificates of https:// checks.
+    #[arg(long, help_heading = CHECKS)]
+    pub insecure: bool,
+
+    /// Probe every check once, print one line per URL and exit 0 if all are healthy,
+    /// 1 otherwise. Needs no supervisord: try a command line from a shell.
+    #[arg(long, help_heading = CHECKS)]
+    pub once: bool,
+
+    /// Restart only after N failed rounds in a row; a healthy round resets the count.
+    #[arg(short = 'f', long, value_name = "N", default_value = "1", allow_negative_numbers = true,
+          help_heading = POLICY)]
+    pub failures: u32,
+
+    /// Neither judge nor restart a program that has been up less than SECS (by
+    /// supervisord's start time, so also after each restart).
+    #[arg(long, visible_alias = "delay", short = 'w', value_name = "SECS", default_value = "0",
+          allow_negative_numbers = true,
+          help_heading = POLICY)]
+    pub grace: u64,
+
+    /// Give up on a program after K restarts within --restart-window (one ERROR line,
+    /// one mail); resume when it answers again or the window has passed.
+    #[arg(long, value_name = "K", allow_negative_numbers = true,
+          help_heading = POLICY)]
+    pub max_restarts: Option<u32>,
+
+    /// The window of --max-restarts, in seconds.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true,
+          help_heading = POLICY)]
+    pub restart_window: Option<u64>,
+
+    /// Within one check's selection (group:*, -a, several -p), restart at most N
+    /// processes at a time: the next starts when the previous is RUNNING again or has
+    /// failed to start (superlance restarted them one by one).
+    #[arg(long, value_name = "N", default_value = "1", allow_negative_numbers = true,
+          help_heading = POLICY)]
+    pub parallel_restarts: u32,
+
+    /// Judge and log "would restart NAME (reason)" without touching supervisord.
+    #[arg(long, help_heading = POLICY)]
+    pub dry_run: bool,
+
+    /// Command run after each restart attempt (no shell), with HTTPOK_PROGRAM,
+    /// HTTPOK_URL, HTTPOK_REASON and HTTPOK_OUTCOME in its environment.
+    #[arg(long, value_name = "CMD", help_heading = POLICY)]
+    pub on_restart: Option<String>,
+
+    /// Never restart this process (namespec); repeatable. This listener is always excluded.
+    #[arg(long, value_name = "NAME", help_heading = POLICY)]
+    pub exclude: Vec<String>,
+
+    /// supervisord's XML-RPC URL: unix:///path.sock or http://host:port. supervisord sets
+    /// it for its listeners; give it only to talk to another supervisord.
+    #[arg(long, env = "SUPERVISOR_SERVER_URL", value_name = "URL", help_heading = CONNECTION)]
+    pub server_url: Option<String>,
+
+    /// User name for supervisord's server. supervisord does not pass it on: set
+    /// SUPERVISOR_USERNAME in the listener's environment= line.
+    #[arg(long, env = "SUPERVISOR_USERNAME", value_name = "USER", help_heading = CONNECTION)]
+    pub username: Option<String>,
+
+    /// Password for supervisord's server. Prefer SUPERVISOR_PASSWORD in environment=:
+    /// command lines are visible to every user in ps.
+    #[arg(long, env = "SUPERVISOR_PASSWORD", value_name = "PASS", hide_env_values = true,
+          help_heading = CONNECTION)]
+    pub password: Option<String>,
+}
+
+/// What a command line asks httpok to do.
+#[derive(Debug)]
+pub enum Request {
+    /// Run: as a listener, or once with --once.
+    Run(Box<Config>),
+    /// --help or --version: print clap's text on stdout (`clap::Error::print`), exit 0.
+    Print(clap::Error),
+}
+
+/// Reads a whole command line (program name first) into what to do, or the first thing
+/// wrong with it.
+pub fn parse_command_line<I, T>(argv: I) -> Result<Request, UsageError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let argv = getopt::normalize(argv.into_iter().map(Into::into).collect())?;
+    let args = match Args::try_parse_from(&argv) {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => return Ok(Request::Print(e)),
+        Err(e) => return Err(error::from_clap(&e, gives_a_command(&argv))),
+    };
+    Ok(Request::Run(Box::new(args.into_config()?)))
+}
+
+/// Whether -s or -g is on the (normalized) command line.
+fn gives_a_command(argv: &[OsString]) -> bool {
+    argv.iter().any(|arg| {
+        arg.to_str()
+            .is_some_and(|a| a.starts_with("--sendmail_program=") || a.starts_with("--gcore="))
+    })
+}
+
+#[cfg(test)]
+mod tests;
