@@ -626,12 +626,15 @@ impl Listener {
             .expect("write an event to httpok");
     }
 
-    /// Sends a TICK_5 for now and waits up to `timeout` for it to be acknowledged;
-    /// returns how long the round took.
+    /// Sends the next TICK_5 and waits up to `timeout` for it to be acknowledged;
+    /// returns how long the round took. Like supervisord's, each tick's `when` is 5 s
+    /// after the last one's, however soon it is sent (httpok skips a tick whose `when`
+    /// says it was issued while the last round ran).
     #[track_caller]
     pub fn tick(&mut self, timeout: Duration) -> Duration {
         let started = Instant::now();
-        self.send_event("TICK_5", &format!("when:{}", epoch()));
+        let when = epoch() + 5 * u64::from(self.serial);
+        self.send_event("TICK_5", &format!("when:{when}"));
         let ack = self.read_exactly(ACK.len(), timeout);
         assert_eq!(
             String::from_utf8_lossy(&ack),
