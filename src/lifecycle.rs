@@ -108,8 +108,8 @@ pub enum RestartOutcome {
     StopFailed(String),
     /// Not touched: it was no longer the RUNNING pid that failed (the reason).
     Skipped(String),
-    /// httpok is stopping: the start was issued, its outcome not awaited.
-    Interrupted,
+    /// Cut short after the stop (httpok or supervisord is stopping); the reason.
+    Interrupted(String),
 }
 
 /// The pid last seen and how old it was then, so grace runs on our monotonic clock.
@@ -410,12 +410,10 @@ impl Program {
                 plan.notices.push(hook(&ns, &cause, OutcomeWord::Skipped));
                 return;
             }
-            RestartOutcome::Interrupted => {
+            RestartOutcome::Interrupted(why) => {
                 self.restarts.push_back(now);
                 self.state = State::Watching;
-                plan.info(format!(
-                    "{ns}: start issued; httpok is stopping before supervisord showed it RUNNING"
-                ));
+                plan.info(format!("{ns}: {why}"));
                 return;
             }
         };

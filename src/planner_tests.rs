@@ -509,7 +509,12 @@ fn stopping_drops_queued_restarts_and_starts_no_new_one() {
     assert_eq!(orders(&plan), [("g:a".to_string(), 1)]);
     let plan = p.stop();
     assert!(has(&plan, "not restarting g:b: httpok is stopping"));
-    let plan = p.restart_finished("g:a", &RestartOutcome::Interrupted, &[], clock.0 + secs(1));
+    let plan = p.restart_finished(
+        "g:a",
+        &RestartOutcome::Interrupted("stopping".into()),
+        &[],
+        clock.0 + secs(1),
+    );
     assert!(plan.restarts.is_empty());
 }
 

@@ -29,6 +29,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// (it crashed or is restarting; the new supervisord starts the program itself).
 pub const UNREACHABLE_DEADLINE: Duration = Duration::from_secs(30);
 
+const STOPPING: &str = "start issued; httpok is stopping before supervisord showed it RUNNING";
+
 /// What one restart needs from the rest of httpok.
 pub struct Restarter<'a> {
     pub supervisor: &'a dyn Supervisor,
@@ -78,7 +80,7 @@ impl Restarter<'_> {
         self.gate.leave();
         match started {
             Err(outcome) => outcome,
-            Ok(()) if self.gate.is_closed() => RestartOutcome::Interrupted,
+            Ok(()) if self.gate.is_closed() => RestartOutcome::Interrupted(STOPPING.into()),
             Ok(()) => self.await_running(namespec),
         }
     }
@@ -95,7 +97,19 @@ impl Restarter<'_> {
             }
             Err(why) => return Err(RestartOutcome::StopFailed(why)),
         }
-        start(self.supervisor, namespec).map_err(RestartOutcome::StartFailed)
+        match start(self.supervisor, namespec) {
+            Ok(()) => Ok(()),
+            // A reload or shutdown began meanwhile: supervisord starts its autostart
+            // programs itself when it comes back; not a failure worth an alarm.
+            Err(e) if e.fault_code() == Some(fault::SHUTDOWN_STATE) => {
+                Err(RestartOutcome::Interrupted(
+                    "supervisord is shutting down or reloading; it starts its autostart \
+                     programs itself"
+                        .into(),
+                ))
+            }
+            Err(e) => Err(RestartOutcome::StartFailed(e.to_string())),
+        }
     }
 
     /// Polls until supervisord shows the new process RUNNING or failed.
@@ -105,7 +119,7 @@ impl Restarter<'_> {
         let mut last = String::from("STARTING");
         while Instant::now() < deadline {
             if self.gate.is_closed() {
-                return RestartOutcome::Interrupted;
+                return RestartOutcome::Interrupted(STOPPING.into());
             }
             match self.supervisor.process_info(namespec) {
                 Ok(info) if info.is_running() => {
@@ -139,14 +153,14 @@ impl Restarter<'_> {
 
 /// Issues the start (wait=false); retries while supervisord is briefly unreachable, since
 /// the process is stopped now and nobody else will start it.
-fn start(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), String> {
+fn start(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), ClientError> {
     let since = Instant::now();
     loop {
         match supervisor.start_process(namespec, false) {
             Ok(()) => return Ok(()),
             Err(e) if e.fault_code() == Some(fault::ALREADY_STARTED) => return Ok(()),
-            Err(e @ ClientError::Fault(_)) => return Err(e.to_string()),
-            Err(e) if since.elapsed() >= UNREACHABLE_DEADLINE => return Err(e.to_string()),
+            Err(e @ ClientError::Fault(_)) => return Err(e),
+            Err(e) if since.elapsed() >= UNREACHABLE_DEADLINE => return Err(e),
             Err(e) => log::warn!("starting {namespec}: {e}; trying again"),
         }
         thread::sleep(POLL_INTERVAL * 10);

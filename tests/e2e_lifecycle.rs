@@ -58,6 +58,18 @@ fn mails(sup: &Supervisor) -> Vec<String> {
     names.iter().map(|n| read_file_lossy(sup.path(n))).collect()
 }
 
+/// How many of httpok's log entries (lines with a timestamp and level) hold `needle`.
+fn entries(log: &str, needle: &str) -> usize {
+    log.lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(1)
+                .is_some_and(|lvl| ["INFO", "WARN", "ERROR"].contains(&lvl))
+        })
+        .filter(|l| l.contains(needle))
+        .count()
+}
+
 /// supervisord's own log.
 fn supervisord_log(sup: &Supervisor) -> String {
     read_file_lossy(sup.log_path())
@@ -87,7 +99,12 @@ impl Drop for Orphans {
 fn webapp_pids(sup: &Supervisor, name: &str) -> Vec<u32> {
     read_file_lossy(sup.path(&format!("{name}.err.log")))
         .lines()
-        .filter_map(|l| l.split_once(" starting")?.0.strip_prefix("webapp[")?.split_once(']'))
+        .filter_map(|l| {
+            l.split_once(" starting")?
+                .0
+                .strip_prefix("webapp[")?
+                .split_once(']')
+        })
         .filter_map(|(pid, _)| pid.parse().ok())
         .collect()
 }
@@ -97,9 +114,7 @@ fn a_start_that_ends_fatal_is_an_error_with_one_mail_and_never_recovered() {
     let port = free_port();
     // A shell wrapper without exec and no stopasgroup: the stop kills sh, the old
     // webapp keeps the port, and every new one dies binding it: FATAL, as in the field.
-    let command = format!(
-        "/bin/sh -c '{{python}} {{webapp}} --port {port} --mode error & wait'"
-    );
+    let command = format!("/bin/sh -c '{{python}} {{webapp}} --port {port} --mode error & wait'");
     let sup = start(vec![program("web", &command, "startretries=1")]);
     let pid = sup.wait_running("web", T);
     let mail = sendmail(&sup);
@@ -118,18 +133,25 @@ fn a_start_that_ends_fatal_is_an_error_with_one_mail_and_never_recovered() {
         .unwrap_or_default();
     assert!(line.contains("ERROR"), "{line}");
     assert!(line.contains("FATAL"), "supervisord's reason: {line}");
-    assert!(line.contains("stopasgroup=true and killasgroup=true"), "{line}");
+    assert!(
+        line.contains("stopasgroup=true and killasgroup=true"),
+        "{line}"
+    );
     // Two more ticks: nothing new, no "restarted", no "recovered", one mail.
     wait_for_more_ticks(&sup, 2);
     let log = httpok_log(&sup);
     assert!(!log.contains("web restarted"), "{log}");
     assert!(!log.contains("recovered"), "{log}");
-    assert_eq!(count(&log, "Failed to start process web"), 1, "{log}");
-    assert_eq!(count(&log, "is in RUNNING state, restarting"), 1, "{log}");
+    assert_eq!(entries(&log, "Failed to start process web"), 1, "{log}");
+    assert_eq!(entries(&log, "is in RUNNING state, restarting"), 1, "{log}");
     wait_until("the mail was sent", T, || !mails(&sup).is_empty());
     let all = mails(&sup);
     assert_eq!(all.len(), 1, "{all:?}");
-    assert!(all[0].contains("Failed to start process web: FATAL"), "{}", all[0]);
+    assert!(
+        all[0].contains("Failed to start process web: FATAL"),
+        "{}",
+        all[0]
+    );
     assert_ne!(sup.pid("web"), Some(pid));
     assert_listener_healthy(&sup);
 }
@@ -186,8 +208,12 @@ fn a_fatal_watched_program_gives_one_line_and_at_most_one_mail() {
     );
     wait_for_more_ticks(&sup, 6);
     let log = httpok_log(&sup);
-    assert_eq!(count(&log, "web not in RUNNING state, NOT restarting"), 1, "{log}");
-    assert_eq!(count(&log, "WARN"), 0, "nothing per tick: {log}");
+    assert_eq!(
+        entries(&log, "web not in RUNNING state, NOT restarting"),
+        1,
+        "{log}"
+    );
+    assert_eq!(entries(&log, "WARN"), 0, "nothing per tick: {log}");
     assert_eq!(mails(&sup).len(), 1);
     assert_listener_healthy(&sup);
 }
@@ -205,11 +231,19 @@ fn two_failing_checks_on_one_program_give_one_stop_and_one_start() {
     );
     assert_restarted(&sup, "web", pid);
     let log = httpok_log(&sup);
-    assert_eq!(count(&log, "web is in RUNNING state, restarting"), 1, "{log}");
-    assert_eq!(count(&log, "web restarted"), 1, "{log}");
+    assert_eq!(
+        entries(&log, "web is in RUNNING state, restarting"),
+        1,
+        "{log}"
+    );
+    assert_eq!(entries(&log, "web restarted"), 1, "{log}");
     let sv = supervisord_log(&sup);
     assert_eq!(count(&sv, "stopped: web"), 1, "{sv}");
-    assert_eq!(count(&sv, "spawned: 'web'"), 2, "the first start and one restart: {sv}");
+    assert_eq!(
+        count(&sv, "spawned: 'web'"),
+        2,
+        "the first start and one restart: {sv}"
+    );
 }
 
 #[test]
@@ -229,8 +263,8 @@ fn a_healthy_sibling_check_does_not_defeat_max_restarts() {
     wait_for_log(sup.path("httpok.err.log"), "giving up on web", T);
     wait_for_more_ticks(&sup, 3);
     let log = httpok_log(&sup);
-    assert_eq!(count(&log, "web restarted"), 1, "{log}");
-    assert_eq!(count(&log, "giving up on web"), 1, "{log}");
+    assert_eq!(entries(&log, "web restarted"), 1, "{log}");
+    assert_eq!(entries(&log, "giving up on web"), 1, "{log}");
     assert_eq!(count(&supervisord_log(&sup), "spawned: 'web'"), 2);
 }
 
@@ -243,14 +277,20 @@ fn a_group_of_three_never_has_two_processes_down_at_once() {
             "{python} {webapp} --unix {dir}/w%(process_num)s.sock --mode ok",
             "numprocs=3\nprocess_name=%(program_name)s_%(process_num)s",
         ),
-        listener(&format!("-t 2 --check 'w:*=http://127.0.0.1:{}/'", failing.port)),
+        listener(&format!(
+            "-t 2 --check 'w:*=http://127.0.0.1:{}/'",
+            failing.port
+        )),
     ]);
     for n in 0..3 {
         sup.wait_running(&format!("w:w_{n}"), T);
     }
     let log = wait_for_count(&sup, "restarted", 3);
     failing.switch_to_ok();
-    assert!(log.contains("Restarting selected processes ['w:*']"), "{log}");
+    assert!(
+        log.contains("Restarting selected processes ['w:*']"),
+        "{log}"
+    );
     // In supervisord's own order of events: each stop is followed by that process
     // entering RUNNING before the next process is stopped.
     let sv = supervisord_log(&sup);
@@ -258,8 +298,15 @@ fn a_group_of_three_never_has_two_processes_down_at_once() {
     let mut restarted = 0;
     for line in sv.lines() {
         if let Some(rest) = line.split("stopped: ").nth(1) {
-            let name = rest.split_whitespace().next().unwrap_or_default().to_string();
-            assert!(down.is_none(), "{name} stopped while {down:?} was down:\n{sv}");
+            let name = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                down.is_none(),
+                "{name} stopped while {down:?} was down:\n{sv}"
+            );
             down = Some(name);
         } else if let Some(rest) = line.split("success: ").nth(1) {
             let name = rest.split_whitespace().next().unwrap_or_default();
@@ -286,8 +333,8 @@ fn a_slow_starter_inside_grace_gives_no_notice_and_no_mail() {
     );
     wait_for_more_ticks(&sup, 3);
     let log = httpok_log(&sup);
-    assert_eq!(count(&log, "WARN"), 0, "{log}");
-    assert_eq!(count(&log, "grace"), 0, "{log}");
+    assert_eq!(entries(&log, "WARN"), 0, "{log}");
+    assert_eq!(entries(&log, "grace"), 0, "{log}");
     assert!(mails(&sup).is_empty());
     assert_eq!(sup.pid("web"), Some(pid), "not restarted");
 }
@@ -370,7 +417,11 @@ fn serve_500_until_switched() -> Switchable {
                     }
                 }
                 count.fetch_add(1, Ordering::SeqCst);
-                let status = if ok.load(Ordering::SeqCst) { "200 OK" } else { "500 Oops" };
+                let status = if ok.load(Ordering::SeqCst) {
+                    "200 OK"
+                } else {
+                    "500 Oops"
+                };
                 let _ = conn.write_all(
                     format!("HTTP/1.0 {status}\r\nContent-Length: 2\r\n\r\nOK").as_bytes(),
                 );
@@ -378,4 +429,58 @@ fn serve_500_until_switched() -> Switchable {
         }
     });
     Switchable { port, ok, count }
+}
+
+#[test]
+fn a_hook_that_forks_is_killed_with_its_children_at_the_timeout() {
+    let port = free_port();
+    let sup = start(vec![web("web", port, "error")]);
+    let pid = sup.wait_running("web", T);
+    let hook = sup.path("hook.sh");
+    let pids = sup.path("hook.pids");
+    fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho $$ > {p}.tmp\nsleep 30 &\necho $! >> {p}.tmp\nmv {p}.tmp {p}\nsleep 30\n",
+            p = pids.display()
+        ),
+    )
+    .expect("write hook");
+    make_executable(&hook);
+    add_listener(
+        &sup,
+        &listener(&format!(
+            "-p web -t 1 --on-restart {} http://127.0.0.1:{port}/",
+            hook.display()
+        )),
+    );
+    assert_restarted(&sup, "web", pid);
+    wait_until("the hook wrote its pids", T, || pids.exists());
+    let hook_pids: Vec<u32> = read_file_lossy(&pids)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(hook_pids.len(), 2, "the hook and its background sleep");
+    let _orphans = Orphans(hook_pids.clone());
+    wait_until(
+        "the hook and its child are gone",
+        Duration::from_secs(15),
+        || {
+            hook_pids.iter().all(|pid| {
+                !std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(*pid)
+            })
+        },
+    );
+    wait_for_log(sup.path("httpok.err.log"), "--on-restart for web", T);
+}
+
+/// A process that exited but was not reaped yet counts as gone.
+fn is_zombie(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
 }

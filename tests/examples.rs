@@ -240,7 +240,10 @@ fn slow_starter_example_spares_the_program_during_its_grace() {
     assert_listener_works(&sup, "httpok-reports", log_name);
     // Probed and failing, and yet no notice (so no mail) and no restart.
     wait_until("httpok probed the app twice", T * 3, || {
-        all_logs_of(&sup, "reports-stderr").matches("GET /ready").count() >= 2
+        all_logs_of(&sup, "reports-stderr")
+            .matches("GET /ready")
+            .count()
+            >= 2
     });
     let log = read_file_lossy(sup.path(log_name));
     assert!(!log.contains("status 500"), "{log}");
