@@ -54,6 +54,7 @@ struct Shared {
     notifier: Arc<dyn Notifier>,
     gate: Gate,
     notices: Mutex<Option<Sender<Notice>>>,
+    notice_thread: Mutex<Option<JoinHandle<()>>>,
     jobs: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -64,7 +65,6 @@ pub struct Watcher {
     exclusions: Exclusions,
     prober: Arc<dyn Probe>,
     shared: Arc<Shared>,
-    notice_thread: Option<JoinHandle<()>>,
     ticks: TickClock,
     /// The last process-list error, so a supervisord that is down is said once.
     list_error: Option<String>,
@@ -102,9 +102,9 @@ impl Watcher {
                 notifier,
                 gate: Gate::default(),
                 notices: Mutex::new(Some(tx)),
+                notice_thread: Mutex::new(notice_thread),
                 jobs: Mutex::new(Vec::new()),
             }),
-            notice_thread,
             ticks: TickClock::default(),
             list_error: None,
         }
@@ -249,17 +249,15 @@ impl Watcher {
     }
 
     /// Stops as at EOF: no new restart, stops already issued get their start, notices go out.
-    pub fn finish(mut self) {
+    pub fn finish(self) {
         self.stopper().stop("stdin closed");
-        if let Some(thread) = self.notice_thread.take() {
-            join_within(thread, NOTICE_DRAIN);
-        }
     }
 }
 
 impl Stopper {
-    /// Starts no new restart and waits (bounded) until every stop already issued has been
-    /// followed by its start. Safe to call more than once and from any thread.
+    /// Starts no new restart, waits (bounded) until every stop already issued has been
+    /// followed by its start, and lets queued notices go out. Safe to call more than
+    /// once and from any thread.
     pub fn stop(&self, why: &str) {
         let shared = &self.0;
         let plan = lock(&shared.planner).stop();
@@ -280,7 +278,11 @@ impl Stopper {
             // A job past the gate only polls for RUNNING and returns when it sees it closed.
             join_within(job, Duration::from_secs(5));
         }
+        // No more notices; those queued (a restart's mail) still go out, bounded.
         lock(&shared.notices).take();
+        if let Some(thread) = lock(&shared.notice_thread).take() {
+            join_within(thread, NOTICE_DRAIN);
+        }
     }
 }
 
