@@ -3,14 +3,22 @@
 //!
 //! # Layout
 //! Read in this order:
-//! * [`cli`]: the command line (superlance's flags and ours) into a typed [`cli::Config`].
-//! * [`listener`] and [`event`]: the event-listener protocol on stdin/stdout (sans IO).
-//! * [`watcher`]: one round per TICK (probe all, judge, report, restart) and the loop.
-//! * [`policy`]: who is restarted when (threshold, grace, restart limit); pure.
-//! * [`selection`]: which processes `-p`/`-a`/`--check` name; pure.
+//! * [`cli`]: the command line (superlance's getopt forms and httpok's flags) into a
+//!   typed [`config::Config`]; nothing below `main` and `cli` imports `cli`.
+//! * [`listener`] and [`event`]: the event-listener protocol on stdin/stdout (sans IO);
+//!   [`ticks`]: which TICKs start a round (supervisord's `when`, a monotonic clock).
+//! * [`watcher`]: the driver. One round per TICK: probe ([`watcher::Probe`]), read the
+//!   process list, ask the planner, carry out the plan; restart jobs and notices on
+//!   their own threads; [`shutdown`]: the gate that makes a stop always get its start.
+//! * [`planner`] and [`lifecycle`]: the decisions, pure. Each check's failure count, each
+//!   program's state machine (restarted, recovered, down, gave up, gone), rolling
+//!   restarts within a selection. They return a [`plan::Plan`]: log lines, restart
+//!   orders, notices. [`selection`]: which processes `-p`/`-a`/`--check` name.
+//! * [`restart`]: carrying out one restart order (stop, start, wait for RUNNING).
 //! * [`probe`] and [`target`]: HTTP(S)/TCP/unix-socket probes with one deadline.
-//! * [`supervisor`] and [`xmlrpc`]: the supervisord client and its codec.
-//! * [`restart`]: restarting one process safely; [`notify`]: mail, gcore, hooks.
+//! * [`supervisor`], [`model`] and [`xmlrpc`]: the supervisord client, its process
+//!   model and its codec.
+//! * [`notifier`] (the trait) and [`notify`] (the commands): mail, gcore, hooks.
 //! * [`once`]: `--once`, for trying a command line from a shell.
 //! * [`fuzzing`]: the fuzz targets' bodies, also replayed over the corpus by `cargo test`.
 //!

@@ -1,6 +1,6 @@
 //! The notifier: what httpok tells the operator outside its log (mail through -m, the
 //! --on-restart hook) and the core dump it takes before a restart (-d). A small trait so
-//! whole-round tests run against [`fake::FakeNotifier`]; [`Commands`] is the real one,
+//! whole-round tests run against `fake::FakeNotifier`; [`Commands`] is the real one,
 //! running the configured commands through [`crate::notify`] (argv, no shell, bounded).
 
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ pub struct Commands {
     pub email: Option<String>,
     /// -s, as argv.
     pub sendmail: Vec<String>,
-    /// -n: shown in the subject as "httpok [NAME]: ...".
+    /// -n: shown in the subject as `httpok [NAME]: ...`.
     pub name: Option<String>,
     /// -g, as argv, and -d.
     pub gcore: Vec<String>,

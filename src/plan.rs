@@ -39,7 +39,7 @@ impl OutcomeWord {
 /// Something to tell the operator outside the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    /// A mail through -m: `subject` is what follows "httpok[ [NAME]]: ".
+    /// A mail through -m: `subject` is what follows `httpok[ [NAME]]: `.
     Mail { subject: String, body: Vec<String> },
     /// The --on-restart hook, once per restart attempt.
     Hook {
