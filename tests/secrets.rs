@@ -7,7 +7,7 @@ mod fake_supervisord;
 
 use std::fs;
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -132,7 +132,9 @@ fn passwords_never_reach_the_trace_log_or_the_mail_under_supervisord() {
     );
 }
 
-/// A server that answers 200 "OK" with the right Basic auth and 401 without it.
+/// A server that answers 200 "OK" with the right Basic auth and 401 without it. Each
+/// connection has its own thread, so a client that never sends a whole request head (the
+/// https probe's TLS ClientHello) cannot hold up the others.
 fn auth_server(user: &str, password: &str) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -142,24 +144,31 @@ fn auth_server(user: &str, password: &str) -> u16 {
     )
     .to_lowercase();
     thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
-                head.push(byte[0]);
-            }
-            let ok = String::from_utf8_lossy(&head)
-                .to_lowercase()
-                .contains(&expected);
-            let reply: &[u8] = if ok {
-                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK"
-            } else {
-                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            };
-            let _ = s.write_all(reply);
+        for stream in listener.incoming().flatten() {
+            let expected = expected.clone();
+            thread::spawn(move || answer_auth(stream, &expected));
         }
     });
     port
+}
+
+/// Reads one request head (for at most 10 s) and answers it by its Authorization header.
+fn answer_auth(mut s: TcpStream, expected: &str) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
+        head.push(byte[0]);
+    }
+    let ok = String::from_utf8_lossy(&head)
+        .to_lowercase()
+        .contains(expected);
+    let reply: &[u8] = if ok {
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK"
+    } else {
+        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    };
+    let _ = s.write_all(reply);
 }
 
 #[test]
