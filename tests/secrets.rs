@@ -83,7 +83,11 @@ fn passwords_never_reach_the_trace_log_or_the_mail_under_supervisord() {
     let (sup_pw, url_pw) = ("SupPw7Qx9Zk", "UrlPw3Kd8Mv");
     let port = free_port();
     let out = TempDir::new("sec");
-    script(&out.join("mail.sh"), "cat >> \"$1\"");
+    // The mail command also records its environment, whole before the mail is written.
+    script(
+        &out.join("mail.sh"),
+        "env > \"$1.env.tmp\" && mv \"$1.env.tmp\" \"$1.env\"; cat >> \"$1\"",
+    );
     let sendmail = format!(
         "{} {}",
         out.join("mail.sh").display(),
@@ -125,6 +129,15 @@ fn passwords_never_reach_the_trace_log_or_the_mail_under_supervisord() {
     let secrets = [("alice", sup_pw), ("bob", url_pw)];
     assert_no_secret("httpok's stderr", &log, &secrets);
     assert_no_secret("the mail", &mail, &secrets);
+    // httpok has SUPERVISOR_USERNAME and SUPERVISOR_PASSWORD; the commands it runs do not.
+    let mail_env = read_file_lossy(out.join("mail.txt.env"));
+    assert!(
+        mail_env.lines().any(|l| l.starts_with("PATH=")),
+        "{mail_env}"
+    );
+    assert!(!mail_env.contains("SUPERVISOR_USERNAME="), "{mail_env}");
+    assert!(!mail_env.contains("SUPERVISOR_PASSWORD="), "{mail_env}");
+    assert_no_secret("the mail command's environment", &mail_env, &secrets);
     assert_no_secret(
         "httpok's stdout",
         &read_file_lossy(sup.path("httpok.out.log")),
