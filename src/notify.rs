@@ -134,9 +134,27 @@ fn failed(summary: String) -> CommandResult {
     }
 }
 
-/// The mail superlance sends: `To:`, `Subject:`, blank line, the log lines.
+/// The mail superlance sends: `To:`, `Subject:`, blank line, the log lines. A line break
+/// in `to` or `subject` (from `-m` or `-n`) becomes a space: it would start a new header.
 pub fn format_mail(to: &str, subject: &str, body: &str) -> String {
-    format!("To: {to}\nSubject: {subject}\n\n{body}")
+    format!(
+        "To: {}\nSubject: {}\n\n{body}",
+        one_line(to),
+        one_line(subject)
+    )
+}
+
+/// The log entry for a mail sent, on one line under one timestamp: the body is the
+/// round's log lines, already in the log.
+fn mailed_notice(to: &str, subject: &str) -> String {
+    one_line(&format!("Mailed {to}: {subject}"))
+}
+
+/// `text` with each control character (line breaks included) replaced by a space.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// `httpok: ...` or `httpok [NAME]: ...`.
@@ -152,7 +170,7 @@ pub fn send_mail(sendmail: &[String], to: &str, subject: &str, body: &str) {
     let mail = format_mail(to, subject, body);
     let result = run_command(sendmail, Some(mail.as_bytes()), &[], COMMAND_TIMEOUT);
     if result.success {
-        log::info!("Mailed:\n\n{mail}");
+        log::info!("{}", mailed_notice(to, subject));
     } else {
         log::error!(
             "could not send mail to {to}: {} (check the -s/--sendmail_program command, \
@@ -351,6 +369,20 @@ mod tests {
         ] {
             assert_eq!(without_userinfo(url), expected, "{url}");
         }
+    }
+
+    #[test]
+    fn the_mail_notice_is_one_line_with_the_recipient_and_subject() {
+        let subject = subject(Some("front"), "http://h/: bad status returned");
+        assert_eq!(
+            mailed_notice("ops@example.com", &subject),
+            "Mailed ops@example.com: httpok [front]: http://h/: bad status returned"
+        );
+        assert_eq!(mailed_notice("a@b", "x\ny\r"), "Mailed a@b: x y ");
+        assert_eq!(
+            format_mail("a@b\nBcc: c@d", "s\nX: y", "body\nlines"),
+            "To: a@b Bcc: c@d\nSubject: s X: y\n\nbody\nlines"
+        );
     }
 
     #[test]
