@@ -62,20 +62,7 @@ pub fn run(
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| "empty command".to_string())?;
-    let mut child = Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own group, which its children join: one killpg reaches them all.
-        .process_group(0)
-        .spawn()
+    let mut child = spawn(program, args, input.is_some(), env)
         .map_err(|e| format!("cannot run {program}: {e}"))?;
     let mut pipes = match Pipes::from_child(&mut child, input.unwrap_or_default()) {
         Ok(pipes) => pipes,
@@ -109,6 +96,29 @@ pub fn run(
         let _ = reap(&mut child, Instant::now() + REAP_LIMIT);
         Ok(pipes.finish(Ending::TimedOut, false))
     }
+}
+
+/// Starts `program` in a process group of its own, which its children join: one killpg
+/// then reaches them all.
+fn spawn(
+    program: &str,
+    args: &[String],
+    with_stdin: bool,
+    env: &[(OsString, OsString)],
+) -> io::Result<Child> {
+    Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(if with_stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
 }
 
 /// Our ends of the child's pipes, non-blocking; `None` once closed.
