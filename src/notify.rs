@@ -1,16 +1,22 @@
 //! External commands: mail through `-s`, core dumps through `-g`, and the `--on-restart`
 //! hook. Every command is an argv run directly (never a shell), bounded by a timeout,
-//! and its failure is logged, never fatal.
+//! and its failure is logged, never fatal. Running one, process group and pipes and
+//! all, is `child`'s; what environment it gets and what its ending means is here.
 
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::time::Duration;
+
+mod child;
 
 /// How long any external command may run before it is killed.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-/// Most output kept from a command (gcore's output goes into the mail).
-const MAX_OUTPUT: u64 = 64 * 1024;
+
+/// What httpok reads from its own environment to log in to supervisord, and no command
+/// it runs needs: a hook or an MTA must not be handed supervisord's password.
+const WITHHELD_ENV: [&str; 2] = ["SUPERVISOR_USERNAME", "SUPERVISOR_PASSWORD"];
+/// Passed on (a hook may want to know which supervisord), but without credentials.
+const SERVER_URL_ENV: &str = "SUPERVISOR_SERVER_URL";
 
 /// A finished (or killed) command.
 #[derive(Debug)]
@@ -20,72 +26,102 @@ pub struct CommandResult {
     pub summary: String,
 }
 
-/// Runs `argv` with `input` on stdin and `env` added, killing it after `timeout`.
+/// Runs `argv` with `input` on stdin and `env` added to httpok's environment (less
+/// supervisord's credentials), killing it and everything it started after `timeout`.
 pub fn run_command(
     argv: &[String],
     input: Option<&[u8]>,
     env: &[(&str, String)],
     timeout: Duration,
 ) -> CommandResult {
-    let Some((program, args)) = argv.split_first() else {
+    run_command_with_base_env(argv, input, env, timeout, std::env::vars_os())
+}
+
+/// [`run_command`] with `base_env` in place of httpok's own environment.
+pub fn run_command_with_base_env(
+    argv: &[String],
+    input: Option<&[u8]>,
+    env: &[(&str, String)],
+    timeout: Duration,
+    base_env: impl IntoIterator<Item = (OsString, OsString)>,
+) -> CommandResult {
+    let Some(program) = argv.first() else {
         return failed("empty command".into());
     };
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
+    let env = child_environment(base_env, env);
+    match child::run(argv, input, &env, timeout) {
+        Ok(finished) => describe(program, finished, timeout),
+        Err(summary) => failed(summary),
     }
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => return failed(format!("cannot run {program}: {e}")),
-    };
-    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
-        let data = data.to_vec();
-        // A writer thread, so a command that never reads cannot block us past the timeout.
-        thread::spawn(move || {
-            let _ = stdin.write_all(&data);
-        });
+}
+
+/// `base` with `added` on top, without [`WITHHELD_ENV`] and with the credentials taken
+/// out of [`SERVER_URL_ENV`].
+fn child_environment(
+    base: impl IntoIterator<Item = (OsString, OsString)>,
+    added: &[(&str, String)],
+) -> Vec<(OsString, OsString)> {
+    let mut env: BTreeMap<OsString, OsString> = base.into_iter().collect();
+    env.extend(added.iter().map(|(k, v)| (k.into(), v.into())));
+    for name in WITHHELD_ENV {
+        env.remove(OsStr::new(name));
     }
-    let output = collect_output(&mut child);
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(_) => break None,
+    if let Some(url) = env.remove(OsStr::new(SERVER_URL_ENV)) {
+        // A value that is not UTF-8 cannot be checked for credentials: it is dropped.
+        if let Some(url) = url.to_str() {
+            env.insert(SERVER_URL_ENV.into(), without_userinfo(url).into());
         }
+    }
+    env.into_iter().collect()
+}
+
+/// `http://user:pw@host:port/x` without `user:pw@`; anything else as it is.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
     };
-    let output = output.join().unwrap_or_default();
-    match status {
-        Some(s) if s.success() => CommandResult {
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+fn describe(program: &str, finished: child::Finished, timeout: Duration) -> CommandResult {
+    let child::Finished {
+        ending,
+        output,
+        left_processes,
+    } = finished;
+    if left_processes {
+        log::warn!(
+            "{program} exited, but processes it started still held its output after {}s: \
+             killed them",
+            timeout.as_secs()
+        );
+    }
+    match ending {
+        child::Ending::Exited(s) if s.success() => CommandResult {
             success: true,
             output,
             summary: format!("{program} succeeded"),
         },
-        Some(s) => CommandResult {
+        child::Ending::Exited(s) => CommandResult {
             success: false,
             summary: format!("{program} failed ({s}): {}", output.trim()),
             output,
         },
-        None => CommandResult {
+        child::Ending::TimedOut => CommandResult {
             success: false,
             summary: format!(
                 "{program} did not finish within {}s and was killed",
                 timeout.as_secs()
             ),
+            output,
+        },
+        child::Ending::Lost(e) => CommandResult {
+            success: false,
+            summary: format!("{program} ran, but its exit status was lost: {e}"),
             output,
         },
     }
@@ -99,25 +135,27 @@ fn failed(summary: String) -> CommandResult {
     }
 }
 
-/// Reads stdout then stderr on a thread, capped.
-fn collect_output(child: &mut Child) -> thread::JoinHandle<String> {
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    thread::spawn(move || {
-        let mut text = Vec::new();
-        if let Some(out) = stdout {
-            let _ = out.take(MAX_OUTPUT).read_to_end(&mut text);
-        }
-        if let Some(err) = stderr {
-            let _ = err.take(MAX_OUTPUT).read_to_end(&mut text);
-        }
-        String::from_utf8_lossy(&text).into_owned()
-    })
+/// The mail superlance sends: `To:`, `Subject:`, blank line, the log lines. A line break
+/// in `to` or `subject` (from `-m` or `-n`) becomes a space: it would start a new header.
+pub fn format_mail(to: &str, subject: &str, body: &str) -> String {
+    format!(
+        "To: {}\nSubject: {}\n\n{body}",
+        one_line(to),
+        one_line(subject)
+    )
 }
 
-/// The mail superlance sends: `To:`, `Subject:`, blank line, the log lines.
-pub fn format_mail(to: &str, subject: &str, body: &str) -> String {
-    format!("To: {to}\nSubject: {subject}\n\n{body}")
+/// The log entry for a mail sent, on one line under one timestamp: the body is the
+/// round's log lines, already in the log.
+fn mailed_notice(to: &str, subject: &str) -> String {
+    one_line(&format!("Mailed {to}: {subject}"))
+}
+
+/// `text` with each control character (line breaks included) replaced by a space.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// `httpok: ...` or `httpok [NAME]: ...`.
@@ -133,7 +171,7 @@ pub fn send_mail(sendmail: &[String], to: &str, subject: &str, body: &str) {
     let mail = format_mail(to, subject, body);
     let result = run_command(sendmail, Some(mail.as_bytes()), &[], COMMAND_TIMEOUT);
     if result.success {
-        log::info!("Mailed:\n\n{mail}");
+        log::info!("{}", mailed_notice(to, subject));
     } else {
         log::error!(
             "could not send mail to {to}: {} (check the -s/--sendmail_program command, \
@@ -161,6 +199,7 @@ pub fn dump_core(gcore: &[String], coredir: &std::path::Path, namespec: &str, pi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn argv(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
@@ -212,6 +251,141 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 
+    /// The first line of `output` as a pid (the commands below `echo $!` first).
+    fn first_pid(output: &str) -> u32 {
+        output
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {output:?}"))
+    }
+
+    /// Waits (up to 5 s) for `pid` to be gone or a zombie, which is dead too, waiting for
+    /// its new parent to reap it.
+    #[track_caller]
+    fn assert_dies(pid: u32) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+            // The state is the field after the command name, which ends at the last ')'.
+            let state = state.as_deref().and_then(|stat| {
+                let (_, rest) = stat.rsplit_once(')')?;
+                rest.trim_start().chars().next()
+            });
+            if matches!(state, None | Some('Z' | 'X')) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pid {pid} still alive: {state:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_command_is_killed_at_the_timeout_with_the_children_it_started() {
+        let started = Instant::now();
+        let r = run_command(
+            &argv(&["sh", "-c", "sleep 30 & echo $!; sleep 30"]),
+            None,
+            &[],
+            Duration::from_secs(1),
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{r:?}");
+        assert!(!r.success && r.summary.contains("killed"), "{r:?}");
+        // What it wrote before the timeout is kept.
+        assert_dies(first_pid(&r.output));
+    }
+
+    #[test]
+    fn a_child_left_holding_the_output_after_its_parent_exits_is_killed_at_the_timeout() {
+        let started = Instant::now();
+        let r = run_command(
+            &argv(&["sh", "-c", "sleep 30 & echo $!"]),
+            None,
+            &[],
+            Duration::from_secs(1),
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{r:?}");
+        // The command itself succeeded; only what it left behind was killed.
+        assert!(r.success, "{r:?}");
+        assert_dies(first_pid(&r.output));
+    }
+
+    #[test]
+    fn supervisord_credentials_never_reach_a_command() {
+        let base = [
+            ("PATH", std::env::var_os("PATH").unwrap_or_default()),
+            ("SUPERVISOR_USERNAME", "alice".into()),
+            ("SUPERVISOR_PASSWORD", "SupPw1".into()),
+            (
+                "SUPERVISOR_SERVER_URL",
+                "http://alice:SupPw1@127.0.0.1:9001/RPC2".into(),
+            ),
+            ("SUPERVISOR_PROCESS_NAME", "httpok".into()),
+        ]
+        .map(|(k, v)| (OsString::from(k), v));
+        let r = run_command_with_base_env(
+            &argv(&["env"]),
+            None,
+            &[("HTTPOK_PROGRAM", "web".into())],
+            Duration::from_secs(10),
+            base,
+        );
+        assert!(r.success, "{r:?}");
+        let env: Vec<&str> = r.output.lines().collect();
+        for kept in [
+            "SUPERVISOR_SERVER_URL=http://127.0.0.1:9001/RPC2",
+            "SUPERVISOR_PROCESS_NAME=httpok",
+            "HTTPOK_PROGRAM=web",
+        ] {
+            assert!(env.contains(&kept), "{kept} missing: {env:?}");
+        }
+        assert!(!r.output.contains("SupPw1"), "{env:?}");
+        assert!(!r.output.contains("SUPERVISOR_USERNAME"), "{env:?}");
+        assert!(!r.output.contains("SUPERVISOR_PASSWORD"), "{env:?}");
+
+        // Nor when a caller adds them itself.
+        let r = run_command(
+            &argv(&["env"]),
+            None,
+            &[
+                ("SUPERVISOR_USERNAME", "alice".into()),
+                ("SUPERVISOR_PASSWORD", "SupPw1".into()),
+            ],
+            Duration::from_secs(10),
+        );
+        assert!(r.success && !r.output.contains("SUPERVISOR_"), "{r:?}");
+    }
+
+    #[test]
+    fn only_the_userinfo_is_taken_out_of_a_server_url() {
+        for (url, expected) in [
+            ("http://u:p@h:9001", "http://h:9001"),
+            ("http://u:p@ss@h:9001/RPC2", "http://h:9001/RPC2"),
+            ("http://h:9001/x@y", "http://h:9001/x@y"),
+            ("unix:///run/supervisor.sock", "unix:///run/supervisor.sock"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(without_userinfo(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_mail_notice_is_one_line_with_the_recipient_and_subject() {
+        let subject = subject(Some("front"), "http://h/: bad status returned");
+        assert_eq!(
+            mailed_notice("ops@example.com", &subject),
+            "Mailed ops@example.com: httpok [front]: http://h/: bad status returned"
+        );
+        assert_eq!(mailed_notice("a@b", "x\ny\r"), "Mailed a@b: x y ");
+        assert_eq!(
+            format_mail("a@b\nBcc: c@d", "s\nX: y", "body\nlines"),
+            "To: a@b Bcc: c@d\nSubject: s X: y\n\nbody\nlines"
+        );
+    }
+
     #[test]
     fn a_missing_or_failing_command_is_reported() {
         assert!(
@@ -225,5 +399,7 @@ mod tests {
         );
         let r = run_command(&argv(&["false"]), None, &[], Duration::from_secs(5));
         assert!(!r.success && r.summary.contains("failed"));
+        let r = run_command(&[], None, &[], Duration::from_secs(5));
+        assert!(!r.success && r.summary.contains("empty"));
     }
 }

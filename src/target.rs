@@ -1,11 +1,25 @@
 //! What a check probes, parsed from the URL a user wrote: `http://`, `https://`,
 //! `tcp://HOST:PORT` and `http+unix://<percent-encoded socket path>/path`.
 //!
-//! Owns URL splitting, credentials in URLs (`user:pass@`, turned into Basic auth and
-//! never shown), and the redacted form that logs, mail and `--once` output use.
+//! Owns the parsed form (the parser is in `parse`), credentials in URLs (`user:pass@`,
+//! turned into Basic auth and never shown), and the redacted form that logs, mail and
+//! `--once` output use.
 
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
+
+mod parse;
+
+/// What stays as it is in a socket path shown in an `http+unix://` URL: RFC 3986's
+/// unreserved characters. Everything else, `/` first, is percent-encoded.
+const SOCKET_PATH_KEPT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A parsed probe target.
 #[derive(Clone, PartialEq, Eq)]
@@ -22,97 +36,30 @@ pub enum Target {
 }
 
 impl Target {
-    /// Parses a URL as written on the command line.
+    /// Parses a URL as written on the command line, all of it: a URL that cannot work
+    /// is refused at start, not failed on every probe. The error shows the URL without
+    /// credentials, says what is wrong and gives an example of a good URL.
     pub fn parse(raw: &str) -> Result<Target, String> {
-        let (scheme, rest) = raw.split_once("://").ok_or_else(|| {
-            format!(
-                "{:?} is not a URL: it needs a scheme such as http://",
-                redact(raw)
-            )
-        })?;
-        let scheme = scheme.to_ascii_lowercase();
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        match scheme.as_str() {
-            "http" | "https" => {
-                let (userinfo, hostport) = match authority.rsplit_once('@') {
-                    Some((u, h)) => (Some(u), h),
-                    None => (None, authority),
-                };
-                if hostport.is_empty() {
-                    return Err(format!(
-                        "{} has no host: write {scheme}://HOST[:PORT]/PATH",
-                        redact(raw)
-                    ));
-                }
-                check_port(hostport, raw)?;
-                let basic_auth = userinfo.map(|u| {
-                    let (user, pass) = u.split_once(':').unwrap_or((u, ""));
-                    (percent_decode(user), percent_decode(pass))
-                });
-                let path = if path.is_empty() { "/" } else { path };
-                let path = if path.starts_with('?') {
-                    format!("/{path}")
-                } else {
-                    path.to_string()
-                };
-                Ok(Target::Http {
-                    url: format!("{scheme}://{hostport}{path}"),
-                    basic_auth,
-                })
-            }
-            "tcp" => {
-                let (host, port) = authority
-                    .rsplit_once(':')
-                    .ok_or_else(|| format!("{raw} needs a port: tcp://HOST:PORT"))?;
-                let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
-                    format!("{raw} has a bad port {port:?}: use a number from 1 to 65535")
-                })?;
-                let host = host.trim_start_matches('[').trim_end_matches(']');
-                if host.is_empty() {
-                    return Err(format!("{raw} has no host: write tcp://HOST:PORT"));
-                }
-                Ok(Target::Tcp {
-                    host: host.to_string(),
-                    port,
-                })
-            }
-            "http+unix" => {
-                let socket = percent_decode(authority);
-                if !socket.starts_with('/') {
-                    return Err(format!(
-                        "{raw}: the socket path must be absolute and percent-encoded, \
-                         e.g. http+unix://%2Frun%2Fapp.sock/health"
-                    ));
-                }
-                let path = if path.is_empty() { "/" } else { path };
-                Ok(Target::HttpUnix {
-                    socket: PathBuf::from(socket),
-                    path: path.to_string(),
-                })
-            }
-            other => Err(format!(
-                "{} has an unsupported scheme {other:?}: use http, https, tcp or http+unix",
-                redact(raw)
-            )),
-        }
+        parse::parse_url(raw).map_err(|problem| {
+            let (scheme, rest) = raw.split_once("://").unwrap_or_default();
+            let example = problem.example(&scheme.to_ascii_lowercase(), rest.starts_with('['));
+            format!("{} {problem} (a good one: {example})", shown(raw))
+        })
     }
 }
 
-/// Rejects `host:port` with a port that is not a number.
-fn check_port(hostport: &str, raw: &str) -> Result<(), String> {
-    let after_ipv6 = hostport.rsplit_once(']').map_or(hostport, |(_, rest)| rest);
-    if let Some((_, port)) = after_ipv6.rsplit_once(':')
-        && port.parse::<u16>().is_err()
-    {
-        return Err(format!(
-            "{} has a bad port {port:?}: use a number from 1 to 65535",
-            redact(raw)
-        ));
-    }
-    Ok(())
+/// The URL for an error message: without credentials, control characters escaped.
+fn shown(raw: &str) -> String {
+    redact(raw)
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// What logs show: the URL without credentials.
@@ -123,11 +70,8 @@ impl fmt::Display for Target {
             Target::Tcp { host, port } if host.contains(':') => write!(f, "tcp://[{host}]:{port}"),
             Target::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Target::HttpUnix { socket, path } => {
-                write!(
-                    f,
-                    "http+unix://{}{path}",
-                    percent_encode_path(&socket.to_string_lossy())
-                )
+                let socket = percent_encode(socket.as_os_str().as_bytes(), SOCKET_PATH_KEPT);
+                write!(f, "http+unix://{socket}{path}")
             }
         }
     }
@@ -150,37 +94,6 @@ pub fn redact(raw: &str) -> String {
         Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => raw.to_string(),
     }
-}
-
-/// Decodes `%XX` escapes; invalid escapes are kept as written.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(value) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(value);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn percent_encode_path(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -230,19 +143,110 @@ mod tests {
         assert_eq!(t.to_string(), "http+unix://%2Frun%2Fapp.sock/health");
     }
 
+    /// Every form accepted before this parser, and what it parses to.
     #[test]
-    fn bad_urls_are_refused_with_a_reason() {
-        for bad in [
-            "localhost:8080",
-            "ftp://x/",
-            "http://",
-            "http://host:abc/",
-            "tcp://host",
-            "tcp://host:0",
-            "http+unix://relative.sock/",
+    fn the_forms_accepted_before_parse_to_the_same_targets() {
+        let http = |url: &str| Target::Http {
+            url: url.into(),
+            basic_auth: None,
+        };
+        let auth = |url: &str, user: &str, pass: &str| Target::Http {
+            url: url.into(),
+            basic_auth: Some((user.into(), pass.into())),
+        };
+        let tcp = |host: &str, port| Target::Tcp {
+            host: host.into(),
+            port,
+        };
+        let unix = |socket: &str, path: &str| Target::HttpUnix {
+            socket: socket.into(),
+            path: path.into(),
+        };
+        let injection = "http://127.0.0.1:1/;touch${IFS}pwned-url;$(touch${IFS}pwned-url2)";
+        for (raw, expected) in [
+            (
+                "http://127.0.0.1:8080/health",
+                http("http://127.0.0.1:8080/health"),
+            ),
+            ("http://h", http("http://h/")),
+            ("http://h?a=b", http("http://h/?a=b")),
+            ("http://h/?a=b", http("http://h/?a=b")),
+            ("HTTP://Example.TEST:80/X", http("http://Example.TEST:80/X")),
+            ("https://localhost/", http("https://localhost/")),
+            ("http://[::1]:8080/", http("http://[::1]:8080/")),
+            (
+                "http://my_app.internal:8000/",
+                http("http://my_app.internal:8000/"),
+            ),
+            ("http://h:65535/", http("http://h:65535/")),
+            (injection, http(injection)),
+            ("http://u:p@ss@h/", auth("http://h/", "u", "p@ss")),
+            ("http://u@h/", auth("http://h/", "u", "")),
+            ("http://:pw@h/", auth("http://h/", "", "pw")),
+            ("http://u:p%zz%4@h/", auth("http://h/", "u", "p%zz%4")),
+            ("tcp://127.0.0.1:5432", tcp("127.0.0.1", 5432)),
+            ("tcp://[::1]:80", tcp("::1", 80)),
+            ("tcp://h:1/", tcp("h", 1)),
+            (
+                "tcp://httpok-test.invalid:80",
+                tcp("httpok-test.invalid", 80),
+            ),
+            (
+                "http+unix://%2Frun%2Fapp.sock/health",
+                unix("/run/app.sock", "/health"),
+            ),
+            ("http+unix://%2Frun%2Fapp.sock", unix("/run/app.sock", "/")),
+            ("http+unix://%2Fs?x=1", unix("/s", "?x=1")),
+            (
+                "http+unix://%2Ftmp%2Fa%40b.sock/",
+                unix("/tmp/a@b.sock", "/"),
+            ),
         ] {
-            assert!(Target::parse(bad).is_err(), "accepted {bad}");
+            let parsed = Target::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(parsed, expected, "{raw}");
+            // What logs show parses back to the same target (less the credentials).
+            if let Target::Http {
+                basic_auth: None, ..
+            }
+            | Target::Tcp { .. }
+            | Target::HttpUnix { .. } = parsed
+            {
+                assert_eq!(Target::parse(&parsed.to_string()), Ok(parsed), "{raw}");
+            }
         }
+    }
+
+    #[test]
+    fn a_socket_path_that_is_not_utf8_is_kept_byte_for_byte() {
+        let t = Target::parse("http+unix://%2Ftmp%2F%FF.sock/").expect("parses");
+        let Target::HttpUnix { socket, .. } = &t else {
+            panic!("{t:?}")
+        };
+        assert_eq!(socket.as_os_str().as_bytes(), b"/tmp/\xff.sock");
+        assert_eq!(t.to_string(), "http+unix://%2Ftmp%2F%FF.sock/");
+    }
+
+    #[test]
+    fn errors_hide_credentials_and_show_a_good_url() {
+        let refused = |raw: &str| Target::parse(raw).expect_err(raw);
+        let e = refused("http://bob:Secret1@127.0.0.1:notaport/");
+        assert_eq!(
+            e,
+            "http://***@127.0.0.1:notaport/ has a bad port \"notaport\": use a number from \
+             1 to 65535 (a good one: http://127.0.0.1:8080/health)"
+        );
+        assert!(refused("http://[::1").ends_with("(a good one: http://[::1]:8080/health)"));
+        assert!(refused("https://[::1]:/").ends_with("(a good one: https://[::1]:8443/health)"));
+        assert!(refused("localhost:80").ends_with("(a good one: http://127.0.0.1:8080/health)"));
+        assert!(refused("tcp://u:Secret1@h").ends_with("(a good one: tcp://127.0.0.1:5432)"));
+        assert!(!refused("tcp://u:Secret1@h").contains("Secret1"));
+        assert!(refused("http+unix://a.sock/").contains("%2Frun%2Fapp.sock"));
+        // A control character is shown escaped: the message stays on one line.
+        let e = refused("http://h/\nx");
+        assert!(
+            e.starts_with("http://h/\\nx has a space or control character"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -250,11 +254,5 @@ mod tests {
         assert_eq!(redact("http://u:p@h/x@y"), "http://***@h/x@y");
         assert_eq!(redact("http://h/x"), "http://h/x");
         assert_eq!(redact("not a url"), "not a url");
-    }
-
-    #[test]
-    fn percent_decode_keeps_invalid_escapes() {
-        assert_eq!(percent_decode("%2Fa%zz%4"), "/a%zz%4");
-        assert_eq!(percent_decode("%"), "%");
     }
 }

@@ -303,3 +303,37 @@ fn events_split_across_many_small_writes_are_read_whole() {
     // 3-byte writes split headers, `len` digits and multi-byte characters.
     run_with(input, Some(3)).assert_answered(11);
 }
+
+/// Bad input from the command line's side: a URL that cannot work is refused before the
+/// listener says READY (supervisord then shows the error in its log and gives up on the
+/// listener), not probed and failed on every tick.
+#[test]
+fn a_malformed_url_is_refused_at_start_with_a_good_example() {
+    let socket = format!("unix:///tmp/httpok-bad-input-{}.sock", std::process::id());
+    for url in [
+        "http://[::1",
+        "http://[::1]x/",
+        "http://a b/",
+        "http://h:/",
+        "http://h:65536/",
+        "https://:443/",
+        "tcp://h:99999",
+        "http+unix://%2Frun%2Fa%00.sock/",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_httpok"))
+            .args(["-p", "web", url])
+            .env("SUPERVISOR_SERVER_URL", &socket)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run httpok");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {stderr}");
+        assert!(out.stdout.is_empty(), "{url}: said {:?}", out.stdout);
+        assert!(
+            stderr.contains("bad URL: ") && stderr.contains("(a good one: "),
+            "{url}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{url}: {stderr}");
+    }
+}

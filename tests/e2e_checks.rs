@@ -423,7 +423,8 @@ fn on_restart_runs_the_hook_with_the_restart_in_its_environment() {
     fs::write(
         &hook,
         format!(
-            "#!/bin/sh\nenv | grep ^HTTPOK_ | sort > {out}.tmp && mv {out}.tmp {out}\n",
+            "#!/bin/sh\nenv | grep -E '^HTTPOK_(PROGRAM|URL|REASON|OUTCOME)=' | sort \
+             > {out}.tmp && mv {out}.tmp {out}\n",
             out = out.display()
         ),
     )

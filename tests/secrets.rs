@@ -7,7 +7,7 @@ mod fake_supervisord;
 
 use std::fs;
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -83,7 +83,11 @@ fn passwords_never_reach_the_trace_log_or_the_mail_under_supervisord() {
     let (sup_pw, url_pw) = ("SupPw7Qx9Zk", "UrlPw3Kd8Mv");
     let port = free_port();
     let out = TempDir::new("sec");
-    script(&out.join("mail.sh"), "cat >> \"$1\"");
+    // The mail command also records its environment, whole before the mail is written.
+    script(
+        &out.join("mail.sh"),
+        "env > \"$1.env.tmp\" && mv \"$1.env.tmp\" \"$1.env\"; cat >> \"$1\"",
+    );
     let sendmail = format!(
         "{} {}",
         out.join("mail.sh").display(),
@@ -119,12 +123,30 @@ fn passwords_never_reach_the_trace_log_or_the_mail_under_supervisord() {
         "{mail}"
     );
 
-    let log = read_file_lossy(sup.path("httpok.err.log"));
+    // The mail is logged as one line, under one timestamp; its body is only in the mail.
+    let log = wait_for_log(
+        sup.path("httpok.err.log"),
+        "Z INFO Mailed ops@example.test: httpok [front]: http://127.0.0.1:",
+        T,
+    );
+    assert!(
+        !log.contains("\nTo: ") && !log.contains("\nSubject: "),
+        "{log}"
+    );
     // Trace level was on: the HTTP stack's own lines are there, and its hex dumps are not.
     assert!(log.contains(" TRACE ") || log.contains(" DEBUG "), "{log}");
     let secrets = [("alice", sup_pw), ("bob", url_pw)];
     assert_no_secret("httpok's stderr", &log, &secrets);
     assert_no_secret("the mail", &mail, &secrets);
+    // httpok has SUPERVISOR_USERNAME and SUPERVISOR_PASSWORD; the commands it runs do not.
+    let mail_env = read_file_lossy(out.join("mail.txt.env"));
+    assert!(
+        mail_env.lines().any(|l| l.starts_with("PATH=")),
+        "{mail_env}"
+    );
+    assert!(!mail_env.contains("SUPERVISOR_USERNAME="), "{mail_env}");
+    assert!(!mail_env.contains("SUPERVISOR_PASSWORD="), "{mail_env}");
+    assert_no_secret("the mail command's environment", &mail_env, &secrets);
     assert_no_secret(
         "httpok's stdout",
         &read_file_lossy(sup.path("httpok.out.log")),
@@ -132,7 +154,9 @@ fn passwords_never_reach_the_trace_log_or_the_mail_under_supervisord() {
     );
 }
 
-/// A server that answers 200 "OK" with the right Basic auth and 401 without it.
+/// A server that answers 200 "OK" with the right Basic auth and 401 without it. Each
+/// connection has its own thread, so a client that never sends a whole request head (the
+/// https probe's TLS ClientHello) cannot hold up the others.
 fn auth_server(user: &str, password: &str) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -142,24 +166,31 @@ fn auth_server(user: &str, password: &str) -> u16 {
     )
     .to_lowercase();
     thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
-                head.push(byte[0]);
-            }
-            let ok = String::from_utf8_lossy(&head)
-                .to_lowercase()
-                .contains(&expected);
-            let reply: &[u8] = if ok {
-                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK"
-            } else {
-                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            };
-            let _ = s.write_all(reply);
+        for stream in listener.incoming().flatten() {
+            let expected = expected.clone();
+            thread::spawn(move || answer_auth(stream, &expected));
         }
     });
     port
+}
+
+/// Reads one request head (for at most 10 s) and answers it by its Authorization header.
+fn answer_auth(mut s: TcpStream, expected: &str) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
+        head.push(byte[0]);
+    }
+    let ok = String::from_utf8_lossy(&head)
+        .to_lowercase()
+        .contains(expected);
+    let reply: &[u8] = if ok {
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK"
+    } else {
+        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    };
+    let _ = s.write_all(reply);
 }
 
 #[test]
