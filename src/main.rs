@@ -15,7 +15,8 @@ use httpok::selection::Exclusions;
 use httpok::supervisor::{Client, Endpoint};
 use httpok::watcher::{Stopper, Watcher, build_prober, run_listener};
 
-/// Timeout of each call to supervisord (stops are polled, so no call blocks for long).
+/// Timeout of each call to supervisord, but the blocking stop of a restart (it lasts up
+/// to the program's stopwaitsecs and has its own, STOP_CALL_TIMEOUT).
 const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
