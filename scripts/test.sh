@@ -18,14 +18,17 @@ cargo test --all-targets "$@"
 # Fuzzing. `cargo test` above already replays every file in fuzz/corpus/ through the
 # fuzz harnesses (tests/fuzz_corpus.rs), on stable and without extra tools. Then each
 # target fuzzes for 20000 runs on stable (-s none), installing cargo-fuzz if missing
-# (a few minutes, once per machine; needs a C++ compiler for libFuzzer).
+# (a few minutes, once per clone, into target/tools; needs a C++ compiler for libFuzzer).
 #   HTTPOK_FUZZ=0     never fuzz
 #   HTTPOK_FUZZ=auto  fuzz only if cargo-fuzz is already installed
 # Skipped when the run is filtered to some tests. Longer runs: docs/reliability.md.
+# cargo-fuzz lives under the project (target/tools), never in the user's global cargo bin.
 fuzz="${HTTPOK_FUZZ:-1}"
+export PATH="$root/target/tools/bin:$PATH"
 if [ "$#" -eq 0 ] && [ "$fuzz" != 0 ]; then
     if ! cargo fuzz --version >/dev/null 2>&1 && [ "$fuzz" = 1 ]; then
-        cargo install --locked cargo-fuzz
+        echo "test.sh: installing cargo-fuzz into $root/target/tools (once per clone)" >&2
+        cargo install --locked --root "$root/target/tools" cargo-fuzz
     fi
     if cargo fuzz --version >/dev/null 2>&1; then
         for target in listener xmlrpc; do
