@@ -13,7 +13,7 @@ bash scripts/venv.sh
 # End-to-end tests spend their time waiting for supervisord's 5-second ticks, not
 # on the CPU, so more of them can run at once than there are cores.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
-cargo test --all-targets "$@"
+cargo test --no-fail-fast --all-targets "$@"
 
 # Fuzzing. `cargo test` above already replays every file in fuzz/corpus/ through the
 # fuzz harnesses (tests/fuzz_corpus.rs), on stable and without extra tools. Then each

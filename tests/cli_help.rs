@@ -90,7 +90,7 @@ fn every_refused_command_line_names_its_flag_and_exits_2() {
         (&["ftp://h/"], "URL"),
         (&["localhost:8080"], "URL"),
         (&["http://h:99999/"], "port"),
-        (&["tcp://h"], "tcp://HOST:PORT"),
+        (&["tcp://h"], "tcp://h needs a port"),
         (&["--co=200", url], "--code or --coredir"),
         (&["-b", "OK", "--method", "HEAD", url], "--method HEAD"),
         (&["-p", "web", "--check", "api=http://h/"], "-p/--program"),
