@@ -16,6 +16,17 @@ pub struct CheckSpec {
     pub selection: Selection,
 }
 
+impl CheckSpec {
+    /// The check's URLs, for log lines and metrics.
+    pub fn label(&self) -> String {
+        self.targets
+            .iter()
+            .map(Target::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// How to reach supervisord.
 #[derive(Clone)]
 pub struct ServerConfig {

@@ -41,6 +41,7 @@ pub mod probe;
 pub mod restart;
 pub mod selection;
 pub mod shutdown;
+pub mod status;
 pub mod supervisor;
 pub mod target;
 pub mod ticks;

@@ -134,6 +134,8 @@ pub struct Program {
     cause: Option<Cause>,
     /// Lines of the restart under way, for its mail.
     story: Vec<String>,
+    /// Restart attempts so far by outcome: restarted, failed, skipped.
+    pub outcomes: [u64; 3],
 }
 
 const FORKING_HINT: &str = "if it forks (apache2, gunicorn, a shell wrapper without exec), \
@@ -150,6 +152,20 @@ impl Program {
             mailed: false,
             cause: None,
             story: Vec::new(),
+            outcomes: [0; 3],
+        }
+    }
+
+    /// The state as one word, for metrics and `--status`.
+    pub fn state_word(&self) -> &'static str {
+        match self.state {
+            State::Watching => "watching",
+            State::Queued { .. } => "queued",
+            State::Restarting { .. } => "restarting",
+            State::Recovering { .. } => "recovering",
+            State::Down(_) => "down",
+            State::GaveUp => "gave-up",
+            State::Gone => "gone",
         }
     }
 
@@ -375,6 +391,7 @@ impl Program {
         let cause = self.cause.take().unwrap_or_default();
         let mut story = std::mem::take(&mut self.story);
         story.extend(notes.iter().cloned());
+        self.count(outcome);
         let (word, line) = match outcome {
             RestartOutcome::Restarted { pid } => {
                 self.restarts.push_back(now);
@@ -423,6 +440,16 @@ impl Program {
             body: story,
         });
         plan.notices.push(hook(&ns, &cause, word));
+    }
+
+    fn count(&mut self, outcome: &RestartOutcome) {
+        let slot = match outcome {
+            RestartOutcome::Restarted { .. } => 0,
+            RestartOutcome::StartFailed(_) | RestartOutcome::StopFailed(_) => 1,
+            RestartOutcome::Skipped(_) => 2,
+            RestartOutcome::Interrupted(_) => return,
+        };
+        self.outcomes[slot] += 1;
     }
 
     /// Forgets restarts older than the window.

@@ -56,6 +56,9 @@ pub struct RoundFacts<'a> {
 #[derive(Debug, Clone, Default)]
 struct CheckState {
     failures: u32,
+    /// Failed rounds in a row, whatever was counted (for metrics): a trip resets
+    /// `failures`, not this.
+    streak: u32,
     /// Programs this check queued whose restart has not ended, in restart order.
     rolling: Vec<String>,
     /// `-p` specs reported missing or ambiguous, so each change is said once.
@@ -106,6 +109,16 @@ impl Planner {
         self.programs.get(namespec)
     }
 
+    /// Every program judged so far, by namespec.
+    pub fn programs(&self) -> impl Iterator<Item = &Program> {
+        self.programs.values()
+    }
+
+    /// Check `i`'s failed rounds in a row.
+    pub fn check_failures(&self, i: usize) -> u32 {
+        self.checks.get(i).map_or(0, |c| c.streak)
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             grace: self.policy.grace,
@@ -118,9 +131,14 @@ impl Planner {
         let mut plan = Plan::default();
         let Some(processes) = facts.processes else {
             for (check, verdict) in self.checks.iter_mut().zip(facts.verdicts) {
-                if *verdict == Verdict::Healthy {
-                    check.failures = 0;
-                    check.mailed = false;
+                match verdict {
+                    Verdict::Healthy => {
+                        check.failures = 0;
+                        check.streak = 0;
+                        check.mailed = false;
+                    }
+                    Verdict::Failing(_) => check.streak += 1,
+                    Verdict::NotProbed => {}
                 }
             }
             return plan;
@@ -139,6 +157,7 @@ impl Planner {
                 Verdict::NotProbed => {}
                 Verdict::Healthy => {
                     self.checks[i].failures = 0;
+                    self.checks[i].streak = 0;
                     self.checks[i].mailed = false;
                 }
                 Verdict::Failing(cause) => self.judge_failure(
@@ -198,6 +217,7 @@ impl Planner {
         now: Instant,
         plan: &mut Plan,
     ) {
+        self.checks[i].streak += 1;
         if !self.checks[i].rolling.is_empty() {
             plan.debug(format!("{}; its restart is under way", cause.line()));
             return;

@@ -28,6 +28,7 @@ use crate::probe::{Outcome, Prober};
 use crate::restart::{Restarter, STOP_DEADLINE};
 use crate::selection::Exclusions;
 use crate::shutdown::Gate;
+use crate::status::Snapshot;
 use crate::supervisor::{Supervisor, fault};
 use crate::target::Target;
 use crate::ticks::TickClock;
@@ -54,6 +55,7 @@ struct Shared {
     notifier: Arc<dyn Notifier>,
     gate: Gate,
     notices: Mutex<Option<Sender<Notice>>>,
+    status: Arc<Mutex<Snapshot>>,
     notice_thread: Mutex<Option<JoinHandle<()>>>,
     jobs: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -102,12 +104,18 @@ impl Watcher {
                 notifier,
                 gate: Gate::default(),
                 notices: Mutex::new(Some(tx)),
+                status: Arc::new(Mutex::new(Snapshot::new(&config.checks))),
                 notice_thread: Mutex::new(notice_thread),
                 jobs: Mutex::new(Vec::new()),
             }),
             ticks: TickClock::default(),
             list_error: None,
         }
+    }
+
+    /// What the metrics endpoint serves, kept up to date by every round and restart.
+    pub fn status(&self) -> Arc<Mutex<Snapshot>> {
+        Arc::clone(&self.shared.status)
     }
 
     pub fn stopper(&self) -> Stopper {
@@ -166,7 +174,15 @@ impl Watcher {
                 listed_late,
             },
         };
-        let plan = lock(&self.shared.planner).plan_round(&facts);
+        let plan = {
+            let mut planner = lock(&self.shared.planner);
+            let plan = planner.plan_round(&facts);
+            let mut status = lock(&self.shared.status);
+            status.record_planner(&planner);
+            status.rounds_total += 1;
+            status.last_round_seconds = probes_started.elapsed().as_secs_f64();
+            plan
+        };
         apply(&self.shared, plan);
     }
 
@@ -191,16 +207,21 @@ impl Watcher {
             .flat_map(|(check, _)| check.targets.iter())
             .collect();
         let mut outcomes = self.prober.probe_all(&targets).into_iter();
+        let mut status = lock(&self.shared.status);
         self.checks
             .iter()
             .zip(&probed)
-            .map(|(check, probed)| {
+            .enumerate()
+            .map(|(i, (check, probed))| {
                 if *probed {
-                    verdict(check, &mut outcomes)
+                    let mine: Vec<Outcome> = outcomes.by_ref().take(check.targets.len()).collect();
+                    let verdict = verdict(check, &mine);
+                    status.record_probe(i, &mine, &verdict);
+                    verdict
                 } else {
                     log::debug!(
                         "{}: no watched program is RUNNING; not probing (-E)",
-                        label(check)
+                        check.label()
                     );
                     Verdict::NotProbed
                 }
@@ -325,7 +346,12 @@ fn run_job(shared: &Arc<Shared>, namespec: &str, pid: u32) {
         log::info!("{line}");
         notes.push(line);
     });
-    let plan = lock(&shared.planner).restart_finished(namespec, &outcome, &notes, Instant::now());
+    let plan = {
+        let mut planner = lock(&shared.planner);
+        let plan = planner.restart_finished(namespec, &outcome, &notes, Instant::now());
+        lock(&shared.status).record_planner(&planner);
+        plan
+    };
     apply(shared, plan);
 }
 
@@ -361,15 +387,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Takes this check's outcomes from the round's list: failing at its first failure.
-fn verdict(check: &CheckSpec, outcomes: &mut impl Iterator<Item = Outcome>) -> Verdict {
+/// A check's verdict from its targets' outcomes: failing at its first failure.
+fn verdict(check: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
     let mut first = None;
-    for target in &check.targets {
-        if let Some(Outcome {
-            result: Err(failure),
-            ..
-        }) = outcomes.next()
-        {
+    for (target, outcome) in check.targets.iter().zip(outcomes) {
+        if let Err(failure) = &outcome.result {
             first.get_or_insert(Cause {
                 url: target.to_string(),
                 reason: failure.to_string(),
@@ -378,16 +400,6 @@ fn verdict(check: &CheckSpec, outcomes: &mut impl Iterator<Item = Outcome>) -> V
         }
     }
     first.map_or(Verdict::Healthy, Verdict::Failing)
-}
-
-/// The check's URLs, for log lines.
-fn label(check: &CheckSpec) -> String {
-    check
-        .targets
-        .iter()
-        .map(Target::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The prober for a config's checks.

@@ -319,3 +319,34 @@ fn finishing_starts_no_queued_restart() {
         r.supervisor.calls()
     );
 }
+
+#[test]
+fn the_status_snapshot_follows_rounds_and_restarts() {
+    let sup = FakeSupervisor::with(vec![process("web", 5)]);
+    let mut r = rig(
+        config(vec![check(
+            Selection::Programs(vec!["web".into()]),
+            "tcp://h:1",
+        )]),
+        sup,
+    );
+    r.watcher.round();
+    let status = r.watcher.status();
+    let snap = lock(&status).clone();
+    assert_eq!(snap.rounds_total, 1);
+    assert_eq!(snap.checks[0].healthy, Some(true));
+    assert_eq!(snap.checks[0].targets[0].success, Some(true));
+    r.prober.fail("tcp://h:1", Failure::Refused);
+    r.watcher.round();
+    assert!(r.watcher.settle(SETTLE));
+    let snap = lock(&status).clone();
+    assert_eq!(snap.checks[0].healthy, Some(false));
+    assert_eq!(snap.checks[0].consecutive_failures, 1);
+    assert_eq!(
+        snap.checks[0].reason.as_deref(),
+        Some("tcp://h:1: connection refused")
+    );
+    assert_eq!(snap.programs.len(), 1);
+    assert_eq!(snap.programs[0].restarted, 1);
+    assert_eq!(snap.programs[0].state, "recovering");
+}

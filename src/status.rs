@@ -1,0 +1,150 @@
+//! What httpok sees, as data: every check's last result and count, every program's
+//! lifecycle state and restart counts, and the rounds. The watcher keeps one
+//! [`Snapshot`] up to date; the metrics endpoint renders it (Prometheus text, JSON) and
+//! `httpok --status` reads it back. Pure data; URLs in it are already redacted.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::CheckSpec;
+use crate::lifecycle::State;
+use crate::planner::{Planner, Verdict};
+use crate::probe::{Failure, Outcome};
+use crate::selection::Selection;
+use crate::target::redact;
+
+/// Everything the metrics endpoint serves.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// httpok's version (httpok_build_info).
+    pub version: String,
+    /// Rounds run since start (httpok_rounds_total).
+    pub rounds_total: u64,
+    /// How long the last round took (httpok_round_duration_seconds).
+    pub last_round_seconds: f64,
+    pub checks: Vec<CheckStatus>,
+    pub programs: Vec<ProgramStatus>,
+}
+
+/// One check: its label, the programs it names, and each target's last probe.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckStatus {
+    /// The check's name in logs (its URLs unless named).
+    pub check: String,
+    /// The `-p`/`--check` specs it restarts (`*` for -a), joined by ",".
+    pub program: String,
+    /// `None` until it has been probed.
+    pub healthy: Option<bool>,
+    /// The reason of its last failure, while it fails.
+    pub reason: Option<String>,
+    /// Failed rounds in a row (httpok_check_consecutive_failures).
+    pub consecutive_failures: u32,
+    pub targets: Vec<TargetStatus>,
+}
+
+/// One URL of a check and its last probe.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetStatus {
+    /// The URL, credentials redacted.
+    pub target: String,
+    /// `None` until probed (probe_success).
+    pub success: Option<bool>,
+    /// probe_duration_seconds.
+    pub duration_seconds: f64,
+    /// probe_http_status_code: the status of an HTTP answer (0 for tcp or no answer).
+    pub http_status: u16,
+    /// probe_ssl_earliest_cert_expiry: epoch seconds the leaf certificate expires (https).
+    pub cert_expiry: Option<i64>,
+}
+
+/// One supervisord process httpok judges.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProgramStatus {
+    /// Its namespec.
+    pub program: String,
+    /// The lifecycle state: watching, queued, restarting, recovering, down, gave-up, gone.
+    pub state: String,
+    /// Restart attempts by outcome (httpok_restarts_total{outcome}).
+    pub restarted: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    /// httpok_given_up.
+    pub given_up: bool,
+    /// Restarts within the --restart-window now.
+    pub restarts_in_window: u32,
+}
+
+impl Snapshot {
+    /// Every check healthy (a check not yet probed counts as not healthy).
+    pub fn all_healthy(&self) -> bool {
+        self.checks.iter().all(|c| c.healthy == Some(true))
+    }
+}
+
+impl Snapshot {
+    /// The checks as configured, nothing probed yet.
+    pub fn new(checks: &[CheckSpec]) -> Snapshot {
+        Snapshot {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            checks: checks
+                .iter()
+                .map(|c| CheckStatus {
+                    check: c.label(),
+                    program: match &c.selection {
+                        Selection::Any => "*".to_string(),
+                        Selection::Programs(p) => p.join(","),
+                    },
+                    targets: c
+                        .targets
+                        .iter()
+                        .map(|t| TargetStatus {
+                            target: redact(&t.to_string()),
+                            ..TargetStatus::default()
+                        })
+                        .collect(),
+                    ..CheckStatus::default()
+                })
+                .collect(),
+            ..Snapshot::default()
+        }
+    }
+
+    /// Check `i` was probed: its targets' outcomes and its verdict.
+    pub fn record_probe(&mut self, i: usize, outcomes: &[Outcome], verdict: &Verdict) {
+        let Some(check) = self.checks.get_mut(i) else {
+            return;
+        };
+        for (target, outcome) in check.targets.iter_mut().zip(outcomes) {
+            target.success = Some(outcome.result.is_ok());
+            target.duration_seconds = outcome.latency.as_secs_f64();
+            target.http_status = match &outcome.result {
+                Ok(status) => *status,
+                Err(Failure::Status(status)) => *status,
+                Err(_) => 0,
+            };
+        }
+        (check.healthy, check.reason) = match verdict {
+            Verdict::Healthy => (Some(true), None),
+            Verdict::Failing(cause) => (Some(false), Some(cause.line())),
+            Verdict::NotProbed => (check.healthy, check.reason.take()),
+        };
+    }
+
+    /// The planner's counts and every program's state.
+    pub fn record_planner(&mut self, planner: &Planner) {
+        for (i, check) in self.checks.iter_mut().enumerate() {
+            check.consecutive_failures = planner.check_failures(i);
+        }
+        self.programs = planner
+            .programs()
+            .map(|p| ProgramStatus {
+                program: p.namespec.clone(),
+                state: p.state_word().to_string(),
+                restarted: p.outcomes[0],
+                failed: p.outcomes[1],
+                skipped: p.outcomes[2],
+                given_up: *p.state() == State::GaveUp,
+                restarts_in_window: u32::try_from(p.restarts_in_window()).unwrap_or(u32::MAX),
+            })
+            .collect();
+    }
+}
