@@ -61,6 +61,10 @@ pub struct Config {
     pub dry_run: bool,
     pub once: bool,
     pub on_restart: Option<Vec<String>>,
+    /// --on-change, as argv.
+    pub on_change: Option<Vec<String>>,
+    /// --state-file.
+    pub state_file: Option<PathBuf>,
     pub exclude: Vec<String>,
     /// `None` only with --once.
     pub server: Option<ServerConfig>,

@@ -250,7 +250,14 @@ impl Program {
                     && info.pid == pid
                     && since <= clock.probes_started =>
             {
-                plan.info(format!("{ns} recovered: its checks pass against pid {pid}"));
+                let line = format!("{ns} recovered: its checks pass against pid {pid}");
+                plan.info(line.clone());
+                plan.notices.push(Notice::Mail {
+                    subject: format!("{ns} recovered"),
+                    body: vec![line],
+                });
+                plan.notices
+                    .push(change(ns, ns, "recovered", "restarted", String::new()));
                 self.state = State::Watching;
             }
             State::GaveUp => {
@@ -338,6 +345,13 @@ impl Program {
                 cause.reason
             );
             plan.error(line.clone());
+            plan.notices.push(change(
+                &cause.url,
+                &self.namespec,
+                "gave-up",
+                "failing",
+                cause.reason.clone(),
+            ));
             self.state = State::GaveUp;
             if !self.mailed {
                 self.mailed = true;
@@ -405,6 +419,13 @@ impl Program {
                     uptime: Duration::ZERO,
                 });
                 plan.info(format!("{ns} restarted"));
+                plan.notices.push(change(
+                    &cause.url,
+                    &ns,
+                    "restarted",
+                    "restarting",
+                    cause.reason.clone(),
+                ));
                 (OutcomeWord::Restarted, format!("{ns} restarted"))
             }
             RestartOutcome::StartFailed(why) => {
@@ -413,6 +434,13 @@ impl Program {
                 self.mailed = true;
                 let line = format!("Failed to start process {ns}: {why}; {FORKING_HINT}");
                 plan.error(line.clone());
+                plan.notices.push(change(
+                    &cause.url,
+                    &ns,
+                    "start-failed",
+                    "restarting",
+                    why.clone(),
+                ));
                 (OutcomeWord::Failed, line)
             }
             RestartOutcome::StopFailed(why) => {
@@ -503,6 +531,23 @@ impl Program {
             Duration::ZERO
         };
         Some(start + slack)
+    }
+}
+
+/// An --on-change notice.
+pub fn change(
+    check: &str,
+    program: &str,
+    state: &'static str,
+    previous: &'static str,
+    reason: String,
+) -> Notice {
+    Notice::Change {
+        check: check.to_string(),
+        program: program.to_string(),
+        state,
+        previous,
+        reason,
     }
 }
 

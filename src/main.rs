@@ -89,6 +89,7 @@ fn run(config: Config) -> Result<(), String> {
         gcore: config.gcore.clone(),
         coredir: config.coredir.clone(),
         on_restart: config.on_restart.clone(),
+        on_change: config.on_change.clone(),
         hook_timeout: config.probe.timeout,
     };
     let mut watcher = Watcher::new(

@@ -30,7 +30,9 @@ pub struct Commands {
     pub coredir: Option<PathBuf>,
     /// --on-restart, as argv.
     pub on_restart: Option<Vec<String>>,
-    /// How long the hook may run (-t).
+    /// --on-change, as argv.
+    pub on_change: Option<Vec<String>>,
+    /// How long a hook may run (-t).
     pub hook_timeout: Duration,
 }
 
@@ -61,6 +63,28 @@ impl Notifier for Commands {
                 let result = notify::run_command(hook, None, &env, self.hook_timeout);
                 if !result.success {
                     log::warn!("--on-restart for {program}: {}", result.summary);
+                }
+            }
+            Notice::Change {
+                check,
+                program,
+                state,
+                previous,
+                reason,
+            } => {
+                let Some(hook) = &self.on_change else {
+                    return;
+                };
+                let env = [
+                    ("HTTPOK_CHECK", check.clone()),
+                    ("HTTPOK_PROGRAM", program.clone()),
+                    ("HTTPOK_STATE", state.to_string()),
+                    ("HTTPOK_PREVIOUS", previous.to_string()),
+                    ("HTTPOK_REASON", reason.clone()),
+                ];
+                let result = notify::run_command(hook, None, &env, self.hook_timeout);
+                if !result.success {
+                    log::warn!("--on-change ({state}) for {program}: {}", result.summary);
                 }
             }
         }
@@ -95,7 +119,7 @@ pub mod fake {
                 .iter()
                 .filter_map(|n| match n {
                     Notice::Mail { subject, body } => Some((subject.clone(), body.clone())),
-                    Notice::Hook { .. } => None,
+                    Notice::Hook { .. } | Notice::Change { .. } => None,
                 })
                 .collect()
         }
@@ -109,7 +133,25 @@ pub mod fake {
                     Notice::Hook {
                         program, outcome, ..
                     } => Some((program.clone(), outcome.as_str())),
-                    Notice::Mail { .. } => None,
+                    Notice::Mail { .. } | Notice::Change { .. } => None,
+                })
+                .collect()
+        }
+
+        /// (program, state, previous) of every change notice.
+        pub fn changes(&self) -> Vec<(String, &'static str, &'static str)> {
+            self.notices
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter_map(|n| match n {
+                    Notice::Change {
+                        program,
+                        state,
+                        previous,
+                        ..
+                    } => Some((program.clone(), *state, *previous)),
+                    _ => None,
                 })
                 .collect()
         }

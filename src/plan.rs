@@ -41,6 +41,14 @@ impl OutcomeWord {
 pub enum Notice {
     /// A mail through -m: `subject` is what follows `httpok[ [NAME]]: `.
     Mail { subject: String, body: Vec<String> },
+    /// The --on-change hook: a check or program changed state.
+    Change {
+        check: String,
+        program: String,
+        state: &'static str,
+        previous: &'static str,
+        reason: String,
+    },
     /// The --on-restart hook, once per restart attempt.
     Hook {
         program: String,

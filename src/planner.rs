@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::lifecycle::{Cause, Health, Limits, Program, RestartOutcome, RoundClock, State};
+use crate::lifecycle::{Cause, Health, Limits, Program, RestartOutcome, RoundClock, State, change};
 use crate::model::ProcessInfo;
 use crate::plan::{Notice, Plan, RestartOrder, python_list};
 use crate::selection::{Exclusions, Resolved, Selection, spec_matches_namespec};
@@ -65,6 +65,8 @@ struct CheckState {
     reported: Vec<String>,
     /// A check with no programs mailed for its current failure.
     mailed: bool,
+    /// Its current failure was counted and announced (--on-change "failing").
+    announced: bool,
 }
 
 /// Every check's count and every program's lifecycle.
@@ -72,6 +74,8 @@ struct CheckState {
 pub struct Planner {
     policy: PolicyConfig,
     selections: Vec<Selection>,
+    /// Each check's name in notices (its URLs).
+    labels: Vec<String>,
     exclusions: Exclusions,
     dry_run: bool,
     checks: Vec<CheckState>,
@@ -88,6 +92,7 @@ impl Planner {
     ) -> Planner {
         Planner {
             checks: vec![CheckState::default(); selections.len()],
+            labels: vec![String::new(); selections.len()],
             policy,
             selections,
             exclusions,
@@ -95,6 +100,11 @@ impl Planner {
             programs: BTreeMap::new(),
             stopping: false,
         }
+    }
+
+    /// Names the checks in notices (their URLs, in configuration order).
+    pub fn label_checks(&mut self, labels: Vec<String>) {
+        self.labels = labels;
     }
 
     /// Whether a round must read the process list even if every check passes: some
@@ -129,18 +139,10 @@ impl Planner {
     /// Judges one round.
     pub fn plan_round(&mut self, facts: &RoundFacts<'_>) -> Plan {
         let mut plan = Plan::default();
+        for (i, verdict) in facts.verdicts.iter().enumerate() {
+            self.count(i, verdict, &mut plan);
+        }
         let Some(processes) = facts.processes else {
-            for (check, verdict) in self.checks.iter_mut().zip(facts.verdicts) {
-                match verdict {
-                    Verdict::Healthy => {
-                        check.failures = 0;
-                        check.streak = 0;
-                        check.mailed = false;
-                    }
-                    Verdict::Failing(_) => check.streak += 1,
-                    Verdict::NotProbed => {}
-                }
-            }
             return plan;
         };
         let resolved: Vec<Resolved<'_>> = self
@@ -154,12 +156,7 @@ impl Planner {
         let judgeable = self.observe_programs(processes, &resolved, facts, &mut plan);
         for (i, verdict) in facts.verdicts.iter().enumerate() {
             match verdict {
-                Verdict::NotProbed => {}
-                Verdict::Healthy => {
-                    self.checks[i].failures = 0;
-                    self.checks[i].streak = 0;
-                    self.checks[i].mailed = false;
-                }
+                Verdict::NotProbed | Verdict::Healthy => {}
                 Verdict::Failing(cause) => self.judge_failure(
                     i,
                     cause,
@@ -172,6 +169,39 @@ impl Planner {
         }
         self.dispatch(&mut plan);
         plan
+    }
+
+    /// A check's streak, and the --on-change notice when it starts or stops failing.
+    /// A healthy round also resets its count toward the threshold.
+    fn count(&mut self, i: usize, verdict: &Verdict, plan: &mut Plan) {
+        let label = self.labels.get(i).cloned().unwrap_or_default();
+        let program = self
+            .selections
+            .get(i)
+            .map(Selection::label)
+            .unwrap_or_default();
+        let Some(check) = self.checks.get_mut(i) else {
+            return;
+        };
+        match verdict {
+            Verdict::Healthy => {
+                if check.announced {
+                    plan.notices.push(change(
+                        &label,
+                        &program,
+                        "recovered",
+                        "failing",
+                        String::new(),
+                    ));
+                }
+                check.failures = 0;
+                check.streak = 0;
+                check.mailed = false;
+                check.announced = false;
+            }
+            Verdict::Failing(_) => check.streak += 1,
+            Verdict::NotProbed => {}
+        }
     }
 
     /// Feeds every program its facts; returns the pids failing checks may count against.
@@ -217,7 +247,6 @@ impl Planner {
         now: Instant,
         plan: &mut Plan,
     ) {
-        self.checks[i].streak += 1;
         if !self.checks[i].rolling.is_empty() {
             plan.debug(format!("{}; its restart is under way", cause.line()));
             return;
@@ -240,6 +269,18 @@ impl Planner {
             return;
         }
         let threshold = self.policy.failures;
+        if !self.checks[i].announced {
+            self.checks[i].announced = true;
+            let program = self.selections[i].label();
+            let label = self.labels.get(i).cloned().unwrap_or_default();
+            plan.notices.push(change(
+                &label,
+                &program,
+                "failing",
+                "healthy",
+                cause.reason.clone(),
+            ));
+        }
         let check = &mut self.checks[i];
         check.failures += 1;
         if check.failures < threshold {

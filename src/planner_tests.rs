@@ -95,7 +95,17 @@ fn hooks(plan: &Plan) -> Vec<(String, OutcomeWord)> {
             Notice::Hook {
                 program, outcome, ..
             } => Some((program.clone(), *outcome)),
-            Notice::Mail { .. } => None,
+            Notice::Mail { .. } | Notice::Change { .. } => None,
+        })
+        .collect()
+}
+
+fn changes(plan: &Plan) -> Vec<(String, &'static str)> {
+    plan.notices
+        .iter()
+        .filter_map(|n| match n {
+            Notice::Change { program, state, .. } => Some((program.clone(), *state)),
+            _ => None,
         })
         .collect()
 }
@@ -418,6 +428,10 @@ fn recovered_needs_a_healthy_round_probed_after_the_restart_against_the_new_pid(
         plan.texts(),
         ["web recovered: its checks pass against pid 11"]
     );
+    assert_eq!(mails(&plan), 1, "the recovered mail");
+    // The check's own "recovered" came with the first healthy round; this is the
+    // program's.
+    assert_eq!(changes(&plan), [("web".to_string(), "recovered")]);
     let plan = round(&mut p, at(15), &[Verdict::Healthy], &[running("web", 11)]);
     assert!(plan.texts().is_empty(), "once");
 }
@@ -533,7 +547,8 @@ fn a_healthy_round_without_a_list_only_resets_counts() {
         processes: None,
         clock: clock.at(5),
     });
-    assert_eq!(plan, Plan::default());
+    assert!(plan.lines.is_empty() && plan.restarts.is_empty());
+    assert_eq!(changes(&plan), [("web".to_string(), "recovered")]);
     assert!(!p.needs_process_list());
     let plan = round(
         &mut p,

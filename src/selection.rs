@@ -42,6 +42,14 @@ pub struct Resolved<'a> {
 }
 
 impl Selection {
+    /// The specs as one word for notices and metrics: `web,api:*`, or `*` for -a.
+    pub fn label(&self) -> String {
+        match self {
+            Selection::Any => "*".to_string(),
+            Selection::Programs(p) => p.join(","),
+        }
+    }
+
     pub fn resolve<'a>(&self, all: &'a [ProcessInfo], exclusions: &Exclusions) -> Resolved<'a> {
         let mut resolved = Resolved::default();
         let push = |resolved: &mut Resolved<'a>, info: &'a ProcessInfo| {

@@ -9,7 +9,6 @@ use crate::config::CheckSpec;
 use crate::lifecycle::State;
 use crate::planner::{Planner, Verdict};
 use crate::probe::{Failure, Outcome};
-use crate::selection::Selection;
 use crate::target::redact;
 
 /// Everything the metrics endpoint serves.
@@ -89,10 +88,7 @@ impl Snapshot {
                 .iter()
                 .map(|c| CheckStatus {
                     check: c.label(),
-                    program: match &c.selection {
-                        Selection::Any => "*".to_string(),
-                        Selection::Programs(p) => p.join(","),
-                    },
+                    program: c.selection.label(),
                     targets: c
                         .targets
                         .iter()

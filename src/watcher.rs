@@ -85,12 +85,13 @@ impl Watcher {
         exclusions: Exclusions,
     ) -> Watcher {
         let selections = config.checks.iter().map(|c| c.selection.clone()).collect();
-        let planner = Planner::new(
+        let mut planner = Planner::new(
             config.policy.clone(),
             selections,
             exclusions.clone(),
             config.dry_run,
         );
+        planner.label_checks(config.checks.iter().map(CheckSpec::label).collect());
         let (tx, rx) = mpsc::channel();
         let notice_thread = spawn_notices(rx, Arc::clone(&notifier));
         Watcher {

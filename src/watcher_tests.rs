@@ -86,6 +86,8 @@ fn config(checks: Vec<CheckSpec>) -> Config {
         dry_run: false,
         once: false,
         on_restart: None,
+        on_change: None,
+        state_file: None,
         exclude: Vec::new(),
         server: None,
     }

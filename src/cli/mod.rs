@@ -184,6 +184,19 @@ pub struct Args {
     #[arg(long, value_name = "CMD", help_heading = POLICY)]
     pub on_restart: Option<String>,
 
+    /// Command run when a check or program changes state (failing, recovered,
+    /// restarted, start-failed, gave-up), no shell, with HTTPOK_CHECK, HTTPOK_PROGRAM,
+    /// HTTPOK_STATE, HTTPOK_PREVIOUS and HTTPOK_REASON in its environment: a chat
+    /// webhook gets the recovery too.
+    #[arg(long, value_name = "CMD", help_heading = POLICY)]
+    pub on_change: Option<String>,
+
+    /// Keep failure counts, restart history, give-ups and any restart in flight in this
+    /// file (written atomically when they change, read at start), so a restart of httpok
+    /// continues where it was, and a program it had stopped for a restart is started.
+    #[arg(long, value_name = "PATH", help_heading = POLICY)]
+    pub state_file: Option<std::path::PathBuf>,
+
     /// Never restart this process (namespec); repeatable. This listener is always excluded.
     #[arg(long, value_name = "NAME", help_heading = POLICY)]
     pub exclude: Vec<String>,

@@ -22,6 +22,7 @@ struct Commands {
     sendmail: Vec<String>,
     gcore: Vec<String>,
     on_restart: Option<Vec<String>>,
+    on_change: Option<Vec<String>>,
 }
 
 impl Args {
@@ -45,6 +46,8 @@ impl Args {
             dry_run: self.dry_run,
             once: self.once,
             on_restart: commands.on_restart,
+            on_change: commands.on_change,
+            state_file: self.state_file.clone(),
             exclude: self.exclude,
             server,
         })
@@ -181,6 +184,11 @@ impl Args {
                 .on_restart
                 .as_deref()
                 .map(|c| split_command(c, "--on-restart"))
+                .transpose()?,
+            on_change: self
+                .on_change
+                .as_deref()
+                .map(|c| split_command(c, "--on-change"))
                 .transpose()?,
         })
     }
