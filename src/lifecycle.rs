@@ -173,6 +173,31 @@ impl Program {
         &self.state
     }
 
+    /// The restart history and give-up read back from a state file.
+    pub fn restore(&mut self, restarts: impl IntoIterator<Item = Instant>, gave_up: bool) {
+        self.restarts = restarts.into_iter().collect();
+        if gave_up {
+            self.state = State::GaveUp;
+            self.mailed = true;
+        }
+    }
+
+    /// When each restart in the window happened.
+    pub fn restart_times(&self) -> impl Iterator<Item = &Instant> {
+        self.restarts.iter()
+    }
+
+    /// A restart the previous httpok left between its stop and its start: a job
+    /// finishes it (starts the program if it is still stopped).
+    pub fn resume(&mut self, pid: u32) {
+        self.state = State::Restarting { pid };
+        self.cause = Some(Cause {
+            url: String::new(),
+            reason: "a restart the previous httpok did not finish".into(),
+            summary: "restart finished".into(),
+        });
+    }
+
     /// Queued or restarting: a job owns it, rounds leave it alone.
     pub fn is_busy(&self) -> bool {
         matches!(self.state, State::Queued { .. } | State::Restarting { .. })

@@ -100,6 +100,7 @@ fn run(config: Config) -> Result<(), String> {
         exclusions,
     );
     stop_on_signals(watcher.stopper())?;
+    watcher.resume();
     let stdin = io::stdin().lock();
     // std's stdout is line-buffered: it would write `RESULT 2\nOK` in two pieces, split
     // at the newline. On its own descriptor, each message is one write (write_ok and

@@ -579,3 +579,37 @@ fn a_check_without_programs_mails_once_per_failure() {
         1
     );
 }
+
+#[test]
+fn a_state_export_reads_back_with_its_window_and_in_flight_restarts() {
+    let clock = Clock(Instant::now());
+    let mut limited = policy(1);
+    limited.max_restarts = Some((2, secs(600)));
+    let mut p = planner(limited.clone(), vec![programs(&["web"])]);
+    p.label_checks(vec!["http://h/".into()]);
+    round(
+        &mut p,
+        clock.at(0),
+        &[failing("http://h/")],
+        &[running("web", 10)],
+    );
+    p.restart_finished(
+        "web",
+        &RestartOutcome::Restarted { pid: 11 },
+        &[],
+        clock.0 + secs(1),
+    );
+    let mut saved = p.export(clock.0 + secs(2), 1_000_002);
+    assert_eq!(saved.programs[0].restarts, [1_000_001]);
+    saved.programs[0].stopping = Some(11);
+    // A new httpok, 100 s later by the wall clock.
+    let later = Instant::now() + secs(500);
+    let mut q = planner(limited, vec![programs(&["web"])]);
+    q.label_checks(vec!["http://h/".into()]);
+    assert_eq!(
+        q.import(&saved, later, 1_000_102),
+        [("web".to_string(), 11)]
+    );
+    assert!(q.program("web").is_some_and(Program::is_busy));
+    assert_eq!(q.program("web").map(Program::restarts_in_window), Some(1));
+}

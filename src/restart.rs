@@ -36,6 +36,9 @@ pub struct Restarter<'a> {
     pub supervisor: &'a dyn Supervisor,
     pub notifier: &'a dyn Notifier,
     pub gate: &'a Gate,
+    /// Told `Some(pid)` just before the stop is issued and `None` once the start is
+    /// (or the restart ended without one): --state-file keeps restarts in flight.
+    pub journal: &'a (dyn Fn(&str, Option<u32>) + Sync),
 }
 
 /// How the stop ended.
@@ -76,12 +79,44 @@ impl Restarter<'_> {
             ));
         }
         note(format!("{namespec} is in RUNNING state, restarting"));
+        (self.journal)(namespec, Some(failed_pid));
         let started = self.stop_then_start(namespec, failed_pid);
+        (self.journal)(namespec, None);
         self.gate.leave();
         match started {
             Err(outcome) => outcome,
             Ok(()) if self.gate.is_closed() => RestartOutcome::Interrupted(STOPPING.into()),
             Ok(()) => self.await_running(namespec),
+        }
+    }
+
+    /// Finishes a restart a previous httpok left between its stop and its start: waits
+    /// while the process is still STOPPING, then starts it if it is STOPPED. Anything
+    /// else (running again, FATAL) is not ours to touch.
+    pub fn resume(&self, namespec: &str, stopped_pid: u32) -> RestartOutcome {
+        let deadline = Instant::now() + STOP_DEADLINE;
+        loop {
+            match self.supervisor.process_info(namespec) {
+                Ok(info) if info.state == ProcessState::Stopping && Instant::now() < deadline => {}
+                Ok(info) if info.state == ProcessState::Stopped => break,
+                Ok(info) => {
+                    return RestartOutcome::Skipped(format!(
+                        "{namespec} was being restarted by the previous httpok (pid \
+                         {stopped_pid} stopped); it is {} now, nothing to finish",
+                        info.state
+                    ));
+                }
+                Err(e) => return RestartOutcome::StartFailed(format!("cannot read it: {e}")),
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+        log::info!(
+            "{namespec} was stopped by the previous httpok for a restart (pid {stopped_pid}) \
+             and not started again; starting it"
+        );
+        match start(self.supervisor, namespec) {
+            Ok(()) => self.await_running(namespec),
+            Err(e) => RestartOutcome::StartFailed(e.to_string()),
         }
     }
 
@@ -365,6 +400,7 @@ mod tests {
             supervisor: sup,
             notifier: &notifier,
             gate,
+            journal: &|_, _| {},
         };
         let mut notes = Vec::new();
         let outcome = restarter.restart("web", pid, &mut |n| notes.push(n));
@@ -419,6 +455,7 @@ mod tests {
             supervisor: &sup,
             notifier: &notifier,
             gate: &gate,
+            journal: &|_, _| {},
         };
         let outcome = stop_and_wait(restarter.supervisor, "web", 42);
         assert!(matches!(outcome, Ok(Stopped::Replaced(77))));

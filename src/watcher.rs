@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{CheckSpec, Config};
 use crate::event::Event;
+use crate::keeper::{Keeper, epoch_now};
 use crate::lifecycle::{Cause, RoundClock};
 use crate::listener::{self, EventReader};
 use crate::model::ProcessInfo;
@@ -56,6 +57,7 @@ struct Shared {
     gate: Gate,
     notices: Mutex<Option<Sender<Notice>>>,
     status: Arc<Mutex<Snapshot>>,
+    keeper: Keeper,
     notice_thread: Mutex<Option<JoinHandle<()>>>,
     jobs: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -106,11 +108,33 @@ impl Watcher {
                 gate: Gate::default(),
                 notices: Mutex::new(Some(tx)),
                 status: Arc::new(Mutex::new(Snapshot::new(&config.checks))),
+                keeper: Keeper::new(config.state_file.clone()),
                 notice_thread: Mutex::new(notice_thread),
                 jobs: Mutex::new(Vec::new()),
             }),
             ticks: TickClock::default(),
             list_error: None,
+        }
+    }
+
+    /// Takes back what --state-file kept and finishes any restart the previous httpok
+    /// left between its stop and its start. Call once, before the first event.
+    pub fn resume(&self) {
+        let Some(saved) = self.shared.keeper.load() else {
+            return;
+        };
+        let in_flight = {
+            let mut planner = lock(&self.shared.planner);
+            let in_flight = planner.import(&saved, Instant::now(), epoch_now());
+            lock(&self.shared.status).record_planner(&planner);
+            // Still in flight until the resume job has started it.
+            for (namespec, pid) in &in_flight {
+                self.shared.keeper.journal(namespec, Some(*pid), &planner);
+            }
+            in_flight
+        };
+        for (namespec, pid) in in_flight {
+            spawn_job(&self.shared, Job::Resume, namespec, pid);
         }
     }
 
@@ -182,6 +206,7 @@ impl Watcher {
             status.record_planner(&planner);
             status.rounds_total += 1;
             status.last_round_seconds = probes_started.elapsed().as_secs_f64();
+            self.shared.keeper.save(&planner);
             plan
         };
         apply(&self.shared, plan);
@@ -319,41 +344,66 @@ fn apply(shared: &Arc<Shared>, plan: Plan) {
         }
     }
     for order in plan.restarts {
-        let job_shared = Arc::clone(shared);
-        let namespec = order.namespec.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("restart {namespec}"))
-            .spawn(move || run_job(&job_shared, &order.namespec, order.pid));
-        match spawned {
-            Ok(handle) => {
-                let mut jobs = lock(&shared.jobs);
-                jobs.retain(|j| !j.is_finished());
-                jobs.push(handle);
-            }
-            Err(e) => log::error!("cannot start a restart thread for {namespec}: {e}"),
-        }
+        spawn_job(shared, Job::Restart, order.namespec, order.pid);
     }
 }
 
 /// One restart job: restart, then tell the planner (which may start the next one).
-fn run_job(shared: &Arc<Shared>, namespec: &str, pid: u32) {
+fn run_job(shared: &Arc<Shared>, kind: Job, namespec: &str, pid: u32) {
+    let journal = |namespec: &str, stopping: Option<u32>| {
+        let planner = lock(&shared.planner);
+        shared.keeper.journal(namespec, stopping, &planner);
+    };
     let restarter = Restarter {
         supervisor: &*shared.supervisor,
         notifier: &*shared.notifier,
         gate: &shared.gate,
+        journal: &journal,
     };
     let mut notes = Vec::new();
-    let outcome = restarter.restart(namespec, pid, &mut |line| {
-        log::info!("{line}");
-        notes.push(line);
-    });
+    let outcome = match kind {
+        Job::Restart => restarter.restart(namespec, pid, &mut |line| {
+            log::info!("{line}");
+            notes.push(line);
+        }),
+        Job::Resume => {
+            let outcome = restarter.resume(namespec, pid);
+            journal(namespec, None);
+            outcome
+        }
+    };
     let plan = {
         let mut planner = lock(&shared.planner);
         let plan = planner.restart_finished(namespec, &outcome, &notes, Instant::now());
         lock(&shared.status).record_planner(&planner);
+        shared.keeper.save(&planner);
         plan
     };
     apply(shared, plan);
+}
+
+/// What a job does: a restart the planner ordered, or one a previous httpok left.
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Restart,
+    Resume,
+}
+
+/// Starts a job on its own thread.
+fn spawn_job(shared: &Arc<Shared>, kind: Job, namespec: String, pid: u32) {
+    let job_shared = Arc::clone(shared);
+    let name = namespec.clone();
+    let spawned = thread::Builder::new()
+        .name(format!("restart {name}"))
+        .spawn(move || run_job(&job_shared, kind, &namespec, pid));
+    match spawned {
+        Ok(handle) => {
+            let mut jobs = lock(&shared.jobs);
+            jobs.retain(|j| !j.is_finished());
+            jobs.push(handle);
+        }
+        Err(e) => log::error!("cannot start a restart thread for {name}: {e}"),
+    }
 }
 
 fn spawn_notices(rx: Receiver<Notice>, notifier: Arc<dyn Notifier>) -> Option<JoinHandle<()>> {

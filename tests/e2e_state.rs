@@ -1,0 +1,116 @@
+//! `--state-file` under a real supervisord (issue 11): restart windows survive a restart
+//! of httpok, a restart cut short by a SIGKILL of httpok is finished by the next one, a
+//! program the operator stopped stays stopped, and a corrupt file is a fresh start.
+mod common;
+
+use common::e2e::*;
+use common::*;
+use std::fs;
+
+/// The listener with a state file in the test dir, restarted by supervisord if killed.
+fn stateful_listener(sup_dir_args: &str) -> String {
+    listener(&format!("--state-file {{dir}}/httpok.state {sup_dir_args}"))
+        + "autorestart=true\nstopwaitsecs=30\n"
+}
+
+fn spawned(sup: &Supervisor, name: &str) -> usize {
+    count(
+        &read_file_lossy(sup.log_path()),
+        &format!("spawned: '{name}'"),
+    )
+}
+
+#[test]
+fn the_restart_window_continues_across_a_restart_of_httpok() {
+    let port = free_port();
+    let sup = start(vec![
+        web("web", port, "error"),
+        stateful_listener(&format!(
+            "-p web -t 2 --max-restarts 2 --restart-window 600 http://127.0.0.1:{port}/"
+        )),
+    ]);
+    sup.wait_running("web", T);
+    wait_for_count(&sup, "web restarted", 2);
+    let (code, out) = sup.ctl(&["restart", "httpok"]);
+    assert_eq!(code, 0, "{out}");
+    wait_for_more_ticks(&sup, 3);
+    let log = httpok_log(&sup);
+    assert!(log.contains("state read from"), "{log}");
+    assert_eq!(count(&log, "web restarted"), 2, "no third restart: {log}");
+    assert_eq!(spawned(&sup, "web"), 3, "the first start and two restarts");
+    assert!(log.contains("giving up on web"), "{log}");
+}
+
+#[test]
+fn a_restart_cut_short_by_sigkill_is_finished_by_the_next_httpok() {
+    let port = free_port();
+    let sup = start(vec![
+        web("web", port, "ok") + "stopwaitsecs=8\n",
+        stateful_listener(&format!("-p web -t 1 http://127.0.0.1:{port}/")),
+    ]);
+    let pid = sup.wait_running("web", T);
+    let httpok = sup.wait_running("httpok", T);
+    sup.freeze(pid);
+    wait_for_log(
+        sup.path("httpok.err.log"),
+        "web is in RUNNING state, restarting",
+        T,
+    );
+    assert!(send_signal(httpok, "KILL"));
+    // supervisord SIGKILLs the frozen web after stopwaitsecs: STOPPED, and nobody but
+    // the next httpok knows it was meant to come back.
+    let new_pid = sup.wait_pid_change("web", pid, T);
+    sup.wait_state("web", "RUNNING", T);
+    assert_ne!(new_pid, pid);
+    let log = httpok_log(&sup);
+    assert!(
+        log.contains("web was stopped by the previous httpok for a restart"),
+        "{log}"
+    );
+    assert_ne!(sup.pid("httpok"), Some(httpok));
+}
+
+#[test]
+fn a_program_the_operator_stopped_stays_stopped_across_a_restart_of_httpok() {
+    let port = free_port();
+    let sup = start(vec![
+        web("web", port, "ok"),
+        stateful_listener(&format!("-p web -t 1 http://127.0.0.1:{port}/")),
+    ]);
+    sup.wait_running("web", T);
+    sup.wait_running("httpok", T);
+    let (code, out) = sup.ctl(&["stop", "web"]);
+    assert_eq!(code, 0, "{out}");
+    wait_for_more_ticks(&sup, 1);
+    let (code, out) = sup.ctl(&["restart", "httpok"]);
+    assert_eq!(code, 0, "{out}");
+    wait_for_more_ticks(&sup, 2);
+    assert_eq!(sup.state("web"), "STOPPED");
+    assert_eq!(spawned(&sup, "web"), 1);
+}
+
+#[test]
+fn a_corrupt_state_file_is_a_warning_and_a_fresh_start() {
+    let port = free_port();
+    let sup = start(vec![web("web", port, "error")]);
+    let pid = sup.wait_running("web", T);
+    fs::write(
+        sup.path("httpok.state"),
+        b"{\"version\": 1, \"checks\": [oops",
+    )
+    .expect("write");
+    let conf = read_file_lossy(sup.conf_path())
+        + "\n"
+        + &stateful_listener(&format!("-p web -t 2 http://127.0.0.1:{port}/"));
+    fs::write(sup.conf_path(), sup.expand(&conf)).expect("rewrite conf");
+    let (code, out) = sup.ctl(&["update"]);
+    assert_eq!(code, 0, "{out}");
+    assert_restarted(&sup, "web", pid);
+    let log = httpok_log(&sup);
+    assert!(log.contains("WARN cannot use the state file"), "{log}");
+    // Rewritten at the first change, readable again.
+    wait_until("the state file is rewritten", T, || {
+        httpok::state_file::load(&sup.path("httpok.state")).is_ok_and(|s| s.is_some())
+    });
+    assert_listener_healthy(&sup);
+}
