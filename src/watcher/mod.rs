@@ -11,8 +11,8 @@
 //! ```
 
 use std::io::{self, BufRead, Write};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -23,10 +23,10 @@ use crate::lifecycle::{Cause, RoundClock};
 use crate::listener::{self, EventReader};
 use crate::model::ProcessInfo;
 use crate::notifier::Notifier;
-use crate::plan::{Notice, Plan};
+use crate::plan::Notice;
 use crate::planner::{Planner, RoundFacts, Verdict};
 use crate::probe::{Outcome, Prober};
-use crate::restart::{Restarter, STOP_DEADLINE};
+use crate::restart::STOP_DEADLINE;
 use crate::selection::Exclusions;
 use crate::shutdown::Gate;
 use crate::status::Snapshot;
@@ -333,111 +333,6 @@ impl Stopper {
     }
 }
 
-/// Carries out a plan: logs, queues notices, starts restart jobs.
-fn apply(shared: &Arc<Shared>, plan: Plan) {
-    for line in &plan.lines {
-        log::log!(line.level, "{}", line.text);
-    }
-    if let Some(tx) = lock(&shared.notices).as_ref() {
-        for notice in plan.notices {
-            let _ = tx.send(notice);
-        }
-    }
-    for order in plan.restarts {
-        spawn_job(shared, Job::Restart, order.namespec, order.pid);
-    }
-}
-
-/// One restart job: restart, then tell the planner (which may start the next one).
-fn run_job(shared: &Arc<Shared>, kind: Job, namespec: &str, pid: u32) {
-    let journal = |namespec: &str, stopping: Option<u32>| {
-        let planner = lock(&shared.planner);
-        shared.keeper.journal(namespec, stopping, &planner);
-    };
-    let restarter = Restarter {
-        supervisor: &*shared.supervisor,
-        notifier: &*shared.notifier,
-        gate: &shared.gate,
-        journal: &journal,
-    };
-    let mut notes = Vec::new();
-    let outcome = match kind {
-        Job::Restart => restarter.restart(namespec, pid, &mut |line| {
-            log::info!("{line}");
-            notes.push(line);
-        }),
-        Job::Resume => {
-            let outcome = restarter.resume(namespec, pid);
-            journal(namespec, None);
-            outcome
-        }
-    };
-    let plan = {
-        let mut planner = lock(&shared.planner);
-        let plan = planner.restart_finished(namespec, &outcome, &notes, Instant::now());
-        lock(&shared.status).record_planner(&planner);
-        shared.keeper.save(&planner);
-        plan
-    };
-    apply(shared, plan);
-}
-
-/// What a job does: a restart the planner ordered, or one a previous httpok left.
-#[derive(Debug, Clone, Copy)]
-enum Job {
-    Restart,
-    Resume,
-}
-
-/// Starts a job on its own thread.
-fn spawn_job(shared: &Arc<Shared>, kind: Job, namespec: String, pid: u32) {
-    let job_shared = Arc::clone(shared);
-    let name = namespec.clone();
-    let spawned = thread::Builder::new()
-        .name(format!("restart {name}"))
-        .spawn(move || run_job(&job_shared, kind, &namespec, pid));
-    match spawned {
-        Ok(handle) => {
-            let mut jobs = lock(&shared.jobs);
-            jobs.retain(|j| !j.is_finished());
-            jobs.push(handle);
-        }
-        Err(e) => log::error!("cannot start a restart thread for {name}: {e}"),
-    }
-}
-
-fn spawn_notices(rx: Receiver<Notice>, notifier: Arc<dyn Notifier>) -> Option<JoinHandle<()>> {
-    let spawned = thread::Builder::new()
-        .name("notices".into())
-        .spawn(move || {
-            for notice in rx {
-                notifier.notify(&notice);
-            }
-        });
-    match spawned {
-        Ok(handle) => Some(handle),
-        Err(e) => {
-            log::error!("cannot start the notices thread ({e}); no mail or hook will run");
-            None
-        }
-    }
-}
-
-/// Joins a thread, or leaves it behind after `timeout`.
-fn join_within(handle: JoinHandle<()>, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while !handle.is_finished() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(10));
-    }
-    if handle.is_finished() {
-        let _ = handle.join();
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// A check's verdict from its targets' outcomes: failing at its first failure.
 fn verdict(check: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
     let mut first = None;
@@ -490,6 +385,8 @@ pub fn run_listener(
     Ok(())
 }
 
+mod jobs;
 #[cfg(test)]
-#[path = "watcher_tests.rs"]
 mod tests;
+
+use jobs::{Job, apply, join_within, lock, spawn_job, spawn_notices};
