@@ -114,3 +114,71 @@ fn a_corrupt_state_file_is_a_warning_and_a_fresh_start() {
     });
     assert_listener_healthy(&sup);
 }
+
+#[test]
+fn on_change_tells_every_change_and_mail_tells_the_recovery() {
+    let sup = start(vec![]);
+    let mode = sup.path("mode");
+    fs::write(&mode, "error").expect("mode file");
+    let hook = sup.path("on-change.sh");
+    let changes = sup.path("changes.log");
+    fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$HTTPOK_STATE $HTTPOK_PREVIOUS $HTTPOK_PROGRAM $HTTPOK_CHECK\" >> {}\n",
+            changes.display()
+        ),
+    )
+    .expect("write hook");
+    let sendmail = sup.path("sendmail.sh");
+    fs::write(
+        &sendmail,
+        format!("#!/bin/sh\ncat >> {}\n", sup.path("mail.log").display()),
+    )
+    .expect("write sendmail");
+    for script in [&hook, &sendmail] {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let port = free_port();
+    let conf = read_file_lossy(sup.conf_path())
+        + "\n"
+        + &web("web", port, &format!("mode-file:{}", mode.display()))
+        + "\n"
+        + &listener(&format!(
+            "-p web -t 2 --on-change {} -m ops@example.test -s {} http://127.0.0.1:{port}/",
+            hook.display(),
+            sendmail.display()
+        ));
+    fs::write(sup.conf_path(), sup.expand(&conf)).expect("rewrite conf");
+    let (code, out) = sup.ctl(&["update"]);
+    assert_eq!(code, 0, "{out}");
+    let pid = sup.wait_running("web", T);
+    assert_restarted(&sup, "web", pid);
+    fs::write(&mode, "ok").expect("mode file");
+    wait_for_log(sup.path("httpok.err.log"), "web recovered", T);
+    let url = format!("http://127.0.0.1:{port}/");
+    let expected = [
+        format!("failing healthy web {url}"),
+        format!("restarted restarting web {url}"),
+        format!("recovered failing web {url}"),
+        "recovered restarted web web".to_string(),
+    ];
+    let seen = wait_for("the four changes", T, || {
+        let text = read_file_lossy(&changes);
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= 4 {
+            Ok(lines)
+        } else {
+            Err(text)
+        }
+    });
+    // The check answers again first; the program counts as recovered once a round
+    // probed after its restart passed (the same round or a later one).
+    assert_eq!(seen, expected);
+    let mail = wait_for_log(sup.path("mail.log"), "Subject: httpok: web recovered", T);
+    assert!(
+        mail.contains("web recovered: its checks pass against pid"),
+        "{mail}"
+    );
+}
