@@ -9,7 +9,7 @@
 //! * [`policy`]: who is restarted when (threshold, grace, restart limit); pure.
 //! * [`selection`]: which processes `-p`/`-a`/`--check` name; pure.
 //! * [`probe`] and [`target`]: HTTP(S)/TCP/unix-socket probes with one deadline.
-//! * `dns`: name lookups under a deadline, for the probes and the supervisord client.
+//! * `deadline`: blocking calls (name lookups, unix connects) bounded by a deadline.
 //! * [`supervisor`] and [`xmlrpc`]: the supervisord client and its codec.
 //! * [`restart`]: restarting one process safely; [`notify`]: mail, gcore, hooks.
 //! * [`once`]: `--once`, for trying a command line from a shell.
@@ -20,7 +20,7 @@
 
 pub mod cli;
 pub mod config;
-mod dns;
+mod deadline;
 pub mod event;
 pub mod fuzzing;
 pub mod lifecycle;

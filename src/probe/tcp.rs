@@ -6,7 +6,7 @@ use std::thread;
 use std::time::Instant;
 
 use super::{Failure, Prober, REFUSED_RETRY};
-use crate::dns::{ResolveError, resolve_before};
+use crate::deadline::{ResolveError, resolve_before};
 
 impl Prober {
     /// `Ok(0)` (there is no status) once a connection opens before `deadline`.

@@ -16,7 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use super::{ClientError, Endpoint};
-use crate::dns::{ResolveError, resolve_before};
+use crate::deadline::{ResolveError, resolve_before};
 use crate::unix_transport::connect_before;
 
 /// Largest reply read (getAllProcessInfo for thousands of processes fits easily).
