@@ -73,8 +73,13 @@ fn a_start_that_ends_fatal_is_an_error_with_one_mail_and_never_recovered() {
     let port = free_port();
     // A shell wrapper without exec and no stopasgroup: the stop kills sh, the old
     // webapp keeps the port, and every new one dies binding it: FATAL, as in the field.
-    let command = format!("/bin/sh -c '{{python}} {{webapp}} --port {port} --mode error & wait'");
-    let sup = start([Section::program("web", command).set("startretries", "1")]);
+    // startsecs=5: even on a loaded machine the new webapp fails to bind well within it,
+    // so supervisord never calls it RUNNING; `wait $!` passes its exit status on.
+    let command =
+        format!("/bin/sh -c '{{python}} {{webapp}} --port {port} --mode error & wait $!'");
+    let sup = start([Section::program("web", command)
+        .set("startsecs", "5")
+        .set("startretries", "1")]);
     let pid = sup.wait_running("web", T);
     let mail = sendmail(&sup);
     add_listener(
