@@ -19,6 +19,7 @@
 //! * [`supervisor`], [`model`] and [`xmlrpc`]: the supervisord client, its process
 //!   model and its codec.
 //! * [`notifier`] (the trait) and [`notify`] (the commands): mail, gcore, hooks.
+//! * `deadline`: blocking calls (name lookups, unix connects) bounded by a deadline.
 //! * [`once`]: `--once`, for trying a command line from a shell.
 //! * [`fuzzing`]: the fuzz targets' bodies, also replayed over the corpus by `cargo test`.
 //!
@@ -27,6 +28,7 @@
 
 pub mod cli;
 pub mod config;
+mod deadline;
 pub mod event;
 pub mod fuzzing;
 pub mod keeper;

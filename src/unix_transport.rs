@@ -23,8 +23,6 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddr};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
@@ -34,6 +32,8 @@ use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, ShutdownHandle, Transport,
 };
 use ureq::{Agent, Error};
+
+use crate::deadline::{Late, on_thread_before};
 
 /// An agent that sends every request over the unix socket at `socket`.
 pub fn unix_agent(socket: impl Into<PathBuf>, config: Config) -> Agent {
@@ -203,22 +203,15 @@ fn connect(path: &Path, timeout: NextTimeout) -> Result<UnixStream, Error> {
 /// stopped accepting), so the connect runs on a helper thread; if it is too late, that
 /// thread is left to finish on its own and the late stream is dropped.
 pub fn connect_before(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
-    let (tx, rx) = mpsc::sync_channel(1);
     let owned = path.to_path_buf();
-    thread::Builder::new()
-        .name("unix-connect".into())
-        .stack_size(128 * 1024)
-        .spawn(move || {
-            // The receiver is gone if we already timed out.
-            let _ = tx.send(UnixStream::connect(owned));
-        })?;
-    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+    match on_thread_before("unix-connect", deadline, move || UnixStream::connect(owned)) {
         Ok(result) => result,
-        Err(RecvTimeoutError::Timeout) => Err(io::Error::new(
+        Err(Late::Timeout) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
             "connect timed out (accept backlog full?)",
         )),
-        Err(RecvTimeoutError::Disconnected) => Err(io::Error::other("connect thread failed")),
+        Err(Late::NoThread(e)) => Err(e),
+        Err(Late::Died) => Err(io::Error::other("connect thread failed")),
     }
 }
 
@@ -278,6 +271,7 @@ mod tests {
     use std::io::BufReader;
     use std::os::unix::net::UnixListener;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::thread;
 
     /// A fresh short directory under /tmp (socket paths are limited to ~108 bytes).
     struct TempDir(PathBuf);

@@ -5,11 +5,14 @@
 //!
 //! supervisord is "configured" at a unix socket that does not exist, so a TICK's round
 //! fails at once and every case runs in well under a second.
-use std::io::{Read, Write};
+mod common;
+
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{Finished, Running, httpok_cmd};
 use httpok::fuzzing::protocol_output;
 
 /// A run that takes longer than this is a hang, and fails the test.
@@ -33,32 +36,20 @@ fn event(name: &str, payload: &str) -> Vec<u8> {
 /// and something that looks like a header.
 const TRAP: &str = "processname:w\u{e9}b groupname:\u{2603} from_state:STARTING pid:1\neventname:TICK_5 len:3\nabc\n";
 
-struct Run {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-    took: Duration,
-}
+/// What httpok did with the input.
+struct Run(Finished);
 
 /// Runs httpok as a listener with `input` on stdin, written `chunk` bytes at a time
 /// (all at once when `None`) while stdout and stderr are read, then EOF.
 fn run_with(input: Vec<u8>, chunk: Option<usize>) -> Run {
     let socket = format!("unix:///tmp/httpok-bad-input-{}.sock", std::process::id());
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_httpok"))
-        .args(["-p", "web", "-t", "1", "http://127.0.0.1:1/"])
-        .env("SUPERVISOR_SERVER_URL", socket)
-        .env_remove("SUPERVISOR_USERNAME")
-        .env_remove("SUPERVISOR_PASSWORD")
-        .env_remove("SUPERVISOR_PROCESS_NAME")
-        .env_remove("SUPERVISOR_GROUP_NAME")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start httpok");
-    let mut stdin = child.stdin.take().expect("stdin");
+    let mut httpok = Running::spawn(
+        httpok_cmd()
+            .args(["-p", "web", "-t", "1", "http://127.0.0.1:1/"])
+            .env("SUPERVISOR_SERVER_URL", socket)
+            .stdin(Stdio::piped()),
+    );
+    let mut stdin = httpok.take_stdin().expect("stdin");
     let writer = thread::spawn(move || {
         let size = chunk.unwrap_or(input.len()).max(1);
         for piece in input.chunks(size) {
@@ -71,37 +62,9 @@ fn run_with(input: Vec<u8>, chunk: Option<usize>) -> Run {
             }
         }
     });
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    });
-    let code = loop {
-        if let Some(status) = child.try_wait().expect("wait for httpok") {
-            break status.code();
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = err.join().unwrap_or_default();
-            panic!("httpok still running after {DEADLINE:?}; killed. stderr:\n{stderr}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
+    let done = httpok.finish(DEADLINE, |_| {});
     let _ = writer.join();
-    Run {
-        code,
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-        took: started.elapsed(),
-    }
+    Run(done)
 }
 
 fn run(input: Vec<u8>) -> Run {
@@ -112,19 +75,20 @@ impl Run {
     /// Exit 0, no panic, and stdout exactly READY plus one RESULT/READY per event.
     #[track_caller]
     fn assert_answered(&self, events: usize) {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "httpok panicked:\n{}",
-            self.stderr
-        );
-        assert_eq!(self.code, Some(0), "exit status; stderr:\n{}", self.stderr);
-        let results = count(&self.stdout, b"RESULT 2\nOK");
-        let other = String::from_utf8_lossy(&self.stdout)
-            .replace("READY\n", "")
-            .replace("RESULT 2\nOK", "");
+        let Finished {
+            code,
+            stdout,
+            stderr,
+            ..
+        } = &self.0;
+        assert!(!stderr.contains("panicked"), "httpok panicked:\n{stderr}");
+        assert_eq!(*code, 0, "exit status; stderr:\n{stderr}");
+        // Lossy UTF-8: a stray byte shows as U+FFFD, which no check below lets through.
+        let results = count(stdout.as_bytes(), b"RESULT 2\nOK");
+        let other = stdout.replace("READY\n", "").replace("RESULT 2\nOK", "");
         assert!(other.is_empty(), "non-protocol bytes on stdout: {other:?}");
         assert_eq!(results, events, "RESULTs for {events} events");
-        assert_eq!(self.stdout, protocol_output(events), "protocol order");
+        assert_eq!(stdout.as_bytes(), protocol_output(events), "protocol order");
     }
 }
 
@@ -195,7 +159,11 @@ fn a_huge_len_with_little_data_then_eof_exits_at_once() {
     ]);
     let run = run(input);
     run.assert_answered(1);
-    assert!(run.took < Duration::from_secs(10), "took {:?}", run.took);
+    assert!(
+        run.0.took < Duration::from_secs(10),
+        "took {:?}",
+        run.0.took
+    );
 }
 
 #[test]
@@ -289,7 +257,11 @@ fn a_burst_of_five_thousand_events_is_answered_one_by_one() {
     }
     let run = run(input);
     run.assert_answered(5000);
-    assert!(run.took < Duration::from_secs(30), "took {:?}", run.took);
+    assert!(
+        run.0.took < Duration::from_secs(30),
+        "took {:?}",
+        run.0.took
+    );
 }
 
 #[test]

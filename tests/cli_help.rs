@@ -2,18 +2,19 @@
 //! and the examples, and every refused command line names the flag at fault, exits 2
 //! and leaves stdout (the listener protocol) empty.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
+
+use common::httpok_cmd;
 
 fn httpok(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_httpok"))
+    httpok_cmd()
         .args(args)
         .env(
             "SUPERVISOR_SERVER_URL",
             "unix:///nonexistent/httpok-test.sock",
         )
-        .env_remove("SUPERVISOR_USERNAME")
-        .env_remove("SUPERVISOR_PASSWORD")
-        .env_remove("RUST_LOG")
         .output()
         .expect("run httpok")
 }
@@ -117,9 +118,8 @@ fn usage_errors_point_to_help() {
 
 #[test]
 fn outside_supervisord_it_says_how_to_run_it() {
-    let out = Command::new(env!("CARGO_BIN_EXE_httpok"))
+    let out = httpok_cmd()
         .arg("http://127.0.0.1:8080/")
-        .env_remove("SUPERVISOR_SERVER_URL")
         .output()
         .expect("run httpok");
     assert_eq!(out.status.code(), Some(2));

@@ -9,43 +9,10 @@ mod common;
 use common::e2e::*;
 use common::*;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
+use std::path::Path;
 use std::time::Duration;
 
-// ---------------------------------------------------------------- files, apps, --once
-
-/// A private dir under /tmp for what must exist before supervisord starts (a hook
-/// script) or whose path goes into a URL (a unix socket). Removed on drop, kept (and
-/// named on stderr) when the test fails.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = PathBuf::from(format!("/tmp/httpok-checks-{}-{tag}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if thread::panicking() {
-            eprintln!("==== scratch dir kept: {}", self.0.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
+// ---------------------------------------------------------------- helpers
 
 /// `http+unix://%2Fabs%2Fpath.sock/` for a socket path.
 fn http_unix_url(socket: &Path) -> String {
@@ -58,147 +25,6 @@ fn http_unix_url(socket: &Path) -> String {
         }
     }
     format!("http+unix://{encoded}/")
-}
-
-/// Serves `HTTP/1.0 STATUS` with the body "OK" to every connection, on a thread that
-/// lives as long as the test process. Returns the port.
-fn serve_status(status: u16) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let port = listener.local_addr().expect("local_addr").port();
-    thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            // Read the request head (a tcp:// probe sends nothing and hangs up).
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match conn.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let _ = write!(
-                conn,
-                "HTTP/1.0 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK"
-            );
-        }
-    });
-    port
-}
-
-/// Runs `httpok --once ARGS` outside supervisord; returns (exit code, stdout, stderr).
-fn once(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(httpok_bin())
-        .arg("--once")
-        .args(args)
-        .env_remove("SUPERVISOR_SERVER_URL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run httpok --once");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// `openssl ARGS` in `dir`; panics with its output when it fails.
-/// A CA (ca.pem) and a server certificate it signed for 127.0.0.1 and localhost
-/// (server.pem, server.key), written into `dir`.
-fn make_certs(dir: &Path) {
-    let ec = OPENSSL_EC_KEY;
-    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=httpok test CA"];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &ca);
-    let mut csr = vec!["req", "-subj", "/CN=localhost"];
-    csr.extend(ec);
-    csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
-    openssl(dir, &csr);
-    fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n\
-         basicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\n\
-         extendedKeyUsage=serverAuth\n",
-    )
-    .expect("write server.ext");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            "2",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-}
-
-/// tests/apps/tlsapp.py, killed on drop.
-struct TlsApp(Child);
-
-impl TlsApp {
-    /// Starts it on a free port with `dir`'s server.pem/server.key; waits until it
-    /// accepts connections. Returns it and its port.
-    fn start(dir: &Path) -> (TlsApp, u16) {
-        let port = free_port();
-        let script = repo_root().join("tests").join("apps").join("tlsapp.py");
-        let log = fs::File::create(dir.join("tlsapp.log")).expect("create tlsapp.log");
-        let child = Command::new(python())
-            .arg(script)
-            .arg("--cert")
-            .arg(dir.join("server.pem"))
-            .arg("--key")
-            .arg(dir.join("server.key"))
-            .args(["--port", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start tlsapp.py");
-        let mut app = TlsApp(child);
-        wait_for("tlsapp.py accepts connections", T, || {
-            if let Ok(Some(status)) = app.0.try_wait() {
-                panic!(
-                    "tlsapp.py exited ({status}):\n{}",
-                    read_file_lossy(dir.join("tlsapp.log"))
-                );
-            }
-            TcpStream::connect(("127.0.0.1", port))
-                .map(drop)
-                .map_err(|e| e.to_string())
-        });
-        (app, port)
-    }
-}
-
-impl Drop for TlsApp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 // ---------------------------------------------------------------- several checks
@@ -380,8 +206,8 @@ fn dry_run_logs_would_restart_and_leaves_the_pid_alone() {
 
 #[test]
 fn a_check_that_answers_again_after_a_restart_logs_recovered_and_is_left_alone() {
-    let scratch = Scratch::new("recover");
-    let mode = scratch.path("mode");
+    let scratch = TempDir::new("recover");
+    let mode = scratch.join("mode");
     fs::write(&mode, "error").expect("write mode file");
     let port = free_port();
     let sup = start(vec![
@@ -416,20 +242,17 @@ fn a_check_that_answers_again_after_a_restart_logs_recovered_and_is_left_alone()
 
 #[test]
 fn on_restart_runs_the_hook_with_the_restart_in_its_environment() {
-    let scratch = Scratch::new("hook");
-    let hook = scratch.path("hook.sh");
-    let out = scratch.path("hook.out");
+    let scratch = TempDir::new("hook");
+    let hook = scratch.join("hook.sh");
+    let out = scratch.join("hook.out");
     // Written to a temp file and renamed, so the test never reads half a file.
-    fs::write(
+    write_script(
         &hook,
-        format!(
-            "#!/bin/sh\nenv | grep -E '^HTTPOK_(PROGRAM|URL|REASON|OUTCOME)=' | sort \
-             > {out}.tmp && mv {out}.tmp {out}\n",
+        &format!(
+            "env | grep -E '^HTTPOK_(PROGRAM|URL|REASON|OUTCOME)=' | sort > {out}.tmp && mv {out}.tmp {out}",
             out = out.display()
         ),
-    )
-    .expect("write hook");
-    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).expect("chmod hook");
+    );
     let port = free_port();
     let sup = start(vec![
         web("web", port, "error"),
@@ -482,8 +305,8 @@ fn a_tcp_check_restarts_an_app_that_refuses_connections() {
 
 #[test]
 fn an_http_unix_check_restarts_an_app_on_a_unix_socket() {
-    let scratch = Scratch::new("unix");
-    let socket = scratch.path("app.sock");
+    let scratch = TempDir::new("unix");
+    let socket = scratch.join("app.sock");
     let url = http_unix_url(&socket);
     // supervisord expands %(name)s in command=, so a literal % is written %%.
     let url_in_conf = url.replace('%', "%%");
@@ -506,17 +329,21 @@ fn an_http_unix_check_restarts_an_app_on_a_unix_socket() {
 
 #[test]
 fn once_exits_0_when_all_healthy_and_1_otherwise_with_one_line_per_check() {
-    let ok = serve_status(200);
-    let broken = serve_status(503);
+    let ok = StatusServer::start(200).port();
+    let broken = StatusServer::start(503).port();
     let refused = refused_addr();
 
-    let (code, out, err) = once(&[
-        "-t",
-        "3",
-        &format!("http://127.0.0.1:{ok}/"),
-        "--check",
-        &format!("web=tcp://127.0.0.1:{ok}"),
-    ]);
+    let (code, out, err) = run_once(
+        &[
+            "-t",
+            "3",
+            &format!("http://127.0.0.1:{ok}/"),
+            "--check",
+            &format!("web=tcp://127.0.0.1:{ok}"),
+        ],
+        T,
+    )
+    .into_parts();
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
@@ -529,14 +356,18 @@ fn once_exits_0_when_all_healthy_and_1_otherwise_with_one_line_per_check() {
         "{out}"
     );
 
-    let (code, out, err) = once(&[
-        "-t",
-        "2",
-        &format!("http://127.0.0.1:{ok}/"),
-        &format!("http://127.0.0.1:{broken}/"),
-        "--check",
-        &format!("web=tcp://{refused}"),
-    ]);
+    let (code, out, err) = run_once(
+        &[
+            "-t",
+            "2",
+            &format!("http://127.0.0.1:{ok}/"),
+            &format!("http://127.0.0.1:{broken}/"),
+            "--check",
+            &format!("web=tcp://{refused}"),
+        ],
+        T,
+    )
+    .into_parts();
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
@@ -556,26 +387,27 @@ fn once_exits_0_when_all_healthy_and_1_otherwise_with_one_line_per_check() {
 
 #[test]
 fn https_with_a_self_signed_ca_passes_with_cacert_and_fails_without() {
-    let scratch = Scratch::new("tls");
-    make_certs(&scratch.0);
-    let (_app, port) = TlsApp::start(&scratch.0);
-    let url = format!("https://127.0.0.1:{port}/");
-    let ca = scratch.path("ca.pem").display().to_string();
+    let scratch = TempDir::new("tls");
+    let certs = Certs::make(scratch.path());
+    let app = TlsApp::start(scratch.path(), "valid.pem");
+    let url = app.url();
+    let ca = certs.ca().display().to_string();
 
-    let (code, out, err) = once(&["-t", "5", "-b", "OK", "--cacert", &ca, &url]);
+    let (code, out, err) =
+        run_once(&["-t", "5", "-b", "OK", "--cacert", &ca, &url], T).into_parts();
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
         out.starts_with(&format!("healthy {url} status 200 ")),
         "{out}"
     );
 
-    let (code, out, err) = once(&["-t", "5", &url]);
+    let (code, out, err) = run_once(&["-t", "5", &url], T).into_parts();
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
         out.starts_with(&format!("failing {url} TLS: unknown issuer ")),
         "{out}"
     );
 
-    let (code, out, err) = once(&["-t", "5", "--insecure", &url]);
+    let (code, out, err) = run_once(&["-t", "5", "--insecure", &url], T).into_parts();
     assert_eq!(code, 0, "--insecure: stdout:\n{out}\nstderr:\n{err}");
 }

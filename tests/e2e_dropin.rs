@@ -9,7 +9,7 @@ use std::time::Duration;
 #[test]
 fn a_frozen_app_is_restarted() {
     let port = free_port();
-    let sup = start(vec![
+    let sup = start([
         web("web", port, "ok"),
         listener(&format!("-p web -t 2 http://127.0.0.1:{port}/")),
     ]);
@@ -30,7 +30,7 @@ fn a_frozen_app_is_restarted() {
 #[test]
 fn a_500_is_restarted() {
     let port = free_port();
-    let sup = start(vec![
+    let sup = start([
         web("web", port, "error"),
         listener(&format!("-p web -t 3 http://127.0.0.1:{port}/")),
     ]);
@@ -48,7 +48,7 @@ fn a_500_is_restarted() {
 #[test]
 fn a_missing_body_text_is_restarted() {
     let port = free_port();
-    let sup = start(vec![
+    let sup = start([
         web("web", port, "nobody"),
         listener(&format!("-p web -t 3 -b OK http://127.0.0.1:{port}/")),
     ]);
@@ -62,7 +62,7 @@ fn a_missing_body_text_is_restarted() {
 fn a_refused_connection_is_restarted() {
     let port = free_port();
     // The app runs but never opens its port.
-    let sup = start(vec![
+    let sup = start([
         web("web", port, "slowstart:100000"),
         listener(&format!("-p web -t 2 http://127.0.0.1:{port}/")),
     ]);
@@ -77,13 +77,14 @@ fn a_healthy_app_is_not_restarted_over_three_ticks() {
     let port = free_port();
     // Proxy variables inherited from supervisord must not divert the probe: if they
     // did, every probe would fail (nothing listens on port 9) and web would restart.
-    let listener_section = format!(
-        "{}environment=HTTP_PROXY=\"http://127.0.0.1:9\",ALL_PROXY=\"http://127.0.0.1:9\",http_proxy=\"http://127.0.0.1:9\"\n",
-        listener(&format!(
-            "-p web -t 3 -b OK -c 200 http://127.0.0.1:{port}/"
-        ))
+    let listener_section = listener(&format!(
+        "-p web -t 3 -b OK -c 200 http://127.0.0.1:{port}/"
+    ))
+    .set(
+        "environment",
+        "HTTP_PROXY=\"http://127.0.0.1:9\",ALL_PROXY=\"http://127.0.0.1:9\",http_proxy=\"http://127.0.0.1:9\"",
     );
-    let sup = start(vec![web("web", port, "ok"), listener_section]);
+    let sup = start([web("web", port, "ok"), listener_section]);
     let pid = sup.wait_running("web", T);
     wait_for_more_ticks(&sup, 3);
     assert_eq!(sup.pid("web"), Some(pid), "a healthy app was restarted");
@@ -96,14 +97,13 @@ fn a_healthy_app_is_not_restarted_over_three_ticks() {
 /// given `password` in its environment= line, as users must (supervisord passes none).
 fn inet_auth_supervisor(password: &str) -> Supervisor {
     let port = free_port();
-    let listener_section = format!(
-        "{}environment=SUPERVISOR_USERNAME=\"alice\",SUPERVISOR_PASSWORD=\"{password}\"\n",
-        listener(&format!("-p web -t 2 http://127.0.0.1:{port}/"))
+    let listener_section = listener(&format!("-p web -t 2 http://127.0.0.1:{port}/")).set(
+        "environment",
+        format!("SUPERVISOR_USERNAME=\"alice\",SUPERVISOR_PASSWORD=\"{password}\""),
     );
     Supervisor::start(
         SupervisorConfig::new()
             .inet_auth("alice", "s3cret")
-            .supervisord_line("loglevel=debug")
             .program(web("web", port, "error"))
             .program(listener_section),
     )
@@ -133,11 +133,10 @@ fn a_wrong_password_is_a_clear_error_naming_the_variables() {
 #[test]
 fn group_and_name_selects_exactly_that_process() {
     let (p1, p2) = (free_port(), free_port());
-    let group = "[group:shop]\nprograms=front,back\n".to_string();
-    let sup = start(vec![
+    let sup = start([
         web("front", p1, "error"),
         web("back", p2, "error"),
-        group,
+        Section::group("shop", &["front", "back"]),
         listener(&format!("-p shop:front -t 2 -E http://127.0.0.1:{p1}/")),
     ]);
     let front = sup.wait_running("shop:front", T);
@@ -154,7 +153,7 @@ fn group_and_name_selects_exactly_that_process() {
 #[test]
 fn any_restarts_the_app_and_leaves_httpok_running() {
     let port = free_port();
-    let sup = start(vec![
+    let sup = start([
         web("web", port, "error"),
         listener(&format!("-a -t 2 http://127.0.0.1:{port}/")),
     ]);
@@ -174,9 +173,8 @@ fn any_restarts_the_app_and_leaves_httpok_running() {
 
 #[test]
 fn without_supervisord_it_says_it_must_run_as_a_listener() {
-    let out = std::process::Command::new(httpok_bin())
+    let out = httpok_cmd()
         .arg("http://127.0.0.1:1/")
-        .env_remove("SUPERVISOR_SERVER_URL")
         .output()
         .expect("runs");
     assert!(!out.status.success());
@@ -195,7 +193,7 @@ fn bad_arguments_exit_non_zero_with_a_message() {
         &["-c", "abc", "http://h/"],
         &["nota-url"],
     ] {
-        let out = std::process::Command::new(httpok_bin())
+        let out = httpok_cmd()
             .args(args)
             .env("SUPERVISOR_SERVER_URL", "unix:///nonexistent.sock")
             .output()
@@ -206,48 +204,29 @@ fn bad_arguments_exit_non_zero_with_a_message() {
     }
 }
 
-/// A script that appends its argv and stdin to a file: stands in for sendmail and gcore.
-fn recorder(sup: &Supervisor, name: &str) -> String {
-    let path = sup.path(name);
-    let out = sup.path(&format!("{name}.out"));
-    std::fs::write(
-        &path,
-        format!(
-            "#!/bin/sh\necho \"argv: $*\" >> {out}\ncat >> {out}\n",
-            out = out.display()
-        ),
-    )
-    .expect("write script");
-    let status = std::process::Command::new("chmod")
-        .args(["+x", &path.to_string_lossy()])
-        .status()
-        .expect("chmod");
-    assert!(status.success());
-    path.to_string_lossy().into_owned()
-}
-
 #[test]
 fn mail_names_the_failure_and_a_core_is_dumped_before_the_restart() {
     let port = free_port();
     // Start supervisord first (for its dir), then add the listener with the scripts.
-    let sup = start(vec![web("web", port, "error")]);
-    let sendmail = recorder(&sup, "sendmail");
-    let gcore = recorder(&sup, "gcore");
+    let sup = start([web("web", port, "error")]);
+    let sendmail = Recorder::new(sup.dir(), "sendmail");
+    let gcore = Recorder::new(sup.dir(), "gcore");
     let cores = sup.path("cores");
     std::fs::create_dir(&cores).expect("mkdir");
     let pid = sup.wait_running("web", T);
-    let conf = read_file_lossy(sup.conf_path())
-        + &listener(&format!(
-            "-p web -t 2 -n front -m ops@example.test -s \"{sendmail} -t -i\" -g \"{gcore} -o\" -d {} http://127.0.0.1:{port}/",
+    add_listener(
+        &sup,
+        listener(&format!(
+            "-p web -t 2 -n front -m ops@example.test -s \"{} -t -i\" -g \"{} -o\" -d {} http://127.0.0.1:{port}/",
+            sendmail.command(),
+            gcore.command(),
             cores.display()
-        ));
-    std::fs::write(sup.conf_path(), sup.expand(&conf)).expect("rewrite conf");
-    let (code, out) = sup.ctl(&["update"]);
-    assert_eq!(code, 0, "{out}");
+        )),
+    );
     let new_pid = assert_restarted(&sup, "web", pid);
     assert_ne!(new_pid, pid);
 
-    let mail = wait_for_log(sup.path("sendmail.out"), "web restarted", T);
+    let mail = sendmail.wait_for_call("web restarted", T);
     assert!(mail.contains("argv: -t -i"), "{mail}");
     assert!(mail.contains("To: ops@example.test\n"), "{mail}");
     assert!(
@@ -262,7 +241,7 @@ fn mail_names_the_failure_and_a_core_is_dumped_before_the_restart() {
         "{mail}"
     );
 
-    let core = read_file_lossy(sup.path("gcore.out"));
+    let core = gcore.calls().concat();
     assert!(
         core.contains(&format!("argv: -o {}/web {pid}", cores.display())),
         "gcore called with the file name and the failed pid: {core}"

@@ -8,9 +8,10 @@ use common::*;
 use std::fs;
 
 /// The listener with a state file in the test dir, restarted by supervisord if killed.
-fn stateful_listener(sup_dir_args: &str) -> String {
-    listener(&format!("--state-file {{dir}}/httpok.state {sup_dir_args}"))
-        + "autorestart=true\nstopwaitsecs=30\n"
+fn stateful_listener(args: &str) -> Section {
+    listener(&format!("--state-file {{dir}}/httpok.state {args}"))
+        .set("autorestart", "true")
+        .set("stopwaitsecs", "30")
 }
 
 fn spawned(sup: &Supervisor, name: &str) -> usize {
@@ -45,7 +46,7 @@ fn the_restart_window_continues_across_a_restart_of_httpok() {
 fn a_restart_cut_short_by_sigkill_is_finished_by_the_next_httpok() {
     let port = free_port();
     let sup = start(vec![
-        web("web", port, "ok") + "stopwaitsecs=8\n",
+        web("web", port, "ok").set("stopwaitsecs", "8"),
         stateful_listener(&format!("-p web -t 1 http://127.0.0.1:{port}/")),
     ]);
     let pid = sup.wait_running("web", T);
@@ -99,12 +100,10 @@ fn a_corrupt_state_file_is_a_warning_and_a_fresh_start() {
         b"{\"version\": 1, \"checks\": [oops",
     )
     .expect("write");
-    let conf = read_file_lossy(sup.conf_path())
-        + "\n"
-        + &stateful_listener(&format!("-p web -t 2 http://127.0.0.1:{port}/"));
-    fs::write(sup.conf_path(), sup.expand(&conf)).expect("rewrite conf");
-    let (code, out) = sup.ctl(&["update"]);
-    assert_eq!(code, 0, "{out}");
+    add_listener(
+        &sup,
+        stateful_listener(&format!("-p web -t 2 http://127.0.0.1:{port}/")),
+    );
     assert_restarted(&sup, "web", pid);
     let log = httpok_log(&sup);
     assert!(log.contains("WARN cannot use the state file"), "{log}");
@@ -122,37 +121,28 @@ fn on_change_tells_every_change_and_mail_tells_the_recovery() {
     fs::write(&mode, "error").expect("mode file");
     let hook = sup.path("on-change.sh");
     let changes = sup.path("changes.log");
-    fs::write(
+    write_script(
         &hook,
-        format!(
-            "#!/bin/sh\necho \"$HTTPOK_STATE $HTTPOK_PREVIOUS $HTTPOK_PROGRAM $HTTPOK_CHECK\" >> {}\n",
+        &format!(
+            "echo \"$HTTPOK_STATE $HTTPOK_PREVIOUS $HTTPOK_PROGRAM $HTTPOK_CHECK\" >> {}",
             changes.display()
         ),
-    )
-    .expect("write hook");
+    );
     let sendmail = sup.path("sendmail.sh");
-    fs::write(
+    write_script(
         &sendmail,
-        format!("#!/bin/sh\ncat >> {}\n", sup.path("mail.log").display()),
-    )
-    .expect("write sendmail");
-    for script in [&hook, &sendmail] {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(script, fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+        &format!("cat >> {}", sup.path("mail.log").display()),
+    );
     let port = free_port();
-    let conf = read_file_lossy(sup.conf_path())
-        + "\n"
-        + &web("web", port, &format!("mode-file:{}", mode.display()))
-        + "\n"
-        + &listener(&format!(
+    sup.add(web("web", port, &format!("mode-file:{}", mode.display())));
+    add_listener(
+        &sup,
+        listener(&format!(
             "-p web -t 2 --on-change {} -m ops@example.test -s {} http://127.0.0.1:{port}/",
             hook.display(),
             sendmail.display()
-        ));
-    fs::write(sup.conf_path(), sup.expand(&conf)).expect("rewrite conf");
-    let (code, out) = sup.ctl(&["update"]);
-    assert_eq!(code, 0, "{out}");
+        )),
+    );
     let pid = sup.wait_running("web", T);
     assert_restarted(&sup, "web", pid);
     fs::write(&mode, "ok").expect("mode file");

@@ -3,115 +3,20 @@
 //! small Python app, and checks the verdict, the reason, the time taken and, for a huge
 //! body, the memory httpok used.
 mod common;
-mod fake_supervisord;
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
-use fake_supervisord::TempDir;
 
 /// Slack on top of any deadline, for a slow machine (process start, thread scheduling).
 const SLACK: Duration = Duration::from_secs(8);
-
-/// What one `httpok --once` run printed and how long it took.
-struct Once {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-/// Starts `httpok --once ARGS` with its output piped.
-fn spawn_once(args: &[&str]) -> Child {
-    Command::new(httpok_bin())
-        .arg("--once")
-        .args(args)
-        .env_remove("SUPERVISOR_SERVER_URL")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start httpok --once")
-}
-
-/// Reads a child's stdout and stderr on threads, waits for it (killing it after
-/// `limit`, which fails the test) and reports what it printed.
-#[track_caller]
-fn finish(
-    mut child: Child,
-    started: Instant,
-    limit: Duration,
-    mut on_poll: impl FnMut(u32),
-) -> Once {
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        on_poll(child.id());
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("httpok --once still running after {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Once {
-        code: status.code().unwrap_or(-1),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        took: started.elapsed(),
-    }
-}
-
-#[track_caller]
-fn run_once(args: &[&str], limit: Duration) -> Once {
-    let started = Instant::now();
-    finish(spawn_once(args), started, limit, |_| {})
-}
-
-/// Reads one request head (up to the blank line) from a client.
-fn read_head(stream: &mut TcpStream) {
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    while !seen.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => seen.push(byte[0]),
-            _ => return,
-        }
-    }
-}
-
-/// A server on `listener` that answers every connection with `reply(stream)`.
-fn serve_each(listener: TcpListener, reply: impl Fn(TcpStream) + Send + Sync + 'static) {
-    let reply = Arc::new(reply);
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let reply = Arc::clone(&reply);
-            thread::spawn(move || reply(stream));
-        }
-    });
-}
 
 /// Sends `head` at once, then `trickle` one byte per second until the client hangs up.
 fn trickle_server(head: &'static [u8], trickle: &'static [u8]) -> String {
@@ -216,11 +121,13 @@ fn a_1_gb_body_without_the_text_keeps_memory_bounded() {
         });
     }
 
-    let started = Instant::now();
-    let child = spawn_once(&["-t", "60", "-b", "NEEDLE-NOT-THERE", &url]);
+    let mut cmd = httpok_cmd();
+    cmd.args(["--once", "-t", "60", "-b", "NEEDLE-NOT-THERE", &url])
+        .stdin(Stdio::null());
+    let child = Running::spawn(&mut cmd);
     let mut peak_kb = 0u64;
     let mut resumed = false;
-    let once = finish(child, started, Duration::from_secs(120), |pid| {
+    let once = child.finish(Duration::from_secs(120), |pid| {
         if let Some(kb) = vm_hwm_kb(pid) {
             peak_kb = peak_kb.max(kb);
         }
@@ -256,157 +163,13 @@ fn a_1_gb_body_without_the_text_keeps_memory_bounded() {
 
 // ---------------------------------------------------------------- TLS
 
-/// Runs openssl in `dir`; panics with its output if it fails.
-#[track_caller]
-/// A CA, a leaf for 127.0.0.1 valid now (valid.pem) and the same key in a leaf that
-/// expired in 2020 (expired.pem), both signed by the CA (ca.pem); key in leaf.key.
-fn make_certs(dir: &Path) {
-    let ec = OPENSSL_EC_KEY;
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "3650",
-        "-subj",
-        "/CN=httpok test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &ca);
-    let mut csr = vec!["req"];
-    csr.extend(ec);
-    csr.extend([
-        "-keyout",
-        "leaf.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    openssl(dir, &csr);
-    fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
-         extendedKeyUsage=serverAuth\n",
-    )
-    .expect("write ext.cnf");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "valid.pem",
-            "-days",
-            "30",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-    // `openssl ca` is the one that takes explicit dates in the past.
-    fs::write(
-        dir.join("ca.cnf"),
-        "[ca]\ndefault_ca = ca_default\n[ca_default]\ndatabase = index.txt\n\
-         new_certs_dir = .\nserial = serial.txt\ndefault_md = sha256\npolicy = any\n\
-         [any]\ncommonName = supplied\n",
-    )
-    .expect("write ca.cnf");
-    fs::write(dir.join("index.txt"), "").expect("write index.txt");
-    fs::write(dir.join("serial.txt"), "1000\n").expect("write serial.txt");
-    openssl(
-        dir,
-        &[
-            "ca",
-            "-batch",
-            "-config",
-            "ca.cnf",
-            "-cert",
-            "ca.pem",
-            "-keyfile",
-            "ca.key",
-            "-in",
-            "leaf.csr",
-            "-out",
-            "expired.pem",
-            "-notext",
-            "-startdate",
-            "20200101000000Z",
-            "-enddate",
-            "20200201000000Z",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-}
-
-/// tests/apps/tlsapp.py serving `cert` on a free port; killed on drop.
-struct TlsApp {
-    child: Child,
-    port: u16,
-}
-
-impl TlsApp {
-    #[track_caller]
-    fn start(dir: &Path, cert: &str) -> TlsApp {
-        let port = free_port();
-        let log = fs::File::create(dir.join(format!("{cert}.log"))).expect("log");
-        let child = Command::new(python())
-            .arg(repo_root().join("tests/apps/tlsapp.py"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--cert",
-                cert,
-                "--key",
-                "leaf.key",
-            ])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start tlsapp.py");
-        let app = TlsApp { child, port };
-        wait_until(
-            &format!("tlsapp.py with {cert} listens"),
-            Duration::from_secs(30),
-            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
-        );
-        app
-    }
-
-    fn url(&self) -> String {
-        format!("https://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for TlsApp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn an_expired_certificate_or_an_unknown_issuer_is_unhealthy_with_a_clear_reason() {
     let dir = TempDir::new("tls");
-    make_certs(dir.path());
+    let certs = Certs::make(dir.path());
     let valid = TlsApp::start(dir.path(), "valid.pem");
     let expired = TlsApp::start(dir.path(), "expired.pem");
-    let ca = dir.join("ca.pem");
+    let ca = certs.ca();
     let ca = ca.to_str().expect("utf-8 path");
     let limit = Duration::from_secs(5) + SLACK * 2;
 
@@ -469,11 +232,7 @@ fn ipv6_loopback_http_and_tcp_checks_work() {
             return;
         }
     };
-    let port = listener.local_addr().expect("addr").port();
-    serve_each(listener, |mut s| {
-        read_head(&mut s);
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK");
-    });
+    let port = StatusServer::on(listener, 200).port();
     let closed = TcpListener::bind("[::1]:0")
         .expect("bind ::1")
         .local_addr()

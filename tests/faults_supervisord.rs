@@ -8,9 +8,10 @@ mod fake_supervisord;
 
 use std::fs;
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::e2e::{assert_listener_healthy, count, httpok_log};
 use common::*;
 use fake_supervisord::*;
 
@@ -23,7 +24,7 @@ const ROUND_LIMIT: Duration = Duration::from_secs(RPC_TIMEOUT.as_secs() + 1 + 15
 /// Waits under a real supervisord (ticks every 5 s, stops, starts).
 const T: Duration = Duration::from_secs(90);
 
-fn web(pid: u32) -> Vec<FakeProcess> {
+fn fake_web(pid: u32) -> Vec<FakeProcess> {
     vec![FakeProcess::running("web", pid)]
 }
 
@@ -56,7 +57,7 @@ fn fault_then_recovery(
             (format!("http://127.0.0.1:{port}"), None, port)
         }
         Fault::Fake(mode) => {
-            let fake = FakeSupervisord::tcp(0, mode, web(4242));
+            let fake = FakeSupervisord::tcp(0, mode, fake_web(4242));
             (fake.url().to_string(), Some(fake), 0)
         }
     };
@@ -98,8 +99,8 @@ fn fault_then_recovery(
             fake.set_mode(Mode::Healthy);
             fake
         }
-        None if port == 0 => FakeSupervisord::unix(&sock, Mode::Healthy, web(4242)),
-        None => FakeSupervisord::tcp(port, Mode::Healthy, web(4242)),
+        None if port == 0 => FakeSupervisord::unix(&sock, Mode::Healthy, fake_web(4242)),
+        None => FakeSupervisord::tcp(port, Mode::Healthy, fake_web(4242)),
     };
     httpok.tick(ROUND_LIMIT);
     let calls = fake.wait_for_call("supervisor.startProcess web", ROUND_LIMIT);
@@ -197,7 +198,7 @@ fn a_unix_socket_with_a_full_backlog_times_out_and_the_next_round_works() {
     let dir = TempDir::new("sv");
     let sock = dir.join("supervisor.sock");
     // listen(0) and never accept: one pending connection fills the queue.
-    let mut frozen = Command::new(python())
+    let frozen = Command::new(python())
         .args([
             "-c",
             "import socket,sys,time\n\
@@ -208,7 +209,7 @@ fn a_unix_socket_with_a_full_backlog_times_out_and_the_next_round_works() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start python");
-    let guard = KillOnDrop(&mut frozen);
+    let guard = KillOnDrop(frozen);
     wait_until("frozen socket exists", T, || sock.exists());
     let _queued = UnixStream::connect(&sock).expect("first pending connection");
 
@@ -226,52 +227,19 @@ fn a_unix_socket_with_a_full_backlog_times_out_and_the_next_round_works() {
 
     drop(guard);
     let _ = fs::remove_file(&sock);
-    let fake = FakeSupervisord::unix(&sock, Mode::Healthy, web(4242));
+    let fake = FakeSupervisord::unix(&sock, Mode::Healthy, fake_web(4242));
     httpok.tick(ROUND_LIMIT);
     fake.wait_for_call("supervisor.startProcess web", ROUND_LIMIT);
     assert!(httpok.close(ROUND_LIMIT).success());
 }
 
-/// Kills (and reaps) a child on drop.
-struct KillOnDrop<'a>(&'a mut Child);
-
-impl Drop for KillOnDrop<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 // ---------------------------------------------------------------- real supervisord
 
-fn webapp(port: u16) -> String {
-    format!(
-        "[program:web]\n\
-         command={{python}} {{webapp}} --port {port} --mode mode-file:{{dir}}/mode\n\
-         startsecs=1\n\
-         stopwaitsecs=2\n\
-         stdout_logfile={{dir}}/web.out.log\n\
-         stderr_logfile={{dir}}/web.err.log\n"
-    )
-}
-
-fn listener(port: u16) -> String {
-    format!(
-        "[eventlistener:httpok]\n\
-         command={{httpok}} -p web -t 2 http://127.0.0.1:{port}/\n\
-         events=TICK_5\n\
-         startsecs=1\n\
-         stdout_logfile={{dir}}/httpok.out.log\n\
-         stderr_logfile={{dir}}/httpok.err.log\n"
-    )
-}
-
 fn start_supervisord(port: u16) -> Supervisor {
-    Supervisor::start(
-        SupervisorConfig::new()
-            .program(webapp(port))
-            .program(listener(port)),
-    )
+    start([
+        web("web", port, "mode-file:{dir}/mode"),
+        listener(&format!("-p web -t 2 http://127.0.0.1:{port}/")),
+    ])
 }
 
 /// Breaks the app and waits until httpok has restarted it (a new pid and the notices).
@@ -280,79 +248,14 @@ fn break_app_and_see_it_restarted(sup: &Supervisor, port: u16) {
     wait_until("app answers", T, || {
         http_get(port, "/", Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
     });
-    let notices_before = read_file_lossy(sup.path("httpok.err.log"))
-        .matches("web restarted")
-        .count();
+    let notices_before = count(&httpok_log(sup), "web restarted");
     fs::write(sup.path("mode"), "error").expect("write mode file");
     let new_pid = sup.wait_pid_change("web", pid, T);
     assert_ne!(new_pid, pid);
     wait_until("a new 'web restarted' notice", T, || {
-        read_file_lossy(sup.path("httpok.err.log"))
-            .matches("web restarted")
-            .count()
-            > notices_before
+        count(&httpok_log(sup), "web restarted") > notices_before
     });
     fs::write(sup.path("mode"), "ok").expect("write mode file");
-}
-
-/// The listener is RUNNING, never went UNKNOWN, never panicked.
-fn assert_listener_healthy(sup: &Supervisor) {
-    assert_eq!(sup.state("httpok"), "RUNNING");
-    let log = read_file_lossy(sup.log_path());
-    assert!(!log.contains("UNKNOWN"), "{}", tail(&log, 30));
-    let err = read_file_lossy(sup.path("httpok.err.log"));
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-/// Whether `pid` has exited (gone, or a zombie nobody reaped yet).
-fn process_gone(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/status")) {
-        Err(_) => true,
-        Ok(status) => status
-            .lines()
-            .any(|l| l.starts_with("State:") && l.contains('Z')),
-    }
-}
-
-/// A second supervisord on the same config and dir as `sup` (after the first one
-/// stopped); stopped on drop, before `sup` cleans up.
-struct SecondSupervisord(Child);
-
-impl SecondSupervisord {
-    #[track_caller]
-    fn start(sup: &Supervisor) -> SecondSupervisord {
-        let out = fs::File::create(sup.path("supervisord2-stdout.log")).expect("log");
-        let err = fs::File::create(sup.path("supervisord2-stderr.log")).expect("log");
-        let child = Command::new(venv_bin("supervisord"))
-            .arg("-c")
-            .arg(sup.conf_path())
-            .current_dir(sup.dir())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("start supervisord again");
-        let second = SecondSupervisord(child);
-        let pid = second.0.id().to_string();
-        wait_until("the second supervisord answers", T, || {
-            sup.ctl(&["pid"]).1.trim() == pid
-        });
-        second
-    }
-}
-
-impl Drop for SecondSupervisord {
-    fn drop(&mut self) {
-        send_signal(self.0.id(), "TERM");
-        for _ in 0..200 {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -381,7 +284,7 @@ fn after_supervisorctl_reload_a_broken_app_is_still_restarted() {
 #[test]
 fn after_supervisord_is_stopped_and_started_again_httpok_works() {
     let port = free_port();
-    let sup = start_supervisord(port);
+    let mut sup = start_supervisord(port);
     let web = sup.wait_running("web", T);
     let listener = sup.wait_running("httpok", T);
     wait_for_log(sup.log_path(), "httpok: BUSY -> ACKNOWLEDGED", T);
@@ -392,7 +295,7 @@ fn after_supervisord_is_stopped_and_started_again_httpok_works() {
         process_gone(first) && process_gone(listener) && process_gone(web)
     });
 
-    let _second = SecondSupervisord::start(&sup);
+    sup.start_again();
     let new_listener = sup.wait_running("httpok", T);
     assert_ne!(new_listener, listener);
     break_app_and_see_it_restarted(&sup, port);
@@ -402,7 +305,7 @@ fn after_supervisord_is_stopped_and_started_again_httpok_works() {
 #[test]
 fn when_supervisord_dies_httpok_exits_and_a_new_supervisord_works() {
     let port = free_port();
-    let sup = start_supervisord(port);
+    let mut sup = start_supervisord(port);
     let web = sup.wait_running("web", T);
     let listener = sup.wait_running("httpok", T);
     wait_for_log(sup.log_path(), "httpok: BUSY -> ACKNOWLEDGED", T);
@@ -417,10 +320,10 @@ fn when_supervisord_dies_httpok_exits_and_a_new_supervisord_works() {
     wait_until("the orphaned app exits", T, || process_gone(web));
 
     // The new supervisord finds the dead one's stale socket file and replaces it.
-    let _second = SecondSupervisord::start(&sup);
+    sup.start_again();
     sup.wait_running("httpok", T);
     break_app_and_see_it_restarted(&sup, port);
     assert_listener_healthy(&sup);
-    let err = read_file_lossy(sup.path("httpok.err.log"));
+    let err = httpok_log(&sup);
     assert!(!err.contains("event stream failed"), "{err}");
 }

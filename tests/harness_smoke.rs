@@ -8,15 +8,9 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
-fn web_section(name: &str, args: &str) -> String {
-    format!(
-        "[program:{name}]\n\
-         command={{python}} {{webapp}} {args}\n\
-         startsecs=1\n\
-         stopwaitsecs=3\n\
-         stdout_logfile={{dir}}/{name}.out.log\n\
-         stderr_logfile={{dir}}/{name}.err.log\n"
-    )
+/// The webapp with `args`; 3 s to stop.
+fn web_section(name: &str, args: &str) -> Section {
+    app(name, args).set("stopwaitsecs", "3")
 }
 
 #[test]

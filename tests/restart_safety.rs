@@ -9,58 +9,23 @@ mod fake_supervisord;
 
 use std::time::Duration;
 
+use common::e2e::{count, httpok_log};
 use common::*;
 use fake_supervisord::*;
 
 /// Ticks every 5 s, plus stopwaitsecs: be generous.
 const T: Duration = Duration::from_secs(90);
 
-fn web(name: &str, port: u16, mode: &str) -> String {
-    format!(
-        "[program:{name}]\n\
-         command={{python}} {{webapp}} --port {port} --mode {mode}\n\
-         startsecs=1\n\
-         stopwaitsecs=2\n\
-         stdout_logfile={{dir}}/{name}.out.log\n\
-         stderr_logfile={{dir}}/{name}.err.log\n"
-    )
-}
-
-fn listener(name: &str, args: &str) -> String {
-    format!(
-        "[eventlistener:{name}]\n\
-         command={{httpok}} {args}\n\
-         events=TICK_5\n\
-         startsecs=1\n\
-         stdout_logfile={{dir}}/{name}.out.log\n\
-         stderr_logfile={{dir}}/{name}.err.log\n"
-    )
-}
-
-fn start(sections: Vec<String>) -> Supervisor {
-    let mut cfg = SupervisorConfig::new();
-    for s in sections {
-        cfg = cfg.program(s);
-    }
-    Supervisor::start(cfg)
-}
-
-/// Count of `needle` in httpok's stderr log.
-fn count_in_log(sup: &Supervisor, log: &str, needle: &str) -> usize {
-    read_file_lossy(sup.path(log)).matches(needle).count()
-}
-
 #[test]
 fn only_the_selected_program_is_restarted() {
     let (p1, p2) = (free_port(), free_port());
     // Both apps are broken and both URLs are probed; only `front` is selected.
-    let sup = start(vec![
+    let sup = start([
         web("front", p1, "error"),
         web("back", p2, "error"),
-        listener(
-            "httpok",
-            &format!("-p front -t 2 http://127.0.0.1:{p1}/ http://127.0.0.1:{p2}/"),
-        ),
+        listener(&format!(
+            "-p front -t 2 http://127.0.0.1:{p1}/ http://127.0.0.1:{p2}/"
+        )),
     ]);
     let front = sup.wait_running("front", T);
     let back = sup.wait_running("back", T);
@@ -68,14 +33,14 @@ fn only_the_selected_program_is_restarted() {
     let front2 = sup.wait_pid_change("front", front, T);
     sup.wait_pid_change("front", front2, T);
     wait_until("two restart notices", T, || {
-        count_in_log(&sup, "httpok.err.log", "front restarted") >= 2
+        count(&httpok_log(&sup), "front restarted") >= 2
     });
     assert_eq!(
         sup.pid("back"),
         Some(back),
         "an unselected program was restarted"
     );
-    let log = read_file_lossy(sup.path("httpok.err.log"));
+    let log = httpok_log(&sup);
     assert!(!log.contains("back is in RUNNING state"), "{log}");
     assert!(!log.contains("back restarted"), "{log}");
 }
@@ -87,14 +52,11 @@ fn any_spares_itself_excluded_listeners_and_stopped_programs() {
     // What the other listener probes: always up, so it never restarts anything itself.
     let always_up = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let up = always_up.local_addr().expect("addr");
-    let sup = start(vec![
+    let sup = start([
         web("web", port, "error"),
-        web("spare", other_port, "ok").replace("startsecs=1\n", "startsecs=1\nautostart=false\n"),
-        listener(
-            "httpok",
-            &format!("-a --exclude other -t 2 http://127.0.0.1:{port}/"),
-        ),
-        listener("other", &format!("-p nothing -t 2 tcp://{up}")),
+        web("spare", other_port, "ok").set("autostart", "false"),
+        listener(&format!("-a --exclude other -t 2 http://127.0.0.1:{port}/")),
+        Section::listener("other", &format!("-p nothing -t 2 tcp://{up}")),
     ]);
     let web_pid = sup.wait_running("web", T);
     let own = sup.wait_running("httpok", T);
@@ -104,7 +66,7 @@ fn any_spares_itself_excluded_listeners_and_stopped_programs() {
     let web2 = sup.wait_pid_change("web", web_pid, T);
     sup.wait_pid_change("web", web2, T);
     wait_until("two restart notices", T, || {
-        count_in_log(&sup, "httpok.err.log", "web restarted") >= 2
+        count(&httpok_log(&sup), "web restarted") >= 2
     });
     assert_eq!(sup.pid("httpok"), Some(own), "httpok restarted itself");
     assert_eq!(
@@ -117,7 +79,7 @@ fn any_spares_itself_excluded_listeners_and_stopped_programs() {
         "STOPPED",
         "a STOPPED program was started"
     );
-    let log = read_file_lossy(sup.path("httpok.err.log"));
+    let log = httpok_log(&sup);
     assert!(log.contains("Restarting all running processes"), "{log}");
     for name in ["httpok", "other", "spare"] {
         assert!(
@@ -157,12 +119,13 @@ fn rounds_against(fake: &FakeSupervisord, rounds: usize) -> (Vec<String>, String
             httpok.stderr()
         );
         httpok.tick(Duration::from_secs(30));
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while attempts_ended(&httpok.stderr()) < tick.min(rounds)
-            && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        // Not a failure if this attempt is still going: the next tick looks again.
+        let _ = poll(Duration::from_secs(10), || {
+            match attempts_ended(&httpok.stderr()) {
+                ended if ended >= tick.min(rounds) => Ok(()),
+                ended => Err(format!("{ended} ended")),
+            }
+        });
         if attempts_ended(&httpok.stderr()) >= rounds {
             break;
         }

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use common::{Supervisor, SupervisorConfig, wait_for};
+use common::{Section, Supervisor, SupervisorConfig, wait_for};
 use httpok::model::ProcessState;
 use httpok::supervisor::{Client, ClientError, Endpoint, STOP_CALL_TIMEOUT, Supervisor as _};
 use httpok::xmlrpc::{self, Value};
@@ -22,28 +22,26 @@ const GROUP: &str = "グループ";
 const PROGRAMS: [&str; 2] = ["wéb", "日本語"];
 const T: Duration = Duration::from_secs(60);
 
-/// A program that runs until SIGTERM; RUNNING at once (startsecs=0).
-fn program(name: &str, index: usize) -> String {
-    format!(
-        "[program:{name}]\n\
-         command={{python}} -c \"import time; time.sleep(3600)\"\n\
-         startsecs=0\n\
-         stopwaitsecs=2\n\
-         autorestart=false\n\
-         stdout_logfile={{dir}}/program{index}.out.log\n\
-         stderr_logfile={{dir}}/program{index}.err.log\n"
-    )
+/// A program that runs until SIGTERM; RUNNING at once (startsecs=0). Its logs are
+/// named by `index`, not by its non-ASCII name.
+fn program(name: &str, index: usize) -> Section {
+    Section::program(name, "{python} -c \"import time; time.sleep(3600)\"")
+        .set("startsecs", "0")
+        .set("autorestart", "false")
+        .set("stdout_logfile", format!("{{dir}}/program{index}.out.log"))
+        .set("stderr_logfile", format!("{{dir}}/program{index}.err.log"))
 }
 
 fn start_group() -> Supervisor {
-    let mut cfg = SupervisorConfig::new();
-    for (index, name) in PROGRAMS.iter().enumerate() {
-        cfg = cfg.program(program(name, index));
-    }
-    Supervisor::start(cfg.section(format!(
-        "[group:{GROUP}]\nprograms={}\n",
-        PROGRAMS.join(",")
-    )))
+    let programs = PROGRAMS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| program(name, i));
+    Supervisor::start(
+        SupervisorConfig::new()
+            .sections(programs)
+            .program(Section::group(GROUP, &PROGRAMS)),
+    )
 }
 
 fn client(sup: &Supervisor) -> Client {

@@ -11,13 +11,12 @@
 //! No proxy is ever involved. Does not own what the body means (`client.rs`, `xmlrpc`).
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{ClientError, Endpoint};
+use crate::deadline::{ResolveError, resolve_before};
 use crate::unix_transport::connect_before;
 
 /// Largest reply read (getAllProcessInfo for thousands of processes fits easily).
@@ -95,8 +94,12 @@ fn connect_tcp(
     port: u16,
     deadline: Instant,
 ) -> Result<(TcpStream, String), TransportError> {
+    let addrs = resolve_before(host, port, deadline).map_err(|e| match e {
+        ResolveError::Timeout => TransportError::Timeout,
+        ResolveError::Lookup(msg) | ResolveError::Thread(msg) => TransportError::Io(msg),
+    })?;
     let mut last = TransportError::Io(format!("{host} has no address"));
-    for addr in resolve_before(host, port, deadline)? {
+    for addr in addrs {
         let peer = addr.to_string();
         match TcpStream::connect_timeout(&addr, remaining(deadline)?) {
             Ok(stream) => return Ok((stream, peer)),
@@ -104,36 +107,6 @@ fn connect_tcp(
         }
     }
     Err(last)
-}
-
-/// Resolves on a helper thread, since getaddrinfo has no timeout of its own; a late
-/// answer is dropped with the thread. IP literals (the usual case) need no thread.
-fn resolve_before(
-    host: &str,
-    port: u16,
-    deadline: Instant,
-) -> Result<Vec<SocketAddr>, TransportError> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let (tx, rx) = mpsc::sync_channel(1);
-    let name = host.to_string();
-    thread::Builder::new()
-        .name("supervisord-dns".into())
-        .stack_size(128 * 1024)
-        .spawn(move || {
-            // The receiver is gone if the deadline already passed.
-            let _ = tx.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
-        })
-        .map_err(|e| TransportError::Io(format!("cannot start a thread to resolve {host}: {e}")))?;
-    match rx.recv_timeout(remaining(deadline)?) {
-        Ok(Ok(addrs)) => Ok(addrs),
-        Ok(Err(e)) => Err(TransportError::Io(format!("{host}: {e}"))),
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(TransportError::Timeout),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(TransportError::Io(format!(
-            "resolving {host}: the resolver thread failed"
-        ))),
-    }
 }
 
 /// Writes `request`, then reads until the server closes, each step bounded by what is
@@ -245,6 +218,7 @@ fn preview(reply: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::thread;
 
     const REPLY_HEAD: &[u8] = b"HTTP/1.0 200 OK\r\nServer: Medusa/1.12\r\n\
         Date: Wed, 02 Dec 2026 00:45:28 GMT\r\nContent-Type: text/xml\r\n\

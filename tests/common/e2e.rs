@@ -1,7 +1,6 @@
-//! What the supervisord end-to-end tests share: the sections a user writes (an app,
-//! `[eventlistener:httpok]` on TICK_5), and how a test observes what happened.
+//! What the supervisord end-to-end tests share: how a test observes what happened
+//! (ticks handled, httpok's log, restarts) and what every case checks at the end.
 
-use std::path::Path;
 use std::time::Duration;
 
 use super::*;
@@ -9,46 +8,12 @@ use super::*;
 /// Ticks come every 5 s; a restart also waits for stopwaitsecs. Be generous.
 pub const T: Duration = Duration::from_secs(60);
 
-// ---------------------------------------------------------------- supervisord sections
-
-pub fn web(name: &str, port: u16, mode: &str) -> String {
-    app(name, &format!("--port {port} --mode {mode}"))
-}
-
-pub fn web_unix(name: &str, socket: &Path, mode: &str) -> String {
-    app(name, &format!("--unix {} --mode {mode}", socket.display()))
-}
-
-pub fn app(name: &str, args: &str) -> String {
-    format!(
-        "[program:{name}]\n\
-         command={{python}} {{webapp}} {args}\n\
-         startsecs=1\n\
-         stopwaitsecs=2\n\
-         stdout_logfile={{dir}}/{name}.out.log\n\
-         stderr_logfile={{dir}}/{name}.err.log\n"
-    )
-}
-
-/// The listener as a user writes it: `[eventlistener:httpok]` on TICK_5.
-pub fn listener(args: &str) -> String {
-    format!(
-        "[eventlistener:httpok]\n\
-         command={{httpok}} {args}\n\
-         events=TICK_5\n\
-         startsecs=1\n\
-         stdout_logfile={{dir}}/httpok.out.log\n\
-         stderr_logfile={{dir}}/httpok.err.log\n"
-    )
-}
-
-/// supervisord at loglevel=debug, so that its log shows every event httpok handled.
-pub fn start(sections: Vec<String>) -> Supervisor {
-    let mut cfg = SupervisorConfig::new().supervisord_line("loglevel=debug");
-    for s in sections {
-        cfg = cfg.program(s);
-    }
-    Supervisor::start(cfg)
+/// Adds `section` (a listener, whose scripts are in place now) to the running `sup`
+/// and waits until httpok is RUNNING.
+#[track_caller]
+pub fn add_listener(sup: &Supervisor, section: Section) {
+    sup.add(section);
+    sup.wait_running("httpok", T);
 }
 
 // ---------------------------------------------------------------- observing
@@ -111,7 +76,8 @@ pub fn assert_restarted(sup: &Supervisor, name: &str, old_pid: u32) -> u32 {
 }
 
 /// What every supervisord case checks at the end: the listener is RUNNING, never went
-/// UNKNOWN, no tick was dropped for a full buffer, and stdout held protocol bytes only.
+/// UNKNOWN, never panicked, no tick was dropped for a full buffer, and stdout held
+/// protocol bytes only.
 #[track_caller]
 pub fn assert_listener_healthy(sup: &Supervisor) {
     assert_eq!(sup.state("httpok"), "RUNNING");
@@ -122,6 +88,8 @@ pub fn assert_listener_healthy(sup: &Supervisor) {
         tail(&log, 30)
     );
     assert!(!log.contains("buffer overflowed"), "{}", tail(&log, 30));
+    let own = httpok_log(sup);
+    assert!(!own.contains("panicked"), "{own}");
     // At loglevel=debug supervisord copies the listener's protocol bytes into this log.
     let stdout = read_file_lossy(sup.path("httpok.out.log"));
     let other = stdout.replace("READY\n", "").replace("RESULT 2\nOK", "");

@@ -8,66 +8,22 @@
 //!   out) with a deadline on every wait.
 //!
 //! Both clean up on drop. Every wait is a poll or a channel receive with a deadline.
+//! Built on the rig in `tests/common` (a test crate with this module has that one too).
 #![allow(dead_code)]
 
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-// ---------------------------------------------------------------- temp dirs
-
-/// A fresh, short directory under /tmp (unix socket paths must stay short); removed on
-/// drop unless the test is failing.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        loop {
-            let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .subsec_nanos()
-                % 100_000;
-            let dir = PathBuf::from(format!(
-                "/tmp/httpok-{tag}-{}-{n}-{nanos}",
-                std::process::id()
-            ));
-            match fs::create_dir(&dir) {
-                Ok(()) => return TempDir(dir),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => panic!("cannot create {}: {e}", dir.display()),
-            }
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if thread::panicking() {
-            eprintln!("==== test dir kept: {}", self.0.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
+use crate::common::{httpok_cmd, poll, read_file_lossy, wait_for};
 
 /// Seconds since the epoch.
 pub fn epoch() -> u64 {
@@ -154,41 +110,33 @@ impl FakeSupervisord {
     pub fn tcp(port: u16, mode: Mode, processes: Vec<FakeProcess>) -> FakeSupervisord {
         let listener = bind_tcp(port);
         let addr = listener.local_addr().expect("local_addr");
-        let url = format!("http://{addr}");
-        let stop = Arc::new(AtomicBool::new(false));
-        let state = new_state(mode, processes);
-        let accept_thread = serve_forever(listener, TcpListener::accept, &state, &stop);
         let wake = Box::new(move || {
             let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(2));
         });
-        FakeSupervisord {
-            state,
-            url,
-            stop,
+        let served = Served {
+            url: format!("http://{addr}"),
             wake,
-            accept_thread: Some(accept_thread),
-        }
+            mode,
+            processes,
+        };
+        served.on(listener, TcpListener::accept)
     }
 
     /// Serves on a unix socket at `path` (which must not exist).
     pub fn unix(path: &Path, mode: Mode, processes: Vec<FakeProcess>) -> FakeSupervisord {
         let listener =
             UnixListener::bind(path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
-        let url = format!("unix://{}", path.display());
-        let stop = Arc::new(AtomicBool::new(false));
-        let state = new_state(mode, processes);
-        let accept_thread = serve_forever(listener, UnixListener::accept, &state, &stop);
         let owned = path.to_path_buf();
         let wake = Box::new(move || {
             let _ = UnixStream::connect(&owned);
         });
-        FakeSupervisord {
-            state,
-            url,
-            stop,
+        let served = Served {
+            url: format!("unix://{}", path.display()),
             wake,
-            accept_thread: Some(accept_thread),
-        }
+            mode,
+            processes,
+        };
+        served.on(listener, UnixListener::accept)
     }
 
     /// `http://127.0.0.1:PORT` or `unix:///path`: what SUPERVISOR_SERVER_URL holds.
@@ -211,17 +159,14 @@ impl FakeSupervisord {
     /// Waits until a call starting with `prefix` was made; returns all calls.
     #[track_caller]
     pub fn wait_for_call(&self, prefix: &str, timeout: Duration) -> Vec<String> {
-        let start = Instant::now();
-        loop {
+        wait_for(&format!("a {prefix:?} call"), timeout, || {
             let calls = self.calls();
             if calls.iter().any(|c| c.starts_with(prefix)) {
-                return calls;
+                Ok(calls)
+            } else {
+                Err(format!("calls: {calls:?}"))
             }
-            if start.elapsed() > timeout {
-                panic!("no {prefix:?} call within {timeout:?}; calls: {calls:?}");
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 }
 
@@ -234,6 +179,35 @@ impl Drop for FakeSupervisord {
         }
         if let Some(path) = self.url.strip_prefix("unix://") {
             let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// What a fake serves, before it has a listener: its URL, how to wake its accept
+/// loop (a connection of its own), the mode and the process table.
+struct Served {
+    url: String,
+    wake: Box<dyn Fn() + Send>,
+    mode: Mode,
+    processes: Vec<FakeProcess>,
+}
+
+impl Served {
+    fn on<L, S, A>(self, listener: L, accept: fn(&L) -> io::Result<(S, A)>) -> FakeSupervisord
+    where
+        L: Send + 'static,
+        S: Read + Write + CloseBoth + Send + 'static,
+        A: 'static,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let state = new_state(self.mode, self.processes);
+        let accept_thread = serve_forever(listener, accept, &state, &stop);
+        FakeSupervisord {
+            state,
+            url: self.url,
+            stop,
+            wake: self.wake,
+            accept_thread: Some(accept_thread),
         }
     }
 }
@@ -276,16 +250,10 @@ fn new_state(mode: Mode, processes: Vec<FakeProcess>) -> Arc<Mutex<FakeState>> {
 
 /// Binds 127.0.0.1:port, retrying for a while if the port is still in use.
 fn bind_tcp(port: u16) -> TcpListener {
-    let start = Instant::now();
-    loop {
-        match TcpListener::bind(("127.0.0.1", port)) {
-            Ok(l) => return l,
-            Err(e) if start.elapsed() > Duration::from_secs(30) => {
-                panic!("bind 127.0.0.1:{port}: {e}")
-            }
-            Err(_) => thread::sleep(Duration::from_millis(100)),
-        }
-    }
+    poll(Duration::from_secs(30), || {
+        TcpListener::bind(("127.0.0.1", port)).map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port}: {e}"))
 }
 
 /// Reads one HTTP request (head and Content-Length body); None if the peer went away.
@@ -537,22 +505,12 @@ impl Listener {
     pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Listener {
         let stderr_path = dir.join("httpok.err.log");
         let stderr = File::create(&stderr_path).expect("create stderr log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_httpok"));
+        let mut cmd = httpok_cmd();
         cmd.args(args)
             .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        for var in [
-            "SUPERVISOR_SERVER_URL",
-            "SUPERVISOR_USERNAME",
-            "SUPERVISOR_PASSWORD",
-            "SUPERVISOR_PROCESS_NAME",
-            "SUPERVISOR_GROUP_NAME",
-            "RUST_LOG",
-        ] {
-            cmd.env_remove(var);
-        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -632,8 +590,15 @@ impl Listener {
     /// says it was issued while the last round ran).
     #[track_caller]
     pub fn tick(&mut self, timeout: Duration) -> Duration {
-        let started = Instant::now();
         let when = epoch() + 5 * u64::from(self.serial);
+        self.tick_at(when, timeout)
+    }
+
+    /// Sends a TICK_5 whose `when` is `when` and waits up to `timeout` for it to be
+    /// acknowledged; returns how long the round took.
+    #[track_caller]
+    pub fn tick_at(&mut self, when: u64, timeout: Duration) -> Duration {
+        let started = Instant::now();
         self.send_event("TICK_5", &format!("when:{when}"));
         let ack = self.read_exactly(ACK.len(), timeout);
         assert_eq!(
@@ -647,23 +612,20 @@ impl Listener {
 
     /// httpok's stderr so far.
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&fs::read(&self.stderr_path).unwrap_or_default()).into_owned()
+        read_file_lossy(&self.stderr_path)
     }
 
     /// Waits until stderr contains `needle`; returns stderr.
     #[track_caller]
     pub fn wait_for_stderr(&self, needle: &str, timeout: Duration) -> String {
-        let start = Instant::now();
-        loop {
+        wait_for(&format!("{needle:?} in httpok's stderr"), timeout, || {
             let text = self.stderr();
             if text.contains(needle) {
-                return text;
+                Ok(text)
+            } else {
+                Err(format!("\n{text}"))
             }
-            if start.elapsed() > timeout {
-                panic!("{needle:?} not in httpok's stderr within {timeout:?}:\n{text}");
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -674,29 +636,27 @@ impl Listener {
     #[track_caller]
     pub fn close(mut self, timeout: Duration) -> ExitStatus {
         drop(self.stdin.take());
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                // Whatever came after the last READY must be nothing.
-                while let Ok(bytes) = self.stdout.recv_timeout(Duration::from_millis(200)) {
-                    self.all_stdout.extend_from_slice(&bytes);
-                    self.pending.extend_from_slice(&bytes);
-                }
-                assert!(
-                    self.pending.is_empty(),
-                    "stray stdout bytes: {:?}",
-                    String::from_utf8_lossy(&self.pending)
-                );
-                return status;
-            }
-            if start.elapsed() > timeout {
-                panic!(
-                    "httpok still running {timeout:?} after stdin closed; stderr:\n{}",
-                    self.stderr()
-                );
-            }
-            thread::sleep(Duration::from_millis(50));
+        let exited = poll(timeout, || match self.child.try_wait().expect("try_wait") {
+            Some(status) => Ok(status),
+            None => Err(String::new()),
+        });
+        let Ok(status) = exited else {
+            panic!(
+                "httpok still running {timeout:?} after stdin closed; stderr:\n{}",
+                self.stderr()
+            );
+        };
+        // Whatever came after the last READY must be nothing: the pipe ends at EOF.
+        while let Ok(bytes) = self.stdout.recv_timeout(Duration::from_millis(200)) {
+            self.all_stdout.extend_from_slice(&bytes);
+            self.pending.extend_from_slice(&bytes);
         }
+        assert!(
+            self.pending.is_empty(),
+            "stray stdout bytes: {:?}",
+            String::from_utf8_lossy(&self.pending)
+        );
+        status
     }
 }
 
@@ -710,16 +670,4 @@ impl Drop for Listener {
             eprintln!("---- httpok stderr:\n{}", self.stderr());
         }
     }
-}
-
-/// The lines of `text` that contain `needle`.
-pub fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
-    text.lines().filter(|l| l.contains(needle)).collect()
-}
-
-/// Reads a file's lines lazily; for logs that may still grow.
-pub fn read_lines(path: &Path) -> Vec<String> {
-    File::open(path)
-        .map(|f| BufReader::new(f).lines().map_while(Result::ok).collect())
-        .unwrap_or_default()
 }

@@ -1,0 +1,87 @@
+//! ureq's and the OS's errors into a [`Failure`], by type wherever there is one: a
+//! timeout, a refusal, a TLS fault (a `rustls::Error`, often inside an `io::Error`),
+//! a name that did not resolve, anything else as it reads.
+
+use std::io;
+
+use super::{Failure, Prober, tls::describe_tls};
+
+impl Prober {
+    pub(super) fn classify(&self, error: &ureq::Error) -> Failure {
+        match error {
+            ureq::Error::Timeout(_) => Failure::Timeout(self.settings.timeout),
+            ureq::Error::Io(e) => self.classify_io(e),
+            ureq::Error::HostNotFound => Failure::Dns("host not found".into()),
+            ureq::Error::Rustls(e) => Failure::Tls(describe_tls(e)),
+            ureq::Error::Tls(msg) => Failure::Tls(msg.to_string()),
+            other => Failure::Connect(other.to_string()),
+        }
+    }
+
+    pub(super) fn classify_io(&self, e: &io::Error) -> Failure {
+        // ureq passes two typed errors inside io::Error: a failed handshake arrives as
+        // Io(InvalidData) around the rustls::Error (rustls' stream wraps it so), and a
+        // body read that fails wraps ureq's own error (a timeout, say).
+        if let Some(inner) = e.get_ref() {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Failure::Tls(describe_tls(tls));
+            }
+            if let Some(error) = inner.downcast_ref::<ureq::Error>() {
+                return self.classify(error);
+            }
+        }
+        match e.kind() {
+            io::ErrorKind::ConnectionRefused => Failure::Refused,
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                Failure::Timeout(self.settings.timeout)
+            }
+            _ => {
+                let text = e.to_string();
+                // std's getaddrinfo failure, which ureq passes on as it is, has no kind
+                // to match (ErrorKind::Uncategorized is unstable): its text is all there is.
+                if text.starts_with("failed to lookup address") {
+                    Failure::Dns(text)
+                } else {
+                    Failure::Connect(text)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::settings;
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn errors_inside_io_errors_are_classified_by_type_not_text() {
+        let prober = Prober::new(settings(1000), &[]).expect("prober");
+        let handshake = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert_eq!(
+            prober.classify_io(&handshake),
+            Failure::Tls("unknown issuer".into())
+        );
+        // The same words as plain text are not a TLS failure.
+        let text = io::Error::new(
+            io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        );
+        assert!(matches!(prober.classify_io(&text), Failure::Connect(_)));
+        // A body read that timed out: ureq's timeout inside io::Error.
+        let body_timeout = ureq::Error::Timeout(ureq::Timeout::Global).into_io();
+        assert_eq!(
+            prober.classify_io(&body_timeout),
+            Failure::Timeout(Duration::from_secs(1))
+        );
+        let other = io::Error::new(io::ErrorKind::InvalidData, "bad chunk size");
+        assert_eq!(
+            prober.classify_io(&other),
+            Failure::Connect("bad chunk size".into())
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! An `http://`, `https://` or `http+unix://` probe: one request (retried while the
+//! port refuses), judged by its status and, with `-b`, by a bounded scan of its body.
+
+use std::io::{self, Read};
+use std::thread;
+use std::time::Instant;
+
+use ureq::http::Response;
+use ureq::{Agent, Body, RequestBuilder};
+
+use super::{Failure, MAX_BODY_SCAN, Prober, REFUSED_RETRY};
+
+impl Prober {
+    pub(super) fn probe_http(
+        &self,
+        agent: &Agent,
+        url: &str,
+        auth: Option<String>,
+        deadline: Instant,
+    ) -> Result<u16, Failure> {
+        let mut retrying = false;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Failure::Timeout(self.settings.timeout));
+            }
+            let req = self.request(agent, url, auth.as_deref());
+            // The first attempt runs under the agent's own timeout (the whole -t). Only a
+            // retry after a refusal needs a shorter one, and a per-request config makes
+            // ureq build a new TLS config, so it is set only then.
+            let response = if !retrying {
+                req.call()
+            } else {
+                req.config().timeout_global(Some(remaining)).build().call()
+            };
+            match response {
+                Ok(response) => return self.judge(response),
+                Err(e) => {
+                    let failure = self.classify(&e);
+                    if failure == Failure::Refused && Instant::now() + REFUSED_RETRY < deadline {
+                        thread::sleep(REFUSED_RETRY);
+                        retrying = true;
+                        continue;
+                    }
+                    return Err(failure);
+                }
+            }
+        }
+    }
+
+    /// The request as `--method` and `--header` say, with its Basic auth if any.
+    fn request(
+        &self,
+        agent: &Agent,
+        url: &str,
+        auth: Option<&str>,
+    ) -> RequestBuilder<ureq::typestate::WithoutBody> {
+        let mut req = if self.settings.method == "HEAD" {
+            agent.head(url)
+        } else {
+            agent.get(url)
+        };
+        if let Some(auth) = auth {
+            req = req.header("Authorization", auth);
+        }
+        for (name, value) in &self.settings.headers {
+            req = req.header(name, value);
+        }
+        req
+    }
+
+    /// Healthy when the status is in `-c` and the body holds the `-b` text, if any.
+    fn judge(&self, mut response: Response<Body>) -> Result<u16, Failure> {
+        let status = response.status().as_u16();
+        if !self.settings.codes.contains(&status) {
+            return Err(Failure::Status(status));
+        }
+        let Some(needle) = &self.settings.body else {
+            return Ok(status);
+        };
+        let reader = response.body_mut().as_reader();
+        match body_contains(reader, needle.as_bytes(), MAX_BODY_SCAN) {
+            Ok(true) => Ok(status),
+            Ok(false) => Err(Failure::BodyMissing(needle.clone())),
+            Err(e) => Err(self.classify_io(&e)),
+        }
+    }
+}
+
+/// Streams `reader` looking for `needle`, keeping only `needle.len()` bytes of overlap.
+pub fn body_contains(mut reader: impl Read, needle: &[u8], limit: u64) -> io::Result<bool> {
+    if needle.is_empty() {
+        return Ok(true);
+    }
+    let mut window: Vec<u8> = Vec::with_capacity(needle.len() + 8192);
+    let mut chunk = [0u8; 8192];
+    let mut seen = 0u64;
+    while seen < limit {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(false),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        seen += n as u64;
+        window.extend_from_slice(&chunk[..n]);
+        if window.windows(needle.len()).any(|w| w == needle) {
+            return Ok(true);
+        }
+        let keep = needle.len() - 1;
+        if window.len() > keep {
+            window.drain(..window.len() - keep);
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{refused_addr, serve, settings};
+    use super::*;
+    use crate::target::Target;
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    #[test]
+    fn a_200_with_the_body_text_is_healthy_and_sends_our_user_agent() {
+        let (url, server) = serve(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nall is OK",
+            1,
+        );
+        let mut s = settings(5000);
+        s.body = Some("OK".into());
+        let target = Target::parse(&url).expect("url");
+        let prober = Prober::new(s, &[&target]).expect("prober");
+        assert_eq!(prober.probe(&target).result, Ok(200));
+        let requests = server.join().expect("server");
+        assert!(requests[0].starts_with("GET /health HTTP/1.1"));
+        assert!(
+            requests[0]
+                .to_lowercase()
+                .contains(&format!("user-agent: httpok/{}", env!("CARGO_PKG_VERSION")))
+        );
+    }
+
+    #[test]
+    fn wrong_status_missing_body_and_redirects_fail_with_reasons() {
+        let cases: [(&'static [u8], Failure); 3] = [
+            (
+                b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
+                Failure::Status(500),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+                Failure::BodyMissing("OK".into()),
+            ),
+            (
+                b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n",
+                Failure::Status(302),
+            ),
+        ];
+        for (reply, expected) in cases {
+            let (url, _server) = serve(reply, 1);
+            let mut s = settings(5000);
+            s.body = Some("OK".into());
+            let target = Target::parse(&url).expect("url");
+            let prober = Prober::new(s, &[&target]).expect("prober");
+            assert_eq!(prober.probe(&target).result, Err(expected));
+        }
+    }
+
+    #[test]
+    fn a_server_that_never_answers_times_out_near_the_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let target = Target::parse(&format!("http://{}/", listener.local_addr().expect("addr")))
+            .expect("url");
+        let prober = Prober::new(settings(700), &[&target]).expect("prober");
+        let outcome = prober.probe(&target);
+        assert_eq!(
+            outcome.result,
+            Err(Failure::Timeout(Duration::from_millis(700)))
+        );
+        assert!(
+            outcome.latency < Duration::from_secs(5),
+            "{:?}",
+            outcome.latency
+        );
+        drop(listener);
+    }
+
+    #[test]
+    fn a_refused_port_is_retried_until_the_deadline_then_fails() {
+        let target = Target::parse(&format!("http://{}/", refused_addr())).expect("url");
+        let prober = Prober::new(settings(1200), &[&target]).expect("prober");
+        let outcome = prober.probe(&target);
+        assert_eq!(outcome.result, Err(Failure::Refused));
+        assert!(
+            outcome.latency >= Duration::from_millis(500),
+            "retried: {:?}",
+            outcome.latency
+        );
+    }
+
+    #[test]
+    fn body_search_crosses_chunk_boundaries_and_respects_the_limit() {
+        let mut body = vec![b'x'; 8190];
+        body.extend_from_slice(b"NEEDLE");
+        assert!(body_contains(&body[..], b"NEEDLE", u64::MAX).expect("read"));
+        assert!(!body_contains(&body[..], b"NEEDLE", 4096).expect("read"));
+        assert!(!body_contains(&b"abc"[..], b"abcd", u64::MAX).expect("read"));
+        let huge = io::repeat(b'y').take(64 * 1024 * 1024);
+        assert!(!body_contains(huge, b"z", 1024 * 1024).expect("read"));
+    }
+}

@@ -1,0 +1,327 @@
+//! Probing: one request per check under one overall deadline, judged into a
+//! [`Outcome`] with a typed [`Failure`] reason. Owns the ureq agents (rustls, proxies
+//! off, redirects not followed, no connection reuse) and the concurrent round.
+//!
+//! * `mod.rs`: the types, [`Prober`] and the round ([`Prober::probe_all`]).
+//! * `http.rs`: an `http://`, `https://` or `http+unix://` probe, and [`body_contains`].
+//! * `tcp.rs`: a `tcp://` probe (connect, nothing sent).
+//! * `classify.rs`: ureq's and the OS's errors into a [`Failure`].
+//! * `tls.rs`: the TLS config (`--cacert`, `--insecure`) and rustls' errors in words.
+//! * `resolve.rs`: the http agent's resolver (IP literals need no lookup thread).
+//!
+//! Does not own what happens after a failure (that is the lifecycle and `restart`).
+
+mod classify;
+mod http;
+mod resolve;
+mod tcp;
+mod tls;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ureq::Agent;
+use ureq::unversioned::transport::DefaultConnector;
+
+use crate::target::Target;
+use crate::unix_transport::unix_agent;
+
+pub use http::body_contains;
+
+/// Most probes in flight at once; the rest wait for a free worker.
+pub const MAX_CONCURRENT_PROBES: usize = 256;
+/// Most body bytes scanned for `-b`; memory use stays constant whatever the body size.
+pub const MAX_BODY_SCAN: u64 = 16 * 1024 * 1024;
+/// Pause between connection attempts while the port refuses.
+const REFUSED_RETRY: Duration = Duration::from_millis(500);
+/// Longest response head (status line and headers) accepted, and about the size of each
+/// probe's read and write buffers. ureq's default buffers are 128 KiB each, zero-filled for
+/// every connection: most of a healthy round's CPU, and 64 MiB resident with 256 probes in
+/// flight (docs/benchmarks.md).
+pub const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
+/// Why a probe failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The status is not in the `-c` list.
+    Status(u16),
+    /// The body does not contain the `-b` text.
+    BodyMissing(String),
+    /// No complete answer within the deadline.
+    Timeout(Duration),
+    /// Every connection attempt within the deadline was refused.
+    Refused,
+    /// The certificate or handshake failed.
+    Tls(String),
+    /// The host name did not resolve.
+    Dns(String),
+    /// Any other transport error.
+    Connect(String),
+}
+
+impl Failure {
+    /// The phrase for a mail subject, superlance's where it had one.
+    pub fn subject(&self) -> String {
+        match self {
+            Failure::Status(_) => "bad status returned".into(),
+            Failure::BodyMissing(_) => "bad body returned".into(),
+            Failure::Timeout(d) => format!("timed out after {:.1}s", d.as_secs_f64()),
+            Failure::Refused => "connection refused".into(),
+            Failure::Tls(_) => "TLS failure".into(),
+            Failure::Dns(_) => "DNS failure".into(),
+            Failure::Connect(_) => "connection failed".into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Status(code) => write!(f, "status {code}"),
+            Failure::BodyMissing(text) => write!(f, "body missing {text:?}"),
+            Failure::Timeout(d) => write!(f, "timeout after {:.1}s", d.as_secs_f64()),
+            Failure::Refused => write!(f, "connection refused"),
+            Failure::Tls(msg) => write!(f, "TLS: {msg}"),
+            Failure::Dns(msg) => write!(f, "DNS: {msg}"),
+            Failure::Connect(msg) => write!(f, "connect: {msg}"),
+        }
+    }
+}
+
+/// The result of one probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub result: Result<u16, Failure>,
+    pub latency: Duration,
+}
+
+/// What makes an answer healthy, and how to ask.
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    pub timeout: Duration,
+    pub codes: Vec<u16>,
+    pub body: Option<String>,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    pub cacert: Option<PathBuf>,
+    pub insecure: bool,
+}
+
+/// Probes targets; cheap to share between threads.
+pub struct Prober {
+    settings: ProbeSettings,
+    agent: Agent,
+    unix_agents: HashMap<PathBuf, Agent>,
+}
+
+impl Prober {
+    /// Builds the agents for these targets. Fails only on a bad `--cacert` file.
+    pub fn new(settings: ProbeSettings, targets: &[&Target]) -> Result<Prober, String> {
+        let config = Agent::config_builder()
+            .proxy(None)
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .max_idle_connections(0)
+            .user_agent(concat!("httpok/", env!("CARGO_PKG_VERSION")))
+            .timeout_global(Some(settings.timeout))
+            // One byte more than the longest head, so a longer one is reported as too big
+            // rather than as a peer that stopped sending.
+            .input_buffer_size(MAX_RESPONSE_HEAD + 1)
+            .output_buffer_size(MAX_RESPONSE_HEAD)
+            .max_response_header_size(MAX_RESPONSE_HEAD)
+            .tls_config(tls::tls_config(&settings)?)
+            .build();
+        let mut unix_agents = HashMap::new();
+        for target in targets {
+            if let Target::HttpUnix { socket, .. } = target {
+                unix_agents
+                    .entry(socket.clone())
+                    .or_insert_with(|| unix_agent(socket.clone(), config.clone()));
+            }
+        }
+        Ok(Prober {
+            agent: Agent::with_parts(
+                config,
+                DefaultConnector::default(),
+                resolve::IpLiteralResolver::default(),
+            ),
+            settings,
+            unix_agents,
+        })
+    }
+
+    /// Probes one target; never takes much longer than the timeout.
+    pub fn probe(&self, target: &Target) -> Outcome {
+        let started = Instant::now();
+        let deadline = started + self.settings.timeout;
+        let result = match target {
+            Target::Tcp { host, port } => self.probe_tcp(host, *port, deadline),
+            Target::Http { url, basic_auth } => {
+                let auth = basic_auth
+                    .as_ref()
+                    .map(|(u, p)| format!("Basic {}", BASE64.encode(format!("{u}:{p}"))));
+                self.probe_http(&self.agent, url, auth, deadline)
+            }
+            Target::HttpUnix { socket, path } => match self.unix_agents.get(socket) {
+                Some(agent) => {
+                    self.probe_http(agent, &format!("http://localhost{path}"), None, deadline)
+                }
+                None => Err(Failure::Connect("no agent for this socket".into())),
+            },
+        };
+        Outcome {
+            result,
+            latency: started.elapsed(),
+        }
+    }
+
+    /// Probes every target at once with a bounded pool; outcomes in target order.
+    pub fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome> {
+        if let [target] = targets {
+            // One check (superlance's case): no thread to start.
+            return vec![self.probe(target)];
+        }
+        let slots: Vec<Mutex<Option<Outcome>>> = targets.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let workers = targets.len().min(MAX_CONCURRENT_PROBES);
+        thread::scope(|scope| {
+            for _ in 0..workers {
+                let spawned =
+                    thread::Builder::new()
+                        .stack_size(256 * 1024)
+                        .spawn_scoped(scope, || {
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                let Some(target) = targets.get(i) else { break };
+                                let outcome = self.probe(target);
+                                if let Ok(mut slot) = slots[i].lock() {
+                                    *slot = Some(outcome);
+                                }
+                            }
+                        });
+                if let Err(e) = spawned {
+                    log::warn!("could not start a probe thread ({e}); probing with fewer");
+                }
+            }
+        });
+        // Whatever no worker reached (no thread could start) is probed here.
+        slots
+            .into_iter()
+            .zip(targets)
+            .map(|(slot, target)| {
+                slot.into_inner()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| self.probe(target))
+            })
+            .collect()
+    }
+}
+
+/// What the probe tests share: settings, a canned server, an address that refuses.
+#[cfg(test)]
+mod testing {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// `host:port` where nothing listens. The port is one the kernel just handed out on
+    /// 127.0.0.2, an address no other test listens on, so a parallel test that binds
+    /// 127.0.0.1:0 and gets the same number cannot answer there.
+    pub(super) fn refused_addr() -> String {
+        let port = TcpListener::bind("127.0.0.2:0")
+            .expect("bind 127.0.0.2")
+            .local_addr()
+            .expect("addr")
+            .port();
+        format!("127.0.0.2:{port}")
+    }
+
+    pub(super) fn settings(timeout_ms: u64) -> ProbeSettings {
+        ProbeSettings {
+            timeout: Duration::from_millis(timeout_ms),
+            codes: vec![200],
+            body: None,
+            method: "GET".into(),
+            headers: vec![],
+            cacert: None,
+            insecure: false,
+        }
+    }
+
+    /// A server answering each of `connections` connections with `reply`; returns its
+    /// URL and a handle that gives the requests it read.
+    pub(super) fn serve(
+        reply: &'static [u8],
+        connections: usize,
+    ) -> (String, thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let url = format!("http://{}/health", listener.local_addr().expect("addr"));
+        let handle = thread::spawn(move || {
+            let mut requests = Vec::new();
+            for _ in 0..connections {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    break;
+                };
+                let mut buf = [0u8; 4096];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                requests.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let _ = stream.write_all(reply);
+            }
+            requests
+        });
+        (url, handle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::settings;
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn many_hanging_targets_take_about_one_timeout_together() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let target = Target::parse(&format!("http://{}/", listener.local_addr().expect("addr")))
+            .expect("url");
+        let targets: Vec<&Target> = std::iter::repeat_n(&target, 40).collect();
+        let prober = Prober::new(settings(500), &[]).expect("prober");
+        let started = Instant::now();
+        let outcomes = prober.probe_all(&targets);
+        assert_eq!(outcomes.len(), 40);
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o.result, Err(Failure::Timeout(_))))
+        );
+        // Serial probing would take 20 s; concurrent takes one timeout plus overhead.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn failures_read_as_plain_reasons() {
+        assert_eq!(Failure::Status(500).to_string(), "status 500");
+        assert_eq!(
+            Failure::Timeout(Duration::from_secs(2)).to_string(),
+            "timeout after 2.0s"
+        );
+        assert_eq!(
+            Failure::BodyMissing("x".into()).to_string(),
+            "body missing \"x\""
+        );
+        assert_eq!(Failure::Refused.subject(), "connection refused");
+        assert_eq!(Failure::Status(404).subject(), "bad status returned");
+    }
+}

@@ -1,0 +1,113 @@
+//! TLS for the probes: the rustls config ureq gets (`--cacert` roots, `--insecure`)
+//! and rustls' errors in words, named by their type rather than by their text.
+
+use ureq::tls::{PemItem, RootCerts, TlsConfig};
+
+use super::ProbeSettings;
+
+/// The TLS config for every https probe. Fails on a `--cacert` file that cannot be
+/// read or holds no certificate.
+pub(super) fn tls_config(settings: &ProbeSettings) -> Result<TlsConfig, String> {
+    let mut builder = TlsConfig::builder().disable_verification(settings.insecure);
+    if let Some(path) = &settings.cacert {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read --cacert {}: {e}", path.display()))?;
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(PemItem::Certificate(cert)) => certs.push(cert),
+                Ok(_) => {}
+                Err(e) => return Err(format!("--cacert {}: bad PEM: {e}", path.display())),
+            }
+        }
+        if certs.is_empty() {
+            return Err(format!(
+                "--cacert {} holds no certificate: give a PEM file with -----BEGIN CERTIFICATE-----",
+                path.display()
+            ));
+        }
+        builder = builder.root_certs(RootCerts::new_with_certs(&certs));
+    }
+    Ok(builder.build())
+}
+
+/// A TLS failure in words: the certificate faults people meet (self-signed or private
+/// CA, expiry, wrong name) by name, the rest as rustls says them.
+pub(super) fn describe_tls(error: &rustls::Error) -> String {
+    use rustls::CertificateError as Cert;
+    match error {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            Cert::UnknownIssuer => "unknown issuer".into(),
+            Cert::Expired | Cert::ExpiredContext { .. } => "certificate expired".into(),
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => {
+                "certificate not valid yet".into()
+            }
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+                "certificate not valid for this host name".into()
+            }
+            Cert::BadSignature => "bad certificate signature".into(),
+            Cert::Revoked => "certificate revoked".into(),
+            _ => error.to_string(),
+        },
+        // What a plain-HTTP server's answer looks like to a TLS client.
+        rustls::Error::InvalidMessage(_) => {
+            format!("{error} (does the server speak TLS on this port?)")
+        }
+        _ => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{serve, settings};
+    use super::super::{Failure, Prober};
+    use super::*;
+    use crate::target::Target;
+    use std::time::Duration;
+
+    #[test]
+    fn certificate_faults_are_named_in_words() {
+        use rustls::CertificateError as Cert;
+        use rustls::pki_types::UnixTime;
+        let time = |secs| UnixTime::since_unix_epoch(Duration::from_secs(secs));
+        let cases = [
+            (Cert::UnknownIssuer, "unknown issuer"),
+            (
+                Cert::ExpiredContext {
+                    time: time(2),
+                    not_after: time(1),
+                },
+                "certificate expired",
+            ),
+            (Cert::NotValidYet, "certificate not valid yet"),
+            (
+                Cert::NotValidForName,
+                "certificate not valid for this host name",
+            ),
+        ];
+        for (cert, words) in cases {
+            assert_eq!(
+                describe_tls(&rustls::Error::InvalidCertificate(cert)),
+                words
+            );
+        }
+        // Faults without words of ours read as rustls writes them.
+        assert_eq!(
+            describe_tls(&rustls::Error::NoCertificatesPresented),
+            rustls::Error::NoCertificatesPresented.to_string()
+        );
+    }
+
+    #[test]
+    fn an_https_probe_of_a_plain_http_port_is_a_tls_failure() {
+        // A real handshake failure, from ureq and the rustls it was built with: this
+        // fails if the rustls in Cargo.toml is not the one ureq uses.
+        let (url, _server) = serve(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 1);
+        let target = Target::parse(&url.replacen("http://", "https://", 1)).expect("url");
+        let prober = Prober::new(settings(5000), &[&target]).expect("prober");
+        match prober.probe(&target).result {
+            Err(Failure::Tls(reason)) => assert!(reason.contains("speak TLS"), "{reason}"),
+            other => panic!("expected a TLS failure, got {other:?}"),
+        }
+    }
+}

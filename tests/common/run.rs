@@ -1,0 +1,187 @@
+//! Running commands under a deadline, and the processes they leave: httpok itself
+//! ([`httpok_cmd`], [`run_once`]), any command with its output read on threads
+//! ([`Running`], [`run_with_timeout`]), signals, and telling a process has exited.
+
+use std::io::{self, Read};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::httpok_bin;
+
+/// Variables a test shell may hold that would change what httpok does: supervisord's
+/// (it sets them for its children) and the log filter.
+const INHERITED: [&str; 6] = [
+    "SUPERVISOR_SERVER_URL",
+    "SUPERVISOR_USERNAME",
+    "SUPERVISOR_PASSWORD",
+    "SUPERVISOR_PROCESS_NAME",
+    "SUPERVISOR_GROUP_NAME",
+    "RUST_LOG",
+];
+
+/// The httpok binary under test, with none of [`INHERITED`] inherited: each test
+/// sets what it means to.
+pub fn httpok_cmd() -> Command {
+    let mut cmd = Command::new(httpok_bin());
+    for var in INHERITED {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `httpok --once ARGS` (no supervisord, stdin closed), killed after `limit`.
+#[track_caller]
+pub fn run_once(args: &[&str], limit: Duration) -> Finished {
+    let mut cmd = httpok_cmd();
+    cmd.arg("--once").args(args).stdin(Stdio::null());
+    Running::spawn(&mut cmd).finish(limit, |_| {})
+}
+
+/// What a finished command printed (invalid UTF-8 replaced), and how long it ran.
+#[derive(Debug)]
+pub struct Finished {
+    /// The exit code; -1 when a signal ended it.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// From just before the spawn to the exit.
+    pub took: Duration,
+}
+
+impl Finished {
+    /// (code, stdout, stderr).
+    pub fn into_parts(self) -> (i32, String, String) {
+        (self.code, self.stdout, self.stderr)
+    }
+}
+
+/// A command running with its stdout and stderr read on threads (so it never blocks on
+/// a full pipe); its stdin is whatever the command was given.
+pub struct Running {
+    child: Child,
+    what: String,
+    started: Instant,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+}
+
+impl Running {
+    /// Spawns `cmd` with stdout and stderr piped; panics if it cannot start.
+    #[track_caller]
+    pub fn spawn(cmd: &mut Command) -> Running {
+        let what = format!("{cmd:?}");
+        let started = Instant::now();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+        let stdout = read_on_thread(child.stdout.take());
+        let stderr = read_on_thread(child.stderr.take());
+        Running {
+            child,
+            what,
+            started,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The child's stdin, if the command was given `Stdio::piped()` for it.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.stdin.take()
+    }
+
+    /// Waits for the exit, calling `on_poll(pid)` every 10 ms meanwhile. Past `limit`
+    /// (counted from the spawn) it kills the command and panics with its stderr.
+    #[track_caller]
+    pub fn finish(mut self, limit: Duration, mut on_poll: impl FnMut(u32)) -> Finished {
+        let status = loop {
+            on_poll(self.child.id());
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if self.started.elapsed() > limit => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    let stderr = self.stderr.join().unwrap_or_default();
+                    panic!(
+                        "{} still running after {limit:?}; killed. stderr:\n{stderr}",
+                        self.what
+                    );
+                }
+                Ok(None) => thread::sleep(Duration::from_millis(10)),
+                Err(e) => panic!("waiting for {}: {e}", self.what),
+            }
+        };
+        Finished {
+            code: status.code().unwrap_or(-1),
+            stdout: self.stdout.join().unwrap_or_default(),
+            stderr: self.stderr.join().unwrap_or_default(),
+            took: self.started.elapsed(),
+        }
+    }
+}
+
+fn read_on_thread(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut buf);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// Runs `cmd` (stdin closed), killing it after `timeout`, which fails the test;
+/// returns (exit code or -1, stdout + stderr).
+#[track_caller]
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> (i32, String) {
+    let done = Running::spawn(cmd.stdin(Stdio::null())).finish(timeout, |_| {});
+    (done.code, done.stdout + &done.stderr)
+}
+
+// ---------------------------------------------------------------- processes
+
+/// Sends `sig` (a name such as "STOP", "CONT", "TERM", "KILL") to `pid`
+/// with the `kill` command (no libc here). Returns whether it was delivered.
+pub fn send_signal(pid: u32, sig: &str) -> bool {
+    let flag = format!("-{sig}");
+    let pid_s = pid.to_string();
+    let status = match Command::new("kill")
+        .args([&flag, &pid_s])
+        .stderr(Stdio::null())
+        .status()
+    {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Command::new("sh")
+            .args(["-c", &format!("kill {flag} {pid_s}")])
+            .stderr(Stdio::null())
+            .status(),
+        other => other,
+    };
+    matches!(status, Ok(s) if s.success())
+}
+
+/// Whether `pid` has exited: gone, or a zombie nobody reaped yet.
+pub fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Err(_) => true,
+        Ok(status) => status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z')),
+    }
+}
+
+/// A child process killed (and reaped) on drop.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
