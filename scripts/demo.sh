@@ -8,7 +8,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+echo "== setting up .venv (supervisor 4.3.0; downloaded on the first run only)"
 bash scripts/venv.sh
+echo "== building httpok (cargo build: a few minutes the first time, seconds after that)"
 cargo build --quiet
 venv="$root/.venv/bin"
 dir="$(mktemp -d /tmp/httpok-demo.XXXXXX)"
@@ -70,6 +72,7 @@ wait_new_pid() {
 }
 
 echo "== starting supervisord in $dir (app on port $port, httpok on TICK_5)"
+echo "== waiting for web and httpok to be RUNNING..."
 "$venv/supervisord" -c "$dir/supervisord.conf" &
 pid="$(wait_new_pid 0)"
 until ctl status httpok 2>/dev/null | grep -q RUNNING; do sleep 0.5; done

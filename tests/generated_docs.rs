@@ -543,5 +543,19 @@ fn see_also() -> Roff {
         roman("(1), "),
         italic("http://supervisord.org/events.html"),
     ]);
+    paragraph(
+        &mut r,
+        [
+            roman("The operator's guide, "),
+            italic("docs/operating.md"),
+            roman(
+                " in httpok's source: what makes restarts work (stopasgroup, killasgroup, \
+                 exec in wrappers), how stopwaitsecs and startsecs set the recovery time, \
+                 httpok's own stopwaitsecs, what httpok logs during supervisorctl update \
+                 and reload, every log line and what to do about it, and apache2 behind \
+                 nginx as a worked example.",
+            ),
+        ],
+    );
     r
 }

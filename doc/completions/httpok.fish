@@ -18,6 +18,8 @@ complete -c httpok -l max-restarts -d 'Give up on a program after K restarts wit
 complete -c httpok -l restart-window -d 'The window of --max-restarts, in seconds' -r
 complete -c httpok -l parallel-restarts -d 'Within one check\'s selection (group:*, -a, several -p), restart at most N processes at a time: the next starts when the previous is RUNNING again or has failed to start (superlance restarted them one by one)' -r
 complete -c httpok -l on-restart -d 'Command run after each restart attempt (no shell), with HTTPOK_PROGRAM, HTTPOK_URL, HTTPOK_REASON and HTTPOK_OUTCOME in its environment' -r
+complete -c httpok -l on-change -d 'Command run when a check or program changes state (failing, recovered, restarted, start-failed, gave-up), no shell, with HTTPOK_CHECK, HTTPOK_PROGRAM, HTTPOK_STATE, HTTPOK_PREVIOUS and HTTPOK_REASON in its environment: a chat webhook gets the recovery too' -r
+complete -c httpok -l state-file -d 'Keep failure counts, restart history, give-ups and any restart in flight in this file (written atomically when they change, read at start), so a restart of httpok continues where it was, and a program it had stopped for a restart is started' -r -F
 complete -c httpok -l exclude -d 'Never restart this process (namespec); repeatable. This listener is always excluded' -r
 complete -c httpok -l server-url -d 'supervisord\'s XML-RPC URL: unix:///path.sock or http://host:port. supervisord sets it for its listeners; give it only to talk to another supervisord' -r
 complete -c httpok -l username -d 'User name for supervisord\'s server. supervisord does not pass it on: set SUPERVISOR_USERNAME in the listener\'s environment= line' -r
