@@ -152,7 +152,7 @@ fn on_change_tells_every_change_and_mail_tells_the_recovery() {
         format!("failing healthy web {url}"),
         format!("restarted restarting web {url}"),
         format!("recovered failing web {url}"),
-        "recovered restarted web web".to_string(),
+        format!("recovered restarted web {url}"),
     ];
     let seen = wait_for("the four changes", T, || {
         let text = read_file_lossy(&changes);

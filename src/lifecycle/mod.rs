@@ -130,6 +130,8 @@ pub struct Program {
     seen: Option<Seen>,
     /// The current incident (down, gave up) has been mailed.
     mailed: bool,
+    /// Given up, and said that it answers again.
+    answered: bool,
     /// What led to the restart under way, for the mail and the hook.
     cause: Option<Cause>,
     /// Lines of the restart under way, for its mail.
@@ -150,6 +152,7 @@ impl Program {
             restarts: VecDeque::new(),
             seen: None,
             mailed: false,
+            answered: false,
             cause: None,
             story: Vec::new(),
             outcomes: [0; 3],
@@ -192,7 +195,7 @@ impl Program {
     pub fn resume(&mut self, pid: u32) {
         self.state = State::Restarting { pid };
         self.cause = Some(Cause {
-            url: String::new(),
+            url: self.namespec.clone(),
             reason: "a restart the previous httpok did not finish".into(),
             summary: "restart finished".into(),
         });
@@ -276,29 +279,42 @@ impl Program {
                     && since <= clock.probes_started =>
             {
                 let line = format!("{ns} recovered: its checks pass against pid {pid}");
+                // The check whose failure led to the restart.
+                let url = self
+                    .cause
+                    .as_ref()
+                    .map(|c| c.url.clone())
+                    .unwrap_or_default();
                 plan.info(line.clone());
                 plan.notices.push(Notice::Mail {
                     subject: format!("{ns} recovered"),
                     body: vec![line],
                 });
                 plan.notices
-                    .push(change(ns, ns, "recovered", "restarted", String::new()));
+                    .push(change(&url, ns, "recovered", "restarted", String::new()));
                 self.state = State::Watching;
             }
+            // Only the window ends a give-up: a program that flaps (answers, fails,
+            // answers) must not earn a new ERROR and mail each time.
             State::GaveUp => {
                 let room = limits
                     .max_restarts
                     .is_none_or(|(k, _)| self.restarts.len() < k as usize);
-                if room || health == Health::Healthy {
-                    let why = if room {
-                        "the restart window has room again"
-                    } else {
-                        "it answers again"
-                    };
-                    plan.info(format!("{ns}: restarts allowed again ({why})"));
+                if room {
+                    plan.info(format!(
+                        "{ns}: restarts allowed again (the restart window has room again)"
+                    ));
                     self.state = State::Watching;
                     self.mailed = false;
+                    self.answered = false;
                 } else {
+                    if health == Health::Healthy && !self.answered {
+                        self.answered = true;
+                        plan.info(format!(
+                            "{ns} answers again; restarts stay off until the restart \
+                             window has room"
+                        ));
+                    }
                     return None;
                 }
             }
@@ -362,8 +378,8 @@ impl Program {
             && self.restarts.len() >= k as usize
         {
             let line = format!(
-                "giving up on {}: restarted {k} times within {}s and {} still fails \
-                 ({}); not restarting it until the window has room or it answers again",
+                "giving up on {}: restarted {k} time(s) within {}s and {} still fails \
+                 ({}); not restarting it until the restart window has room",
                 self.namespec,
                 window.as_secs(),
                 cause.url,

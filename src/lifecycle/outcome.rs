@@ -18,7 +18,7 @@ impl Program {
         plan: &mut Plan,
     ) {
         let ns = self.namespec.clone();
-        let cause = self.cause.take().unwrap_or_default();
+        let cause = self.cause.clone().unwrap_or_default();
         let mut story = std::mem::take(&mut self.story);
         story.extend(notes.iter().cloned());
         self.count(outcome);

@@ -613,3 +613,41 @@ fn a_state_export_reads_back_with_its_window_and_in_flight_restarts() {
     assert!(q.program("web").is_some_and(Program::is_busy));
     assert_eq!(q.program("web").map(Program::restarts_in_window), Some(1));
 }
+
+#[test]
+fn a_flapping_program_that_was_given_up_on_is_told_once_not_every_flap() {
+    let clock = Clock(Instant::now());
+    let mut limited = policy(1);
+    limited.max_restarts = Some((1, secs(600)));
+    let mut p = planner(limited, vec![programs(&["web"])]);
+    let f = [failing("http://h/")];
+    round(&mut p, clock.at(0), &f, &[running("web", 10)]);
+    p.restart_finished(
+        "web",
+        &RestartOutcome::Restarted { pid: 11 },
+        &[],
+        clock.0 + secs(1),
+    );
+    let (mut gave_up, mut mailed, mut answers) = (0, 0, 0);
+    for i in 1..20 {
+        let verdict = if i % 2 == 0 {
+            Verdict::Healthy
+        } else {
+            failing("http://h/")
+        };
+        let plan = round(&mut p, clock.at(i * 5), &[verdict], &[running("web", 11)]);
+        assert!(plan.restarts.is_empty(), "round {i}");
+        gave_up += plan
+            .texts()
+            .iter()
+            .filter(|t| t.contains("giving up"))
+            .count();
+        answers += plan
+            .texts()
+            .iter()
+            .filter(|t| t.contains("answers again"))
+            .count();
+        mailed += mails(&plan);
+    }
+    assert_eq!((gave_up, mailed, answers), (1, 1, 1));
+}

@@ -152,7 +152,7 @@ impl Watcher {
         match event {
             Event::Tick { name, when } => {
                 let received = Instant::now();
-                if let Some(why) = self.ticks.stale(*when, received) {
+                if let Some(why) = self.ticks.stale(crate::ticks::period(name), *when) {
                     log::debug!("{name} {why}; skipping it");
                     return;
                 }
