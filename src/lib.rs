@@ -26,6 +26,7 @@
 //! Out of scope: running as anything but a supervisord listener (or `--once`), and
 //! managing processes other than through supervisord's XML-RPC interface.
 
+pub mod advice;
 pub mod cli;
 pub mod config;
 mod deadline;

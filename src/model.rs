@@ -89,6 +89,9 @@ pub struct ProcessInfo {
     pub spawnerr: String,
     pub exitstatus: i64,
     pub description: String,
+    /// Where supervisord writes the program's stderr (or its stdout, if redirected).
+    pub stderr_logfile: String,
+    pub stdout_logfile: String,
 }
 
 impl ProcessInfo {
@@ -124,6 +127,14 @@ impl ProcessInfo {
         }
     }
 
+    /// Where to look for why it failed: its stderr log, else its stdout log.
+    pub fn log_hint(&self) -> Option<&str> {
+        [&self.stderr_logfile, &self.stdout_logfile]
+            .into_iter()
+            .find(|f| !f.is_empty())
+            .map(String::as_str)
+    }
+
     /// Reads an info struct; a missing name, group, state or pid is an error.
     pub fn from_value(value: &Value) -> Result<ProcessInfo, String> {
         let members = value
@@ -152,6 +163,8 @@ impl ProcessInfo {
             spawnerr: text("spawnerr").unwrap_or_default(),
             exitstatus: int("exitstatus").unwrap_or(0),
             description: text("description").unwrap_or_default(),
+            stderr_logfile: text("stderr_logfile").unwrap_or_default(),
+            stdout_logfile: text("stdout_logfile").unwrap_or_default(),
         })
     }
 }

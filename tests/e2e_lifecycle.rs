@@ -353,3 +353,22 @@ fn a_hook_that_forks_is_killed_with_its_children_at_the_timeout() {
     );
     wait_for_log(sup.path("httpok.err.log"), "--on-restart for web", T);
 }
+
+#[test]
+fn a_listener_stopwaitsecs_too_short_for_its_programs_is_warned_about_at_start() {
+    let port = free_port();
+    let sup = start([
+        web("web", port, "ok").set("stopwaitsecs", "15"),
+        listener(&format!("-p web -t 1 http://127.0.0.1:{port}/")),
+    ]);
+    sup.wait_running("httpok", T);
+    let log = wait_for_log(sup.path("httpok.err.log"), "stopwaitsecs", T);
+    assert!(
+        log.contains("WARN httpok's stopwaitsecs (10) is not above web's (15)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("stopwaitsecs=25 in [eventlistener:httpok]"),
+        "{log}"
+    );
+}

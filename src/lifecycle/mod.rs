@@ -140,9 +140,9 @@ pub struct Program {
     pub outcomes: [u64; 3],
 }
 
-const FORKING_HINT: &str = "if it forks (apache2, gunicorn, a shell wrapper without exec), \
-    set stopasgroup=true and killasgroup=true in its [program:] section, or its old workers \
-    keep the port";
+const FORKING_HINT: &str = "if its log says the address is already in use and it forks \
+    (apache2, gunicorn, a shell wrapper without exec), set stopasgroup=true and \
+    killasgroup=true in its [program:] section: its old workers keep the port";
 
 impl Program {
     pub fn new(namespec: impl Into<String>) -> Program {
@@ -344,7 +344,8 @@ impl Program {
     fn observe_down(&mut self, info: &ProcessInfo, health: Health<'_>, plan: &mut Plan) {
         let ns = &self.namespec;
         let line = format!(
-            "{ns} not in RUNNING state, NOT restarting ({}; not stopped by httpok)",
+            "{ns} not in RUNNING state, NOT restarting ({}; httpok restarts only RUNNING \
+             processes)",
             info.reason()
         );
         if self.state != State::Down(info.state) {

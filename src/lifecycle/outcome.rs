@@ -71,10 +71,18 @@ impl Program {
                 plan.notices.push(hook(&ns, &cause, OutcomeWord::Skipped));
                 return;
             }
+            // Stopped, and its start issued or left to supervisord: mailed, since -m
+            // promises a mail for every restart; no hook, its outcome is not known.
             RestartOutcome::Interrupted(why) => {
                 self.restarts.push_back(now);
                 self.state = State::Watching;
-                plan.info(format!("{ns}: {why}"));
+                let line = format!("{ns}: {why}");
+                plan.info(line.clone());
+                story.push(line);
+                plan.notices.push(Notice::Mail {
+                    subject: cause.subject(),
+                    body: story,
+                });
                 return;
             }
         };

@@ -161,7 +161,11 @@ impl Restarter<'_> {
                     return RestartOutcome::Restarted { pid: info.pid };
                 }
                 Ok(info) if info.state.is_down() => {
-                    return RestartOutcome::StartFailed(info.reason());
+                    let reason = match info.log_hint() {
+                        Some(log) => format!("{}; its log: {log}", info.reason()),
+                        None => info.reason(),
+                    };
+                    return RestartOutcome::StartFailed(reason);
                 }
                 Ok(info) => {
                     unreachable_since = None;

@@ -112,6 +112,28 @@ impl Supervisor for Client {
         self.call("supervisor.startProcess", &[namespec.into(), wait.into()])
             .map(|_| ())
     }
+
+    fn stop_wait_secs(&self) -> Result<Vec<(String, i64)>, ClientError> {
+        let value = self.call("supervisor.getAllConfigInfo", &[])?;
+        let entries = value.as_array().ok_or_else(|| {
+            ClientError::Malformed("getAllConfigInfo did not return an array".into())
+        })?;
+        Ok(entries
+            .iter()
+            .filter_map(|entry| {
+                let members = entry.as_struct()?;
+                let name = members.get("name")?.as_str()?;
+                let group = members.get("group")?.as_str()?;
+                let secs = members.get("stopwaitsecs")?.as_i64()?;
+                let namespec = if name == group {
+                    name.to_string()
+                } else {
+                    format!("{group}:{name}")
+                };
+                Some((namespec, secs))
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,11 @@ pub trait Supervisor: Send + Sync {
     fn process_info(&self, namespec: &str) -> Result<ProcessInfo, ClientError>;
     fn stop_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError>;
     fn start_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError>;
+    /// Every process's stopwaitsecs from supervisord.conf (getAllConfigInfo), by
+    /// namespec. Fakes that do not know it answer with none.
+    fn stop_wait_secs(&self) -> Result<Vec<(String, i64)>, ClientError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Why a call to supervisord failed.

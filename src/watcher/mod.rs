@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::advice::stopwait_advice;
 use crate::config::{CheckSpec, Config};
 use crate::event::Event;
 use crate::keeper::{Keeper, epoch_now};
@@ -46,6 +47,9 @@ impl Probe for Prober {
     }
 }
 
+/// A healthy round reads the process list at least this often (once a minute on TICK_5).
+const LIST_EVERY: u32 = 12;
+
 /// How long notices still queued at exit may take to go out.
 const NOTICE_DRAIN: Duration = Duration::from_secs(15);
 
@@ -72,6 +76,8 @@ pub struct Watcher {
     ticks: TickClock,
     /// The last process-list error, so a supervisord that is down is said once.
     list_error: Option<String>,
+    /// Healthy rounds since the process list was last read.
+    rounds_without_list: u32,
 }
 
 /// A handle that stops the watcher from another thread (the signal handler).
@@ -114,12 +120,14 @@ impl Watcher {
             }),
             ticks: TickClock::default(),
             list_error: None,
+            rounds_without_list: 0,
         }
     }
 
     /// Takes back what --state-file kept and finishes any restart the previous httpok
     /// left between its stop and its start. Call once, before the first event.
     pub fn resume(&self) {
+        self.advise();
         let Some(saved) = self.shared.keeper.load() else {
             return;
         };
@@ -135,6 +143,24 @@ impl Watcher {
         };
         for (namespec, pid) in in_flight {
             spawn_job(&self.shared, Job::Resume, namespec, pid);
+        }
+    }
+
+    /// Warns once if supervisord.conf makes a safe shutdown impossible (advice.rs).
+    fn advise(&self) {
+        let Some(own) = self.exclusions.own.as_deref() else {
+            return;
+        };
+        match self.shared.supervisor.stop_wait_secs() {
+            Ok(stopwaits) => {
+                let selections: Vec<_> = self.checks.iter().map(|c| c.selection.clone()).collect();
+                if let Some(advice) =
+                    stopwait_advice(own, &stopwaits, &selections, &self.exclusions)
+                {
+                    log::warn!("{advice}");
+                }
+            }
+            Err(e) => log::debug!("cannot read supervisord's config info: {e}"),
         }
     }
 
@@ -170,7 +196,11 @@ impl Watcher {
     /// down, given up); otherwise after them, and only if a check failed: a healthy round
     /// asks supervisord nothing (docs/benchmarks.md).
     pub fn round(&mut self) {
-        let early_needed = !self.eager || lock(&self.shared.planner).needs_process_list();
+        // Also every LIST_EVERY rounds: a watched program that went FATAL while its URL
+        // still answers (an orphaned worker holding the port) gets its line too.
+        let early_needed = !self.eager
+            || self.rounds_without_list >= LIST_EVERY
+            || lock(&self.shared.planner).needs_process_list();
         let probes_started = Instant::now();
         let early = if early_needed {
             match self.process_list() {
@@ -182,6 +212,12 @@ impl Watcher {
         };
         let verdicts = self.probe(early.as_deref());
         let any_failed = verdicts.iter().any(|v| matches!(v, Verdict::Failing(_)));
+        let listed = early.is_some() || any_failed;
+        self.rounds_without_list = if listed {
+            0
+        } else {
+            self.rounds_without_list + 1
+        };
         let (processes, listed_late) = match early {
             Some(list) => (Some(list), None),
             None if !any_failed => (None, None),

@@ -352,3 +352,33 @@ fn the_status_snapshot_follows_rounds_and_restarts() {
     assert_eq!(snap.programs[0].restarted, 1);
     assert_eq!(snap.programs[0].state, "recovering");
 }
+
+#[test]
+fn healthy_rounds_read_the_process_list_once_every_twelve() {
+    let sup = FakeSupervisor::with(vec![process("web", 5)]);
+    let mut r = rig(
+        config(vec![check(
+            Selection::Programs(vec!["web".into()]),
+            "tcp://h:1",
+        )]),
+        sup,
+    );
+    for _ in 0..12 {
+        r.watcher.round();
+    }
+    assert_eq!(r.supervisor.list_calls.load(SeqCst), 0);
+    r.watcher.round();
+    assert_eq!(
+        r.supervisor.list_calls.load(SeqCst),
+        1,
+        "the 13th round looks"
+    );
+    // A FATAL program whose URL still answers is seen and said once.
+    r.supervisor
+        .set("web", ProcessState::Fatal, 0, "Exited too quickly");
+    for _ in 0..13 {
+        r.watcher.round();
+    }
+    let status = r.watcher.status();
+    assert_eq!(lock(&status).programs[0].state, "down");
+}

@@ -1,0 +1,94 @@
+//! Advice on the parts of supervisord.conf that decide whether restarts are safe, read
+//! from supervisord at start. Today one rule: httpok's own stopwaitsecs must exceed
+//! those of the programs it restarts, or `supervisorctl stop/restart httpok` during a
+//! restart SIGKILLs httpok before it can issue the start, and the program stays STOPPED.
+//! Pure: the facts are passed in.
+
+use crate::selection::{Exclusions, Selection, spec_matches_namespec};
+
+/// A WARN line when httpok (`own`) would be SIGKILLed while waiting for a stop.
+pub fn stopwait_advice(
+    own: &str,
+    stopwaits: &[(String, i64)],
+    selections: &[Selection],
+    exclusions: &Exclusions,
+) -> Option<String> {
+    let (_, own_secs) = stopwaits.iter().find(|(ns, _)| ns == own)?;
+    let watched = |ns: &str| {
+        ns != own
+            && !exclusions
+                .names
+                .iter()
+                .any(|spec| spec_matches_namespec(spec, ns))
+            && selections.iter().any(|s| match s {
+                Selection::Any => true,
+                Selection::Programs(specs) => {
+                    specs.iter().any(|spec| spec_matches_namespec(spec, ns))
+                }
+            })
+    };
+    let (slowest, secs) = stopwaits
+        .iter()
+        .filter(|(ns, _)| watched(ns))
+        .max_by_key(|(_, secs)| *secs)?;
+    (own_secs <= secs).then(|| {
+        format!(
+            "httpok's stopwaitsecs ({own_secs}) is not above {slowest}'s ({secs}): stopping or \
+             restarting httpok while it restarts {slowest} can leave {slowest} STOPPED. Set \
+             stopwaitsecs={} in [eventlistener:{own}] (and --state-file, so a restart cut \
+             short is finished by the next httpok)",
+            secs + 10
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Vec<(String, i64)> {
+        vec![
+            ("httpok".into(), 10),
+            ("web".into(), 15),
+            ("api".into(), 5),
+            ("other".into(), 60),
+        ]
+    }
+
+    #[test]
+    fn a_watched_program_with_a_longer_stop_is_named_with_a_fix() {
+        let sel = [Selection::Programs(vec!["web".into(), "api".into()])];
+        let advice = stopwait_advice("httpok", &table(), &sel, &Exclusions::default());
+        let advice = advice.expect("advice");
+        assert!(advice.contains("not above web's (15)"), "{advice}");
+        assert!(
+            advice.contains("stopwaitsecs=25 in [eventlistener:httpok]"),
+            "{advice}"
+        );
+    }
+
+    #[test]
+    fn programs_it_does_not_restart_do_not_count() {
+        let sel = [Selection::Programs(vec!["api".into()])];
+        assert_eq!(
+            stopwait_advice("httpok", &table(), &sel, &Exclusions::default()),
+            None
+        );
+        let any = [Selection::Any];
+        let ex = Exclusions {
+            own: None,
+            names: vec!["other".into(), "web".into()],
+        };
+        assert_eq!(stopwait_advice("httpok", &table(), &any, &ex), None);
+        assert!(stopwait_advice("httpok", &table(), &any, &Exclusions::default()).is_some());
+    }
+
+    #[test]
+    fn without_its_own_entry_it_says_nothing() {
+        let sel = [Selection::Any];
+        assert_eq!(
+            stopwait_advice("elsewhere", &table(), &sel, &Exclusions::default()),
+            None
+        );
+    }
+}
