@@ -14,7 +14,7 @@ HEAD\t''"
 complete -c httpok -l cacert -d 'Trust the CA certificates in this PEM file for https:// checks (as well as the built-in roots)' -r -F
 complete -c httpok -s f -l failures -d 'Restart only after N failed rounds in a row; a healthy round resets the count' -r
 complete -c httpok -s w -l grace -l delay -d 'Neither judge nor restart a program that has been up less than SECS (by supervisord\'s start time, so also after each restart)' -r
-complete -c httpok -l max-restarts -d 'Give up on a program after K restarts within --restart-window (one ERROR line, one mail); resume when it answers again or the window has passed' -r
+complete -c httpok -l max-restarts -d 'Give up on a program after K restarts within --restart-window (one ERROR line, one mail); restarts resume once the window has room again' -r
 complete -c httpok -l restart-window -d 'The window of --max-restarts, in seconds' -r
 complete -c httpok -l parallel-restarts -d 'Within one check\'s selection (group:*, -a, several -p), restart at most N processes at a time: the next starts when the previous is RUNNING again or has failed to start (superlance restarted them one by one)' -r
 complete -c httpok -l on-restart -d 'Command run after each restart attempt (no shell), with HTTPOK_PROGRAM, HTTPOK_URL, HTTPOK_REASON and HTTPOK_OUTCOME in its environment' -r

@@ -158,7 +158,7 @@ pub struct Args {
     pub grace: u64,
 
     /// Give up on a program after K restarts within --restart-window (one ERROR line,
-    /// one mail); resume when it answers again or the window has passed.
+    /// one mail); restarts resume once the window has room again.
     #[arg(long, value_name = "K", allow_negative_numbers = true,
           help_heading = POLICY)]
     pub max_restarts: Option<u32>,
