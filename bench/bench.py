@@ -142,10 +142,11 @@ class Listener:
         self.buf = self.buf[len(token):]
 
     def send_tick(self):
-        """Writes one TICK_5 carrying the current time (httpok drops ticks older than its
-        last round, as queued ones; a current `when` is never older)."""
+        """Writes one TICK_5 whose `when` is 5 s after the last one's, as supervisord's
+        are (httpok runs one round per tick boundary and, of the ticks that queued during
+        a long round, only the newest)."""
         self.serial += 1
-        payload = "when:%d" % int(time.time())
+        payload = "when:%d" % (int(time.time()) + 5 * self.serial)
         header = ("ver:3.0 server:supervisor serial:%d pool:httpok poolserial:%d "
                   "eventname:TICK_5 len:%d\n" % (self.serial, self.serial, len(payload)))
         self.proc.stdin.write((header + payload).encode())
