@@ -163,7 +163,7 @@ fn max_restarts_gives_up_after_two_restarts_and_says_so_once() {
         .find(|l| l.contains("giving up on web"))
         .expect("found above");
     assert!(line.contains("ERROR"), "{line}");
-    assert!(line.contains("restarted 2 times within 300s"), "{line}");
+    assert!(line.contains("restarted 2 time(s) within 300s"), "{line}");
     assert!(line.contains("status 500"), "{line}");
     let last = sup.wait_running("web", T);
     assert_ne!(last, first);

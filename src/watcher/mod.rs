@@ -120,7 +120,8 @@ impl Watcher {
             }),
             ticks: TickClock::default(),
             list_error: None,
-            rounds_without_list: 0,
+            // The first round reads it, so every program is known (and in the metrics) at once.
+            rounds_without_list: LIST_EVERY,
         }
     }
 

@@ -45,6 +45,7 @@ pub use tls::*;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -88,8 +89,23 @@ pub fn httpok_bin() -> PathBuf {
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+    // Below the kernel's ephemeral range (32768 and up): a port handed out here is never
+    // a connection's source port or another test's `bind(:0)`, so an app restarted on
+    // it (its port free for a moment) always gets it back. Each call in this process
+    // takes the next one; the start depends on the pid, for runs side by side.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = 10_000 + (std::process::id() % 1000) * 20;
+    for _ in 0..22_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 10_000 + (start - 10_000 + n) % 22_000;
+        let Ok(port) = u16::try_from(port) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below 32000 on 127.0.0.1")
 }
 
 /// `host:port` where nothing listens: a port the kernel just handed out on 127.0.0.2,
