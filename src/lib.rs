@@ -31,6 +31,7 @@ pub mod event;
 pub mod fuzzing;
 pub mod lifecycle;
 pub mod listener;
+pub mod metrics;
 pub mod model;
 pub mod notifier;
 pub mod notify;
