@@ -1,7 +1,17 @@
 //! The metrics endpoint (`--metrics-listen ADDR`): `GET /metrics` in the Prometheus text
 //! format and `GET /status` as JSON, both from a clone of the watcher's [`Snapshot`].
 //!
-//! Owns: the address ([`ListenAddr`]) and the page ([`render`]). It never writes stdout, never
+//! ```text
+//!  accept thread ──send──▶ [queue: Limits::queue] ──▶ Limits::workers worker threads
+//!      │ all taken                                           │ read head (deadline)
+//!      ▼                                                     │ clone the Snapshot (lock
+//!   503 Busy, close                                          │ held for the clone only)
+//!                                                            ▼ render, write (deadline)
+//! ```
+//!
+//! Owns: the address ([`ListenAddr`]), the bounded server ([`server`]), the HTTP head
+//! parsing and answers, sans IO ([`http`]), the page ([`render`]) and the deadline-bound
+//! sockets it shares with `httpok --status` ([`conn`]). It never writes stdout, never
 //! holds the snapshot's lock longer than a clone and never blocks the watcher: a round
 //! is never delayed by a scrape, a slow client or a flood.
 //!
@@ -12,7 +22,14 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub mod conn;
+pub mod http;
 pub mod render;
+pub mod server;
+
+pub use server::{Limits, MetricsListener};
+
+use crate::status::Snapshot;
 
 /// The longest path a unix socket address holds (sun_path, less its NUL).
 const MAX_SOCKET_PATH: usize = 107;
@@ -60,6 +77,22 @@ impl fmt::Display for ListenAddr {
             ListenAddr::Tcp(addr) => write!(f, "{addr}"),
             ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
         }
+    }
+}
+
+/// The answer to one judged request: a page from the snapshot, or a refusal.
+pub fn answer(asked: http::Route, snapshot: &Snapshot) -> http::Response {
+    match asked {
+        http::Route::Metrics => {
+            http::Response::page(render::CONTENT_TYPE, render::render(snapshot).into_bytes())
+        }
+        http::Route::Status => match serde_json::to_vec_pretty(snapshot) {
+            Ok(json) => http::Response::page("application/json", json),
+            Err(e) => {
+                log::warn!("metrics: cannot write the status as JSON: {e}");
+                http::Response::refusal(http::Refusal::Internal)
+            }
+        },
     }
 }
 
