@@ -43,6 +43,7 @@ pub mod restart;
 pub mod selection;
 pub mod shutdown;
 pub mod status;
+pub mod status_client;
 pub mod supervisor;
 pub mod target;
 pub mod ticks;
