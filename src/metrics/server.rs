@@ -2,7 +2,7 @@
 //! address is an error before httpok says "started"), then [`MetricsListener::serve`]
 //! with the watcher's snapshot. One accept thread hands connections to a fixed pool of
 //! workers through a queue; when `workers + queue` connections are already taken, the
-//! next gets 503 at once. Each worker reads one head by a deadline, answers and closes.
+//! next gets 503 at once from a thread of its own. Each worker reads one head by a deadline, answers and closes.
 //!
 //! Not built on tiny_http 0.12: it can listen on a unix socket, but it starts a thread
 //! for every connection that finds no idle one, reads header lines of any length and
@@ -16,7 +16,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -52,8 +52,10 @@ impl Default for Limits {
 /// [`Conn::drain`]), and for how long.
 const DRAIN_LIMIT: usize = 64 * 1024;
 const DRAIN_TIME: Duration = Duration::from_millis(500);
-/// A 503 is written by the accept thread itself: it must not wait on a client.
-const BUSY_WRITE_TIME: Duration = Duration::from_millis(200);
+/// How long the refusing thread spends on a 503 (writing it, then draining), and how
+/// many connections wait for it; more are closed unanswered.
+const REFUSE_TIME: Duration = Duration::from_millis(100);
+const REFUSALS_QUEUED: usize = 16;
 
 /// A bound socket, not yet served.
 #[derive(Debug)]
@@ -170,15 +172,21 @@ fn is_stale_socket(path: &Path) -> bool {
         && UnixStream::connect(path).is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused)
 }
 
-/// Hands each connection to a worker, or answers 503 when `most` are already taken.
+/// Hands each connection to a worker, or to the refuser when `most` are already taken.
 fn accept(socket: &Socket, queue: &Sender<Conn>, pool: &Pool, most: usize) {
+    let refusals = match refuser() {
+        Ok(refusals) => refusals,
+        Err(e) => {
+            log::warn!("metrics: cannot start the refusing thread ({e}); the endpoint is closed");
+            return;
+        }
+    };
     let mut last_warning: Option<Instant> = None;
     loop {
         match socket.accept() {
-            Ok(mut conn) if pool.taken.load(Ordering::Acquire) >= most => {
-                let deadline = Instant::now() + BUSY_WRITE_TIME;
-                let _ = conn.write_before(&Response::refusal(Refusal::Busy).to_bytes(), deadline);
-                conn.shutdown_write();
+            // A full refuser's queue: the connection is closed unanswered.
+            Ok(conn) if pool.taken.load(Ordering::Acquire) >= most => {
+                let _ = refusals.try_send(conn);
             }
             Ok(conn) => {
                 pool.taken.fetch_add(1, Ordering::AcqRel);
@@ -198,6 +206,29 @@ fn accept(socket: &Socket, queue: &Sender<Conn>, pool: &Pool, most: usize) {
             }
         }
     }
+}
+
+/// A thread that answers 503 to the connections it is given, each within
+/// [`REFUSE_TIME`] twice (write, then drain the request so that closing does not reset
+/// the connection before the client has read the 503). Off the accept thread, so that
+/// accepting never waits on a client.
+fn refuser() -> io::Result<SyncSender<Conn>> {
+    let (refusals, refused) = mpsc::sync_channel::<Conn>(REFUSALS_QUEUED);
+    thread::Builder::new()
+        .name("metrics-busy".into())
+        .spawn(move || {
+            let busy = Response::refusal(Refusal::Busy).to_bytes();
+            for mut conn in refused {
+                if conn
+                    .write_before(&busy, Instant::now() + REFUSE_TIME)
+                    .is_ok()
+                {
+                    conn.shutdown_write();
+                    conn.drain(http::MAX_HEAD, Instant::now() + REFUSE_TIME);
+                }
+            }
+        })?;
+    Ok(refusals)
 }
 
 /// Reads one head, answers it, closes. A client that says nothing in time, or hangs
