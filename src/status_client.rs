@@ -169,7 +169,17 @@ fn rows<'a>(check: &'a CheckStatus, programs: &'a [ProgramStatus]) -> Vec<Row<'a
 fn result(check: &CheckStatus) -> String {
     match (check.healthy, &check.reason) {
         (Some(true), _) => "ok".into(),
-        (Some(false), Some(reason)) => format!("failing: {reason}"),
+        (Some(false), Some(reason)) => {
+            // The reason names the URL that failed; with one, the CHECK column says it.
+            let reason = match check.targets.as_slice() {
+                [only] => reason
+                    .strip_prefix(only.target.as_str())
+                    .and_then(|r| r.strip_prefix(": "))
+                    .unwrap_or(reason),
+                _ => reason,
+            };
+            format!("failing: {reason}")
+        }
         (Some(false), None) => "failing".into(),
         (None, _) => "not probed yet".into(),
     }

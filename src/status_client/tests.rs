@@ -76,7 +76,10 @@ fn snapshot() -> Snapshot {
         last_round_seconds: 0.031,
         checks: vec![
             check("http://127.0.0.1:8080/", "web", Some(true)),
-            check("tcp://127.0.0.1:9000", "api:*,gone", Some(false)),
+            CheckStatus {
+                reason: Some("tcp://127.0.0.1:9000: status 500".into()),
+                ..check("tcp://127.0.0.1:9000", "api:*,gone", Some(false))
+            },
             check("http://127.0.0.1:7000/", "", None),
         ],
         programs: vec![
