@@ -19,6 +19,8 @@ complete -c httpok -l restart-window -d 'The window of --max-restarts, in second
 complete -c httpok -l parallel-restarts -d 'Within one check\'s selection (group:*, -a, several -p), restart at most N processes at a time: the next starts when the previous is RUNNING again or has failed to start (superlance restarted them one by one)' -r
 complete -c httpok -l on-restart -d 'Command run after each restart attempt (no shell), with HTTPOK_PROGRAM, HTTPOK_URL, HTTPOK_REASON and HTTPOK_OUTCOME in its environment' -r
 complete -c httpok -l exclude -d 'Never restart this process (namespec); repeatable. This listener is always excluded' -r
+complete -c httpok -l metrics-listen -d 'Serve what httpok sees on ADDR: GET /metrics for Prometheus (probe_success and the rest of blackbox_exporter\'s names, httpok_restarts_total, ...) and GET /status as JSON. ADDR is 127.0.0.1:9117, [::1]:9117 or unix:/run/httpok.sock. Off by default' -r
+complete -c httpok -l status -d 'Print the checks of the httpok serving --metrics-listen at URL as a table, e.g. httpok --status http://127.0.0.1:9117 (or unix:/run/httpok.sock), and exit 0 when every check is healthy, 1 otherwise, 2 when it cannot be reached. Needs no supervisord and no URL to probe' -r
 complete -c httpok -l server-url -d 'supervisord\'s XML-RPC URL: unix:///path.sock or http://host:port. supervisord sets it for its listeners; give it only to talk to another supervisord' -r
 complete -c httpok -l username -d 'User name for supervisord\'s server. supervisord does not pass it on: set SUPERVISOR_USERNAME in the listener\'s environment= line' -r
 complete -c httpok -l password -d 'Password for supervisord\'s server. Prefer SUPERVISOR_PASSWORD in environment=: command lines are visible to every user in ps' -r
