@@ -19,6 +19,9 @@
 //! * [`supervisor`], [`model`] and [`xmlrpc`]: the supervisord client, its process
 //!   model and its codec.
 //! * [`notifier`] (the trait) and [`notify`] (the commands): mail, gcore, hooks.
+//! * [`status`] (what the watcher sees, as data), [`metrics`] (`--metrics-listen`: the
+//!   bounded endpoint serving it as Prometheus text and JSON) and [`status_client`]
+//!   (`--status URL`: the table of a running httpok).
 //! * [`once`]: `--once`, for trying a command line from a shell.
 //! * [`fuzzing`]: the fuzz targets' bodies, also replayed over the corpus by `cargo test`.
 //!

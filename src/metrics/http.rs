@@ -5,7 +5,7 @@
 /// The longest request head read; a longer one is refused with 431. Prometheus sends
 /// about 300 bytes.
 pub const MAX_HEAD: usize = 8 * 1024;
-/// The most header lines in a head; more are refused with 431 too.
+/// The most header lines in a head (see [`Refusal::HeadTooLarge`]).
 const MAX_HEADERS: usize = 32;
 
 /// A page the endpoint serves.
@@ -26,7 +26,7 @@ pub enum Refusal {
     NotFound,
     /// 405: /metrics or /status with a method other than GET.
     MethodNotAllowed,
-    /// 431: the head is over [`MAX_HEAD`] bytes or [`MAX_HEADERS`] lines.
+    /// 431: the head is over [`MAX_HEAD`] bytes or 32 header lines.
     HeadTooLarge,
     /// 500: the page could not be made.
     Internal,
