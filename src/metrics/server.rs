@@ -120,10 +120,11 @@ impl MetricsListener {
                 .spawn(move || pool.work(&status))?;
         }
         let most = workers + self.limits.queue;
+        let refusals = refuser()?;
         let socket = self.socket;
         thread::Builder::new()
             .name("metrics-accept".into())
-            .spawn(move || accept(&socket, &queue, &pool, most))?;
+            .spawn(move || accept(&socket, &queue, &refusals, &pool, most))?;
         Ok(())
     }
 }
@@ -173,14 +174,13 @@ fn is_stale_socket(path: &Path) -> bool {
 }
 
 /// Hands each connection to a worker, or to the refuser when `most` are already taken.
-fn accept(socket: &Socket, queue: &Sender<Conn>, pool: &Pool, most: usize) {
-    let refusals = match refuser() {
-        Ok(refusals) => refusals,
-        Err(e) => {
-            log::warn!("metrics: cannot start the refusing thread ({e}); the endpoint is closed");
-            return;
-        }
-    };
+fn accept(
+    socket: &Socket,
+    queue: &Sender<Conn>,
+    refusals: &SyncSender<Conn>,
+    pool: &Pool,
+    most: usize,
+) {
     let mut last_warning: Option<Instant> = None;
     loop {
         match socket.accept() {
