@@ -20,6 +20,11 @@
 //!   model and its codec.
 //! * [`notifier`] (the trait) and [`notify`] (the commands): mail, gcore, hooks.
 //! * `deadline`: blocking calls (name lookups, unix connects) bounded by a deadline.
+//! * [`status`] (what the watcher sees, as data), [`metrics`] (`--metrics-listen`: the
+//!   bounded endpoint serving it as Prometheus text and JSON) and [`status_client`]
+//!   (`--status URL`: the table of a running httpok).
+//! * [`keeper`] and [`state_file`]: `--state-file`; [`advice`]: warnings about
+//!   supervisord.conf read at start.
 //! * [`once`]: `--once`, for trying a command line from a shell.
 //! * [`fuzzing`]: the fuzz targets' bodies, also replayed over the corpus by `cargo test`.
 //!
@@ -35,6 +40,7 @@ pub mod fuzzing;
 pub mod keeper;
 pub mod lifecycle;
 pub mod listener;
+pub mod metrics;
 pub mod model;
 pub mod notifier;
 pub mod notify;
@@ -47,6 +53,7 @@ pub mod selection;
 pub mod shutdown;
 pub mod state_file;
 pub mod status;
+pub mod status_client;
 pub mod supervisor;
 pub mod target;
 pub mod ticks;

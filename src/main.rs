@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use httpok::cli::{Request, parse_command_line};
 use httpok::config::Config;
+use httpok::metrics::{Limits, ListenAddr, MetricsListener};
 use httpok::notifier::Commands;
 use httpok::selection::Exclusions;
+use httpok::status_client::{self, StatusUrl};
 use httpok::supervisor::{Client, Endpoint};
 use httpok::watcher::{Stopper, Watcher, build_prober, run_listener};
 
@@ -21,8 +23,12 @@ const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     init_logging();
-    let config = match parse_command_line(std::env::args_os()) {
-        Ok(Request::Run(config)) => *config,
+    let (config, metrics_listen) = match parse_command_line(std::env::args_os()) {
+        Ok(Request::Run {
+            config,
+            metrics_listen,
+        }) => (*config, metrics_listen),
+        Ok(Request::Status(url)) => return print_status(&url),
         // --help and --version go to stdout only when asked for, never in listener mode.
         Ok(Request::Print(text)) => {
             let _ = text.print();
@@ -36,7 +42,15 @@ fn main() -> ExitCode {
     if config.once {
         return run_once(&config);
     }
-    match run(config) {
+    // Bound before httpok says "started": an address in use is an error at start.
+    let metrics = match metrics_listen.as_ref().map(bind_metrics).transpose() {
+        Ok(metrics) => metrics,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config, metrics) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");
@@ -57,7 +71,37 @@ fn run_once(config: &Config) -> ExitCode {
     }
 }
 
-fn run(config: Config) -> Result<(), String> {
+/// `--status URL`: the table on stdout; 0 all healthy, 1 not, 2 unreachable.
+fn print_status(url: &StatusUrl) -> ExitCode {
+    match status_client::fetch(url, status_client::TIMEOUT) {
+        Ok(snapshot) => {
+            // A closed stdout (piped into head) changes nothing: the status says it.
+            let _ = io::stdout()
+                .lock()
+                .write_all(status_client::table(&snapshot).as_bytes());
+            if snapshot.all_healthy() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn bind_metrics(addr: &ListenAddr) -> Result<MetricsListener, String> {
+    MetricsListener::bind(addr, Limits::default()).map_err(|e| {
+        format!(
+            "--metrics-listen {addr}: cannot listen there ({e}): is another httpok or \
+             exporter using it? Choose another address"
+        )
+    })
+}
+
+fn run(config: Config, metrics: Option<MetricsListener>) -> Result<(), String> {
     let server = config
         .server
         .clone()
@@ -99,6 +143,15 @@ fn run(config: Config) -> Result<(), String> {
         Arc::new(notifier),
         exclusions,
     );
+    if let Some(metrics) = metrics {
+        let addr = metrics
+            .local_addr()
+            .map_or_else(|e| e.to_string(), |a| a.to_string());
+        metrics
+            .serve(watcher.status())
+            .map_err(|e| format!("cannot start the metrics endpoint: {e}"))?;
+        log::info!("serving GET /metrics and GET /status on {addr}");
+    }
     stop_on_signals(watcher.stopper())?;
     watcher.resume();
     let stdin = io::stdin().lock();

@@ -15,6 +15,8 @@ use std::path::PathBuf;
 use clap::{ArgAction, Parser};
 
 use crate::config::Config;
+use crate::metrics::ListenAddr;
+use crate::status_client::StatusUrl;
 
 pub mod error;
 pub mod getopt;
@@ -26,6 +28,7 @@ pub use validate::split_command;
 const SUPERLANCE: &str = "Superlance-compatible";
 const CHECKS: &str = "Checks";
 const POLICY: &str = "Restart policy";
+const OBSERVABILITY: &str = "Observability";
 const CONNECTION: &str = "Connection to supervisord";
 
 const AFTER_HELP: &str = "\
@@ -201,6 +204,19 @@ pub struct Args {
     #[arg(long, value_name = "NAME", help_heading = POLICY)]
     pub exclude: Vec<String>,
 
+    /// Serve what httpok sees on ADDR: GET /metrics for Prometheus (probe_success and
+    /// the rest of blackbox_exporter's names, httpok_restarts_total, ...) and GET /status
+    /// as JSON. ADDR is 127.0.0.1:9117, [::1]:9117 or unix:/run/httpok.sock. Off by default.
+    #[arg(long, value_name = "ADDR", help_heading = OBSERVABILITY)]
+    pub metrics_listen: Option<String>,
+
+    /// Print the checks of the httpok serving --metrics-listen at URL as a table, e.g.
+    /// httpok --status http://127.0.0.1:9117 (or unix:/run/httpok.sock), and exit 0 when
+    /// every check is healthy, 1 otherwise, 2 when it cannot be reached. Needs no
+    /// supervisord and no URL to probe.
+    #[arg(long = "status", value_name = "URL", help_heading = OBSERVABILITY)]
+    pub status: Option<String>,
+
     /// supervisord's XML-RPC URL: unix:///path.sock or http://host:port. supervisord sets
     /// it for its listeners; give it only to talk to another supervisord.
     #[arg(long, env = "SUPERVISOR_SERVER_URL", value_name = "URL", help_heading = CONNECTION)]
@@ -222,7 +238,13 @@ pub struct Args {
 #[derive(Debug)]
 pub enum Request {
     /// Run: as a listener, or once with --once.
-    Run(Box<Config>),
+    Run {
+        config: Box<Config>,
+        /// --metrics-listen (never with --once).
+        metrics_listen: Option<ListenAddr>,
+    },
+    /// --status URL: print a running httpok's status and exit.
+    Status(StatusUrl),
     /// --help or --version: print clap's text on stdout (`clap::Error::print`), exit 0.
     Print(clap::Error),
 }
@@ -240,7 +262,14 @@ where
         Err(e) if !e.use_stderr() => return Ok(Request::Print(e)),
         Err(e) => return Err(error::from_clap(&e, gives_a_command(&argv))),
     };
-    Ok(Request::Run(Box::new(args.into_config()?)))
+    if let Some(url) = args.status_request()? {
+        return Ok(Request::Status(url));
+    }
+    let metrics_listen = args.metrics_listen()?;
+    Ok(Request::Run {
+        config: Box::new(args.into_config()?),
+        metrics_listen,
+    })
 }
 
 /// Whether -s or -g is on the (normalized) command line.

@@ -10,7 +10,8 @@ use std::time::Duration;
 fn parse(args: &[&str]) -> Result<Config, String> {
     let argv = ["httpok", "--server-url", "unix:///tmp/s.sock"];
     match parse_command_line(argv.iter().chain(args)) {
-        Ok(Request::Run(config)) => Ok(*config),
+        Ok(Request::Run { config, .. }) => Ok(*config),
+        Ok(Request::Status(url)) => Err(format!("status of {url}")),
         Ok(Request::Print(text)) => Err(format!("printed: {text}")),
         Err(e) => Err(e.to_string()),
     }
@@ -203,6 +204,100 @@ fn each_step_refuses_with_a_one_line_usage_error() {
             err.contains(needle) && !err.contains('\n'),
             "{args:?}: {err:?}"
         );
+        assert!(err.ends_with("(see httpok --help)"), "{err}");
+    }
+}
+
+/// The request a command line makes, without the --server-url `parse` adds.
+fn request(args: &[&str]) -> Result<Request, String> {
+    parse_command_line(["httpok"].iter().chain(args)).map_err(|e| e.to_string())
+}
+
+#[test]
+fn status_alone_needs_no_supervisord_and_no_url() {
+    match request(&["--status", "http://127.0.0.1:9117"]) {
+        Ok(Request::Status(url)) => assert_eq!(url.to_string(), "http://127.0.0.1:9117"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        request(&["--status=unix:/run/httpok.sock"]),
+        Ok(Request::Status(_))
+    ));
+}
+
+#[test]
+fn status_refuses_what_would_start_a_listener_and_addresses_it_cannot_reach() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--status", "127.0.0.1:9117", "http://h/"],
+            "takes no URL to probe",
+        ),
+        (
+            &["--status", "127.0.0.1:9117", "--check", "w=http://h/"],
+            "takes no --check",
+        ),
+        (&["--status", "127.0.0.1:9117", "--once"], "takes no --once"),
+        (
+            &[
+                "--status",
+                "127.0.0.1:9117",
+                "--metrics-listen",
+                "127.0.0.1:9118",
+            ],
+            "takes no --metrics-listen",
+        ),
+        (
+            &["--status", "https://127.0.0.1:9117"],
+            "--status \"https://127.0.0.1:9117\"",
+        ),
+        (
+            &["--status", "example.test:9117"],
+            "e.g. http://127.0.0.1:9117",
+        ),
+    ];
+    for (args, want) in cases {
+        let err = request(args).expect_err("refused");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn metrics_listen_is_off_by_default_and_takes_an_ip_port_or_a_socket() {
+    let listen = |args: &[&str]| {
+        let mut argv = vec!["--server-url", "unix:///tmp/s.sock", "http://h/"];
+        argv.extend_from_slice(args);
+        match request(&argv) {
+            Ok(Request::Run { metrics_listen, .. }) => Ok(metrics_listen.map(|a| a.to_string())),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        }
+    };
+    assert_eq!(listen(&[]), Ok(None));
+    for addr in ["127.0.0.1:9117", "[::1]:9117", "unix:/run/httpok.sock"] {
+        assert_eq!(
+            listen(&["--metrics-listen", addr]),
+            Ok(Some(addr.to_string()))
+        );
+    }
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--metrics-listen", "localhost:9117"],
+            "--metrics-listen \"localhost:9117\"",
+        ),
+        (&["--metrics-listen", "9117"], "e.g. 127.0.0.1:9117"),
+        (
+            &["--metrics-listen", "unix:httpok.sock"],
+            "not an absolute socket path",
+        ),
+        (&["--metrics-listen", "127.0.0.1:0"], "a port other than 0"),
+        (
+            &["--metrics-listen", "127.0.0.1:9117", "--once"],
+            "drop one of them",
+        ),
+    ];
+    for (args, want) in cases {
+        let err = listen(args).expect_err("refused");
+        assert!(err.contains(want), "{args:?}: {err}");
         assert!(err.ends_with("(see httpok --help)"), "{err}");
     }
 }

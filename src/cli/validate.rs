@@ -1,15 +1,19 @@
 //! The rules that span several flags, and the values clap cannot check alone (URLs,
 //! headers, commands, the --cacert file, supervisord's URL): [`Args::into_config`]
 //! turns parsed flags into a [`Config`] or the first [`UsageError`], before anything runs.
+//! [`Args::status_request`] and [`Args::metrics_listen`] do the same for --status and
+//! --metrics-listen.
 
 use std::path::Path;
 use std::time::Duration;
 
 use super::{Args, UsageError};
 use crate::config::{CheckSpec, Config, ServerConfig};
+use crate::metrics::ListenAddr;
 use crate::planner::PolicyConfig;
 use crate::probe::ProbeSettings;
 use crate::selection::Selection;
+use crate::status_client::StatusUrl;
 use crate::supervisor::Endpoint;
 use crate::target::Target;
 
@@ -51,6 +55,61 @@ impl Args {
             exclude: self.exclude,
             server,
         })
+    }
+
+    /// `--status URL`, which reads a running httpok and exits: it starts no listener, so
+    /// it takes no URL to probe, no --check, no --once and no --metrics-listen, and
+    /// needs no supervisord.
+    pub fn status_request(&self) -> Result<Option<StatusUrl>, UsageError> {
+        let Some(url) = &self.status else {
+            return Ok(None);
+        };
+        let listener_flag = if !self.urls.is_empty() {
+            Some("URL to probe")
+        } else if !self.checks.is_empty() {
+            Some("--check")
+        } else if self.once {
+            Some("--once")
+        } else if self.metrics_listen.is_some() {
+            Some("--metrics-listen")
+        } else {
+            None
+        };
+        if let Some(flag) = listener_flag {
+            return Err(invalid(format!(
+                "--status reads a running httpok and exits, so it takes no {flag}: run it \
+                 alone, e.g. httpok --status http://127.0.0.1:9117"
+            )));
+        }
+        StatusUrl::parse(url)
+            .map(Some)
+            .map_err(|e| invalid(format!("--status {e}")))
+    }
+
+    /// `--metrics-listen ADDR`, for a listener (not --once) and a port Prometheus can be
+    /// told.
+    pub fn metrics_listen(&self) -> Result<Option<ListenAddr>, UsageError> {
+        let Some(text) = &self.metrics_listen else {
+            return Ok(None);
+        };
+        if self.once {
+            return Err(invalid(
+                "--metrics-listen serves the metrics of a running listener and --once probes \
+                 once and exits: drop one of them"
+                    .into(),
+            ));
+        }
+        let addr = ListenAddr::parse(text).map_err(|e| invalid(format!("--metrics-listen {e}")))?;
+        if let ListenAddr::Tcp(socket) = &addr
+            && socket.port() == 0
+        {
+            return Err(invalid(
+                "--metrics-listen needs a port other than 0, the one Prometheus scrapes: \
+                 e.g. 127.0.0.1:9117"
+                    .into(),
+            ));
+        }
+        Ok(Some(addr))
     }
 
     /// What makes an answer healthy and how to ask: -t, -c, -b, -H, --method, TLS.

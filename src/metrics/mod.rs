@@ -1,0 +1,149 @@
+//! The metrics endpoint (`--metrics-listen ADDR`): `GET /metrics` in the Prometheus text
+//! format and `GET /status` as JSON, both from a clone of the watcher's [`Snapshot`].
+//!
+//! ```text
+//!  accept thread ──send──▶ [queue: Limits::queue] ──▶ Limits::workers worker threads
+//!      │ all taken                                           │ read head (deadline)
+//!      ▼                                                     │ clone the Snapshot (lock
+//!   503 Busy, close                                          │ held for the clone only)
+//!                                                            ▼ render, write (deadline)
+//! ```
+//!
+//! Owns: the address ([`ListenAddr`]), the bounded server ([`server`]), the HTTP head
+//! parsing and answers, sans IO ([`http`]), the page ([`render`]) and the deadline-bound
+//! sockets it shares with `httpok --status` ([`conn`]). It never writes stdout, never
+//! holds the snapshot's lock longer than a clone and never blocks the watcher: a round
+//! is never delayed by a scrape, a slow client or a flood.
+//!
+//! Out of scope: TLS and authentication (bind to 127.0.0.1 or a unix socket, or put a
+//! proxy in front), keep-alive, anything but two GET pages.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub mod conn;
+pub mod http;
+pub mod render;
+pub mod server;
+
+pub use server::{Limits, MetricsListener};
+
+use crate::status::Snapshot;
+
+/// The longest path a unix socket address holds (sun_path, less its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Where the endpoint listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// An IP address and port: `127.0.0.1:9117`, `[::1]:9117`.
+    Tcp(SocketAddr),
+    /// A unix socket file: `unix:/run/httpok.sock`.
+    Unix(PathBuf),
+}
+
+impl ListenAddr {
+    /// `127.0.0.1:9117`, `[::1]:9117` or `unix:/run/httpok.sock` (also `unix:///run/…`).
+    /// No host names: nothing is looked up in DNS.
+    pub fn parse(text: &str) -> Result<ListenAddr, String> {
+        let expected = "write IP:PORT or unix:/PATH, e.g. 127.0.0.1:9117, [::1]:9117 or \
+                        unix:/run/httpok.sock";
+        if let Some(path) = text.strip_prefix("unix:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if !path.starts_with('/') {
+                return Err(format!(
+                    "{text:?} is not an absolute socket path: {expected}"
+                ));
+            }
+            if path.len() > MAX_SOCKET_PATH {
+                return Err(format!(
+                    "the socket path in {text:?} is longer than {MAX_SOCKET_PATH} bytes, \
+                     the most a unix socket address holds: choose a shorter path"
+                ));
+            }
+            return Ok(ListenAddr::Unix(PathBuf::from(path)));
+        }
+        let addr: SocketAddr = text
+            .parse()
+            .map_err(|_| format!("{text:?} is not an address to listen on: {expected}"))?;
+        Ok(ListenAddr::Tcp(addr))
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Tcp(addr) => write!(f, "{addr}"),
+            ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// The answer to one judged request: a page from the snapshot, or a refusal.
+pub fn answer(asked: http::Route, snapshot: &Snapshot) -> http::Response {
+    match asked {
+        http::Route::Metrics => {
+            http::Response::page(render::CONTENT_TYPE, render::render(snapshot).into_bytes())
+        }
+        http::Route::Status => match serde_json::to_vec_pretty(snapshot) {
+            Ok(json) => http::Response::page("application/json", json),
+            Err(e) => {
+                log::warn!("metrics: cannot write the status as JSON: {e}");
+                http::Response::refusal(http::Refusal::Internal)
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_are_ip_and_port_or_an_absolute_socket_path() {
+        assert_eq!(
+            ListenAddr::parse("127.0.0.1:9117"),
+            Ok(ListenAddr::Tcp(([127, 0, 0, 1], 9117).into()))
+        );
+        let v6 = ListenAddr::parse("[::1]:9117").expect("parses");
+        assert_eq!(v6.to_string(), "[::1]:9117");
+        for unix in ["unix:/run/httpok.sock", "unix:///run/httpok.sock"] {
+            assert_eq!(
+                ListenAddr::parse(unix),
+                Ok(ListenAddr::Unix("/run/httpok.sock".into()))
+            );
+        }
+        assert_eq!(
+            ListenAddr::parse("unix:/run/httpok.sock")
+                .expect("parses")
+                .to_string(),
+            "unix:/run/httpok.sock"
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused_with_the_forms_to_write() {
+        for bad in [
+            "",
+            "9117",
+            ":9117",
+            "localhost:9117",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            "::1:9117",
+            "http://127.0.0.1:9117",
+            "unix:run/httpok.sock",
+            "unix:",
+        ] {
+            let err = ListenAddr::parse(bad).expect_err(bad);
+            assert!(err.contains("unix:/run/httpok.sock"), "{bad:?}: {err}");
+        }
+        let long = format!("unix:/{}", "x".repeat(120));
+        assert!(
+            ListenAddr::parse(&long)
+                .expect_err("too long")
+                .contains("107 bytes")
+        );
+    }
+}

@@ -1,0 +1,157 @@
+use super::*;
+use crate::status::TargetStatus;
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        version: "9.8.7".into(),
+        rounds_total: 42,
+        last_round_seconds: 0.25,
+        checks: vec![
+            CheckStatus {
+                check: "http://127.0.0.1:8080/".into(),
+                program: "web".into(),
+                healthy: Some(false),
+                reason: Some("status 500".into()),
+                consecutive_failures: 2,
+                targets: vec![TargetStatus {
+                    target: "http://127.0.0.1:8080/".into(),
+                    success: Some(false),
+                    duration_seconds: 0.5,
+                    http_status: 500,
+                    cert_expiry: None,
+                }],
+            },
+            CheckStatus {
+                check: "https://example.test/".into(),
+                program: "api:*".into(),
+                healthy: None,
+                targets: vec![
+                    TargetStatus {
+                        target: "https://example.test/".into(),
+                        success: Some(true),
+                        duration_seconds: 0.125,
+                        http_status: 200,
+                        cert_expiry: Some(1_900_000_000),
+                    },
+                    TargetStatus {
+                        target: "tcp://127.0.0.1:9".into(),
+                        ..TargetStatus::default()
+                    },
+                ],
+                ..CheckStatus::default()
+            },
+        ],
+        programs: vec![ProgramStatus {
+            program: "web".into(),
+            state: "restarting".into(),
+            restarted: 3,
+            failed: 1,
+            skipped: 0,
+            given_up: true,
+            restarts_in_window: 2,
+        }],
+    }
+}
+
+fn assert_has(page: &str, line: &str) {
+    assert!(
+        page.lines().any(|l| l == line),
+        "no line {line:?} in:\n{page}"
+    );
+}
+
+#[test]
+fn probe_series_carry_each_targets_last_result_under_blackbox_names() {
+    let page = render(&snapshot());
+    let web = r#"{check="http://127.0.0.1:8080/",program="web",target="http://127.0.0.1:8080/"}"#;
+    assert_has(&page, &format!("probe_success{web} 0"));
+    assert_has(&page, &format!("probe_duration_seconds{web} 0.5"));
+    assert_has(&page, &format!("probe_http_status_code{web} 500"));
+    let api = r#"{check="https://example.test/",program="api:*",target="https://example.test/"}"#;
+    assert_has(&page, &format!("probe_success{api} 1"));
+    assert_has(&page, &format!("probe_duration_seconds{api} 0.125"));
+    assert_has(
+        &page,
+        &format!("probe_ssl_earliest_cert_expiry{api} 1900000000"),
+    );
+    assert_has(&page, "# TYPE probe_success gauge");
+}
+
+#[test]
+fn a_target_not_yet_probed_has_no_probe_series_and_no_expiry_without_a_certificate() {
+    let page = render(&snapshot());
+    assert!(!page.contains("tcp://127.0.0.1:9"), "{page}");
+    assert_eq!(
+        page.matches("probe_ssl_earliest_cert_expiry{").count(),
+        1,
+        "{page}"
+    );
+}
+
+#[test]
+fn failures_are_per_check_and_restarts_per_program_by_outcome() {
+    let page = render(&snapshot());
+    assert_has(
+        &page,
+        r#"httpok_check_consecutive_failures{check="http://127.0.0.1:8080/",program="web"} 2"#,
+    );
+    assert_has(
+        &page,
+        r#"httpok_check_consecutive_failures{check="https://example.test/",program="api:*"} 0"#,
+    );
+    assert_has(
+        &page,
+        r#"httpok_restarts_total{program="web",outcome="restarted"} 3"#,
+    );
+    assert_has(
+        &page,
+        r#"httpok_restarts_total{program="web",outcome="failed"} 1"#,
+    );
+    assert_has(
+        &page,
+        r#"httpok_restarts_total{program="web",outcome="skipped"} 0"#,
+    );
+    assert_has(&page, "# TYPE httpok_restarts_total counter");
+    assert_has(&page, r#"httpok_given_up{program="web"} 1"#);
+    assert_has(
+        &page,
+        r#"httpok_program_state{program="web",state="restarting"} 1"#,
+    );
+}
+
+#[test]
+fn the_process_series_count_rounds_and_name_the_version() {
+    let page = render(&snapshot());
+    assert_has(&page, "httpok_rounds_total 42");
+    assert_has(&page, "# TYPE httpok_rounds_total counter");
+    assert_has(&page, "httpok_round_duration_seconds 0.25");
+    assert_has(&page, r#"httpok_build_info{version="9.8.7"} 1"#);
+}
+
+#[test]
+fn label_values_are_escaped_so_a_name_cannot_break_the_page() {
+    let mut snap = Snapshot::default();
+    snap.programs.push(ProgramStatus {
+        program: "we\"b\\x\ny".into(),
+        state: "watching".into(),
+        ..ProgramStatus::default()
+    });
+    let page = render(&snap);
+    assert_has(&page, r#"httpok_given_up{program="we\"b\\x\ny"} 0"#);
+    // Every line is a comment or a whole sample: the newline did not split one.
+    for line in page.lines() {
+        assert!(
+            line.starts_with('#') || line.starts_with("httpok_") || line.starts_with("probe_"),
+            "{line:?} in:\n{page}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_snapshot_has_the_process_series_and_no_empty_families() {
+    let page = render(&Snapshot::default());
+    assert_has(&page, "httpok_rounds_total 0");
+    assert_has(&page, "httpok_round_duration_seconds 0.0");
+    assert_has(&page, r#"httpok_build_info{version=""} 1"#);
+    assert!(!page.contains("probe_"), "{page}");
+}
