@@ -26,6 +26,16 @@ fn mail_flags(mail: &Recorder) -> String {
     format!("-m ops@example.test -s {}", mail.command())
 }
 
+/// Waits until web answers on `port` (a slow machine can take seconds to start
+/// python), so that httpok added now sees it healthy first; returns its pid.
+pub fn answering(sup: &Supervisor, port: u16) -> u32 {
+    let pid = sup.wait_running("web", T);
+    wait_until("web answers", T, || {
+        http_get(port, "/", Duration::from_secs(2)).is_ok()
+    });
+    pid
+}
+
 /// How many of httpok's log entries (lines with a timestamp and level) hold `needle`.
 fn entries(log: &str, needle: &str) -> usize {
     log.lines()
@@ -124,12 +134,12 @@ fn a_start_that_ends_fatal_is_an_error_with_one_mail_and_never_recovered() {
 #[test]
 fn stopping_httpok_during_a_restart_leaves_the_program_running() {
     let port = free_port();
-    let sup = start([
-        web("web", port, "ok").set("stopwaitsecs", "6"),
+    let sup = start([web("web", port, "ok").set("stopwaitsecs", "6")]);
+    let pid = answering(&sup, port);
+    add_listener(
+        &sup,
         patient_listener(&format!("-p web -t 1 http://127.0.0.1:{port}/")),
-    ]);
-    let pid = sup.wait_running("web", T);
-    sup.wait_running("httpok", T);
+    );
     // Frozen: the stop takes the full stopwaitsecs before supervisord's SIGKILL.
     sup.freeze(pid);
     wait_for_log(
