@@ -139,6 +139,7 @@ fn on_change_tells_every_change_and_mail_tells_the_recovery() {
     );
     let port = free_port();
     sup.add(web("web", port, &format!("mode-file:{}", mode.display())));
+    let pid = sup.wait_running("web", T);
     add_listener(
         &sup,
         listener(&format!(
@@ -147,7 +148,6 @@ fn on_change_tells_every_change_and_mail_tells_the_recovery() {
             sendmail.display()
         )),
     );
-    let pid = sup.wait_running("web", T);
     // Answers again from the moment its restart begins, so it is restarted once.
     wait_for_log(
         sup.path("httpok.err.log"),
