@@ -392,6 +392,7 @@ fn examples() -> Roff {
             "[eventlistener:httpok]",
             "command=/usr/bin/httpok -p web -t 5 -b OK http://127.0.0.1:8080/health",
             "events=TICK_5",
+            "stopwaitsecs=20",
             "stderr_logfile=/var/log/supervisor/httpok.log",
         ],
     );
@@ -399,7 +400,10 @@ fn examples() -> Roff {
         &mut r,
         [roman(
             "then supervisorctl reread and supervisorctl update. The restart notices \
-             appear in /var/log/supervisor/httpok.log.",
+             appear in /var/log/supervisor/httpok.log. httpok's stopwaitsecs must be above \
+             that of every program it restarts (10 unless set), or stopping httpok during \
+             a restart can leave the program STOPPED; httpok logs a WARN at start when it \
+             is not.",
         )],
     );
     paragraph(
@@ -431,6 +435,7 @@ fn examples() -> Roff {
             "    --check search=tcp://127.0.0.1:9200",
             "    --check shop=http+unix://%%2Frun%%2Fshop%%2Fgunicorn.sock/healthz",
             "events=TICK_5",
+            "stopwaitsecs=20",
         ],
     );
     paragraph(
@@ -482,8 +487,19 @@ fn environment() -> Roff {
         &mut r,
         "HTTPOK_PROGRAM, HTTPOK_URL, HTTPOK_REASON, HTTPOK_OUTCOME",
         "Set for the --on-restart command: the namespec, the failing URL, why it failed \
-         (e.g. status 500, timeout after 5.0s) and how the restart went (restarted, \
-         skipped, stop-failed or start-failed).",
+         (e.g. status 500, timeout after 5.0s) and how the restart went: restarted, \
+         failed (the stop or the start failed) or skipped (not restarted: the process \
+         had changed, or httpok was stopping).",
+    );
+    item(
+        &mut r,
+        "HTTPOK_CHECK, HTTPOK_PROGRAM, HTTPOK_STATE, HTTPOK_PREVIOUS, HTTPOK_REASON",
+        "Set for the --on-change command. HTTPOK_STATE is the new state: failing or \
+         recovered for a check; restarted, start-failed, gave-up or recovered for a \
+         program. HTTPOK_PREVIOUS is the state before: healthy, failing, restarting or \
+         restarted. HTTPOK_CHECK is the check's URLs, or for a program the URL whose \
+         failure led to the change. HTTPOK_PROGRAM is the program, or for a check the \
+         names it restarts. HTTPOK_REASON is why it failed, empty for recovered.",
     );
     r
 }
