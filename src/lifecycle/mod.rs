@@ -9,7 +9,7 @@
 //!   Watching ──────────────────────────────► Queued ──slot──► Restarting
 //!    ▲  ▲  ▲  │ trip over the limit                              │   │ RUNNING again
 //!    │  │  │  ▼                                                  │   ▼
-//!    │  │  └─ GaveUp (window passed, or healthy)     start/stop  │  Recovering ─┐
+//!    │  │  └─ GaveUp (the window has room)           start/stop  │  Recovering ─┐
 //!    │  │                                            failed      │   (healthy   │
 //!    │  └── RUNNING again ── Down{STOPPED,EXITED,FATAL} ◄────────┘   vs new pid)│
 //!    └───────────────────────────────────────────────────────────── "recovered" ┘

@@ -47,7 +47,8 @@ impl Probe for Prober {
     }
 }
 
-/// A healthy round reads the process list at least this often (once a minute on TICK_5).
+/// After this many healthy rounds without it, the next reads the process list (the 13th:
+/// about once a minute on TICK_5).
 const LIST_EVERY: u32 = 12;
 
 /// How long notices still queued at exit may take to go out.
@@ -194,8 +195,9 @@ impl Watcher {
 
     /// One round. The process list is read before the probes where it decides what to
     /// probe (-E) or where a program's state may change without a failure (restarted,
-    /// down, given up); otherwise after them, and only if a check failed: a healthy round
-    /// asks supervisord nothing (docs/benchmarks.md).
+    /// down, given up), on the first round, and on every 13th healthy round in a row;
+    /// otherwise after them, and only if a check failed: most healthy rounds ask
+    /// supervisord nothing (docs/benchmarks.md).
     pub fn round(&mut self) {
         // Also every LIST_EVERY rounds: a watched program that went FATAL while its URL
         // still answers (an orphaned worker holding the port) gets its line too.

@@ -354,7 +354,7 @@ fn the_status_snapshot_follows_rounds_and_restarts() {
 }
 
 #[test]
-fn healthy_rounds_read_the_process_list_once_every_twelve() {
+fn healthy_rounds_read_the_process_list_on_the_first_and_every_thirteenth() {
     let sup = FakeSupervisor::with(vec![process("web", 5)]);
     let mut r = rig(
         config(vec![check(
