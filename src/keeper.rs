@@ -46,8 +46,10 @@ impl Keeper {
                 log::info!("state read from {}", path.display());
                 Some(saved)
             }
+            // A first start (INFO, not WARN: a fresh install is not a problem); an
+            // unreadable or corrupt file is a WARN below.
             Ok(None) => {
-                log::warn!("no state file at {} yet; starting fresh", path.display());
+                log::info!("no state file at {} yet; starting fresh", path.display());
                 None
             }
             Err(e) => {

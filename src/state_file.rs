@@ -71,6 +71,9 @@ pub fn save(path: &Path, saved: &Saved) -> Result<(), String> {
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
     let write = || -> std::io::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)?;
+        }
         let mut file = fs::File::create(&tmp)?;
         file.write_all(&text)?;
         file.write_all(b"\n")?;

@@ -33,6 +33,7 @@ fn example(name: &str, extra: &[(&str, String)]) -> String {
     let mut replacements = vec![
         ("/usr/bin/httpok", "{httpok}".to_string()),
         ("/var/log/supervisor/", "{dir}/".to_string()),
+        ("/var/lib/httpok/", "{dir}/".to_string()),
     ];
     // Tests wait for ticks: TICK_60 would make each take a minute.
     if text.contains("events=TICK_60") {
@@ -141,6 +142,11 @@ fn debian_unix_socket_example_watches_web() {
     let log = assert_listener_works(&sup, "httpok", "httpok.log");
     assert!(complaints(&log).is_empty(), "{log}");
     assert_eq!(sup.pid("web"), Some(pid), "a healthy app was restarted");
+    // The packaged example keeps its state (in /var/lib/httpok/ on a real host).
+    wait_until("the example's state file is written", T, || {
+        httpok::state_file::load(&sup.path("httpok.state"))
+            .is_ok_and(|s| s.is_some_and(|s| s.programs.iter().any(|p| p.program == "web")))
+    });
 }
 
 #[test]
