@@ -13,6 +13,18 @@ bash scripts/venv.sh
 # End-to-end tests spend their time waiting for supervisord's 5-second ticks, not
 # on the CPU, so more of them can run at once than there are cores.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
+
+# tests/packaging.rs builds the .deb and the .rpm with cargo-deb and cargo-generate-rpm:
+# installed if missing (several minutes, once per clone) into target/tools, like
+# cargo-fuzz below, never into the user's global cargo bin.
+export PATH="$root/target/tools/bin:$PATH"
+for tool in cargo-deb cargo-generate-rpm; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "test.sh: installing $tool into $root/target/tools (once per clone)" >&2
+        cargo install --locked --root "$root/target/tools" "$tool"
+    fi
+done
+
 cargo test --no-fail-fast --all-targets "$@"
 
 # Fuzzing. `cargo test` above already replays every file in fuzz/corpus/ through the
@@ -24,7 +36,6 @@ cargo test --no-fail-fast --all-targets "$@"
 # Skipped when the run is filtered to some tests. Longer runs: docs/reliability.md.
 # cargo-fuzz lives under the project (target/tools), never in the user's global cargo bin.
 fuzz="${HTTPOK_FUZZ:-1}"
-export PATH="$root/target/tools/bin:$PATH"
 if [ "$#" -eq 0 ] && [ "$fuzz" != 0 ]; then
     if ! cargo fuzz --version >/dev/null 2>&1 && [ "$fuzz" = 1 ]; then
         echo "test.sh: installing cargo-fuzz into $root/target/tools (once per clone)" >&2
