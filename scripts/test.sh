@@ -15,13 +15,14 @@ bash scripts/venv.sh
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
 
 # tests/packaging.rs builds the .deb and the .rpm with cargo-deb and cargo-generate-rpm:
-# installed if missing (several minutes, once per clone) into target/tools, like
-# cargo-fuzz below, never into the user's global cargo bin.
+# installed if missing (a few minutes, once per clone) into target/tools, like
+# cargo-fuzz below, never into the user's global cargo bin. Unoptimized: that compiles
+# them in a third of the time, and packaging a few MB still takes seconds.
 export PATH="$root/target/tools/bin:$PATH"
 for tool in cargo-deb cargo-generate-rpm; do
     if ! command -v "$tool" >/dev/null; then
         echo "test.sh: installing $tool into $root/target/tools (once per clone)" >&2
-        cargo install --locked --root "$root/target/tools" "$tool"
+        CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install --locked --root "$root/target/tools" "$tool"
     fi
 done
 
