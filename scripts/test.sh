@@ -18,11 +18,13 @@ export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
 # installed if missing (a few minutes, once per clone) into target/tools, like
 # cargo-fuzz below, never into the user's global cargo bin. Unoptimized: that compiles
 # them in a third of the time, and packaging a few MB still takes seconds.
-export PATH="$root/target/tools/bin:$PATH"
+# HTTPOK_TOOLS moves them elsewhere (.ci/run keeps them in a cache across clones).
+tools="${HTTPOK_TOOLS:-$root/target/tools}"
+export PATH="$tools/bin:$PATH"
 for tool in cargo-deb cargo-generate-rpm; do
     if ! command -v "$tool" >/dev/null; then
-        echo "test.sh: installing $tool into $root/target/tools (once per clone)" >&2
-        CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install --locked --root "$root/target/tools" "$tool"
+        echo "test.sh: installing $tool into $tools (once per clone)" >&2
+        CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install --locked --root "$tools" "$tool"
     fi
 done
 
@@ -39,8 +41,8 @@ cargo test --no-fail-fast --all-targets "$@"
 fuzz="${HTTPOK_FUZZ:-1}"
 if [ "$#" -eq 0 ] && [ "$fuzz" != 0 ]; then
     if ! cargo fuzz --version >/dev/null 2>&1 && [ "$fuzz" = 1 ]; then
-        echo "test.sh: installing cargo-fuzz into $root/target/tools (once per clone)" >&2
-        cargo install --locked --root "$root/target/tools" cargo-fuzz
+        echo "test.sh: installing cargo-fuzz into $tools (once per clone)" >&2
+        cargo install --locked --root "$tools" cargo-fuzz
     fi
     if cargo fuzz --version >/dev/null 2>&1; then
         for target in listener xmlrpc; do
