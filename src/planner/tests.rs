@@ -114,6 +114,28 @@ fn has(plan: &Plan, needle: &str) -> bool {
     plan.texts().iter().any(|t| t.contains(needle))
 }
 
+/// `--max-restarts 1 --restart-window WINDOW`, web (pid 10) failed at t=0 and was
+/// restarted as pid 11 at t=1: the window is full.
+fn restarted_once_with_room_for_one(window: u64) -> (Clock, Planner) {
+    let clock = Clock(Instant::now());
+    let mut limited = policy(1);
+    limited.max_restarts = Some((1, secs(window)));
+    let mut p = planner(limited, vec![programs(&["web"])]);
+    round(
+        &mut p,
+        clock.at(0),
+        &[failing("http://h/")],
+        &[running("web", 10)],
+    );
+    p.restart_finished(
+        "web",
+        &RestartOutcome::Restarted { pid: 11 },
+        &[],
+        clock.0 + secs(1),
+    );
+    (clock, p)
+}
+
 #[test]
 fn the_failure_threshold_counts_rounds_and_a_healthy_round_resets_it() {
     let f = failing("http://h/");
@@ -494,18 +516,8 @@ fn max_restarts_counts_only_restarts_that_stopped_the_process() {
 
 #[test]
 fn the_window_passing_allows_restarts_again() {
-    let clock = Clock(Instant::now());
-    let mut limited = policy(1);
-    limited.max_restarts = Some((1, secs(60)));
-    let mut p = planner(limited, vec![programs(&["web"])]);
+    let (clock, mut p) = restarted_once_with_room_for_one(60);
     let f = [failing("http://h/")];
-    round(&mut p, clock.at(0), &f, &[running("web", 10)]);
-    p.restart_finished(
-        "web",
-        &RestartOutcome::Restarted { pid: 11 },
-        &[],
-        clock.0 + secs(1),
-    );
     let plan = round(&mut p, clock.at(5), &f, &[running("web", 11)]);
     assert!(has(&plan, "giving up on web"));
     assert_eq!(mails(&plan), 1);
@@ -616,18 +628,7 @@ fn a_state_export_reads_back_with_its_window_and_in_flight_restarts() {
 
 #[test]
 fn a_flapping_program_that_was_given_up_on_is_told_once_not_every_flap() {
-    let clock = Clock(Instant::now());
-    let mut limited = policy(1);
-    limited.max_restarts = Some((1, secs(600)));
-    let mut p = planner(limited, vec![programs(&["web"])]);
-    let f = [failing("http://h/")];
-    round(&mut p, clock.at(0), &f, &[running("web", 10)]);
-    p.restart_finished(
-        "web",
-        &RestartOutcome::Restarted { pid: 11 },
-        &[],
-        clock.0 + secs(1),
-    );
+    let (clock, mut p) = restarted_once_with_room_for_one(600);
     let (mut gave_up, mut mailed, mut answers) = (0, 0, 0);
     for i in 1..20 {
         let verdict = if i % 2 == 0 {

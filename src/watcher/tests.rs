@@ -130,18 +130,22 @@ fn tick(when: i64) -> Event {
     }
 }
 
-const SETTLE: Duration = Duration::from_secs(10);
-
-#[test]
-fn the_listener_acknowledges_every_event_with_protocol_bytes_only() {
-    let sup = FakeSupervisor::with(vec![process("web", 5)]);
-    let mut r = rig(
+/// One check, tcp://h:1, restarting web (pid 5).
+fn web_rig() -> Rig {
+    rig(
         config(vec![check(
             Selection::Programs(vec!["web".into()]),
             "tcp://h:1",
         )]),
-        sup,
-    );
+        FakeSupervisor::with(vec![process("web", 5)]),
+    )
+}
+
+const SETTLE: Duration = Duration::from_secs(10);
+
+#[test]
+fn the_listener_acknowledges_every_event_with_protocol_bytes_only() {
+    let mut r = web_rig();
     let input =
         b"eventname:TICK_5 len:6\nwhen:1\ngarbage\neventname:PROCESS_STATE_RUNNING len:3\nabc";
     let mut out = Vec::new();
@@ -245,14 +249,7 @@ fn a_start_that_ends_fatal_mails_once_and_runs_the_hook_with_failed() {
 
 #[test]
 fn a_tick_queued_during_the_last_round_is_skipped_and_a_backward_step_is_not() {
-    let sup = FakeSupervisor::with(vec![process("web", 5)]);
-    let mut r = rig(
-        config(vec![check(
-            Selection::Programs(vec!["web".into()]),
-            "tcp://h:1",
-        )]),
-        sup,
-    );
+    let mut r = web_rig();
     r.watcher.handle(&tick(1000));
     assert_eq!(r.prober.probed.load(SeqCst), 1);
     // Same boundary again: issued before that round ended.
@@ -324,14 +321,7 @@ fn finishing_starts_no_queued_restart() {
 
 #[test]
 fn the_status_snapshot_follows_rounds_and_restarts() {
-    let sup = FakeSupervisor::with(vec![process("web", 5)]);
-    let mut r = rig(
-        config(vec![check(
-            Selection::Programs(vec!["web".into()]),
-            "tcp://h:1",
-        )]),
-        sup,
-    );
+    let mut r = web_rig();
     r.watcher.round();
     let status = r.watcher.status();
     let snap = lock(&status).clone();
@@ -355,14 +345,7 @@ fn the_status_snapshot_follows_rounds_and_restarts() {
 
 #[test]
 fn healthy_rounds_read_the_process_list_on_the_first_and_every_thirteenth() {
-    let sup = FakeSupervisor::with(vec![process("web", 5)]);
-    let mut r = rig(
-        config(vec![check(
-            Selection::Programs(vec!["web".into()]),
-            "tcp://h:1",
-        )]),
-        sup,
-    );
+    let mut r = web_rig();
     r.watcher.round();
     assert_eq!(
         r.supervisor.list_calls.load(SeqCst),
