@@ -20,12 +20,7 @@ pub fn stopwait_advice(
                 .names
                 .iter()
                 .any(|spec| spec_matches_namespec(spec, ns))
-            && selections.iter().any(|s| match s {
-                Selection::Any => true,
-                Selection::Programs(specs) => {
-                    specs.iter().any(|spec| spec_matches_namespec(spec, ns))
-                }
-            })
+            && selections.iter().any(|s| s.names(ns))
     };
     let (slowest, secs) = stopwaits
         .iter()

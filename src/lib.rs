@@ -60,3 +60,11 @@ pub mod ticks;
 pub mod unix_transport;
 pub mod watcher;
 pub mod xmlrpc;
+
+/// Locks a mutex whatever a panicking thread left in it: httpok's shared state stays
+/// usable (a restart job that panicked must not stop the listener or the shutdown).
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

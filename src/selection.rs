@@ -42,6 +42,16 @@ pub struct Resolved<'a> {
 }
 
 impl Selection {
+    /// Does it name the process with this namespec (exclusions aside)?
+    pub fn names(&self, namespec: &str) -> bool {
+        match self {
+            Selection::Any => true,
+            Selection::Programs(specs) => specs
+                .iter()
+                .any(|spec| spec_matches_namespec(spec, namespec)),
+        }
+    }
+
     /// The specs as one word for notices and metrics: `web,api:*`, or `*` for -a.
     pub fn label(&self) -> String {
         match self {

@@ -7,6 +7,8 @@
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::lock;
+
 #[derive(Debug, Default)]
 struct GateState {
     closed: bool,
@@ -24,7 +26,7 @@ pub struct Gate {
 impl Gate {
     /// Before a stop: `false` once httpok is stopping (then stop nothing).
     pub fn enter(&self) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&self.state);
         if state.closed {
             return false;
         }
@@ -34,23 +36,20 @@ impl Gate {
 
     /// After the start was issued (or the restart gave up before it).
     pub fn leave(&self) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&self.state);
         state.holding = state.holding.saturating_sub(1);
         self.left.notify_all();
     }
 
     pub fn is_closed(&self) -> bool {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .closed
+        lock(&self.state).closed
     }
 
     /// Closes the gate and waits up to `timeout` for restarts holding it; returns how
     /// many still held it when the wait ended.
     pub fn close_and_wait(&self, timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&self.state);
         state.closed = true;
         while state.holding > 0 {
             let left = deadline.saturating_duration_since(Instant::now());

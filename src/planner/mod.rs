@@ -174,26 +174,16 @@ impl Planner {
     /// A check's streak, and the --on-change notice when it starts or stops failing.
     /// A healthy round also resets its count toward the threshold.
     fn count(&mut self, i: usize, verdict: &Verdict, plan: &mut Plan) {
-        let label = self.labels.get(i).cloned().unwrap_or_default();
-        let program = self
-            .selections
-            .get(i)
-            .map(Selection::label)
-            .unwrap_or_default();
-        let Some(check) = self.checks.get_mut(i) else {
+        let Some(announced) = self.checks.get(i).map(|c| c.announced) else {
             return;
         };
+        if *verdict == Verdict::Healthy && announced {
+            plan.notices
+                .push(self.check_change(i, "recovered", "failing", String::new()));
+        }
+        let check = &mut self.checks[i];
         match verdict {
             Verdict::Healthy => {
-                if check.announced {
-                    plan.notices.push(change(
-                        &label,
-                        &program,
-                        "recovered",
-                        "failing",
-                        String::new(),
-                    ));
-                }
                 check.failures = 0;
                 check.streak = 0;
                 check.mailed = false;
@@ -202,6 +192,23 @@ impl Planner {
             Verdict::Failing(_) => check.streak += 1,
             Verdict::NotProbed => {}
         }
+    }
+
+    /// Check `i`'s --on-change notice: its label and the programs it names.
+    fn check_change(
+        &self,
+        i: usize,
+        state: &'static str,
+        previous: &'static str,
+        reason: String,
+    ) -> Notice {
+        let label = self.labels.get(i).map(String::as_str).unwrap_or_default();
+        let program = self
+            .selections
+            .get(i)
+            .map(Selection::label)
+            .unwrap_or_default();
+        change(label, &program, state, previous, reason)
     }
 
     /// Feeds every program its facts; returns the pids failing checks may count against.
@@ -271,15 +278,8 @@ impl Planner {
         let threshold = self.policy.failures;
         if !self.checks[i].announced {
             self.checks[i].announced = true;
-            let program = self.selections[i].label();
-            let label = self.labels.get(i).cloned().unwrap_or_default();
-            plan.notices.push(change(
-                &label,
-                &program,
-                "failing",
-                "healthy",
-                cause.reason.clone(),
-            ));
+            plan.notices
+                .push(self.check_change(i, "failing", "healthy", cause.reason.clone()));
         }
         let check = &mut self.checks[i];
         check.failures += 1;

@@ -1,12 +1,13 @@
 //! The watcher's threads: carrying out a plan (log lines, notices, restart orders),
 //! restart and resume jobs that report back to the planner, and the notices thread.
 
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::Shared;
+use crate::lock;
 use crate::notifier::Notifier;
 use crate::plan::{Notice, Plan};
 use crate::restart::Restarter;
@@ -113,8 +114,4 @@ pub(super) fn join_within(handle: JoinHandle<()>, timeout: Duration) {
     if handle.is_finished() {
         let _ = handle.join();
     }
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

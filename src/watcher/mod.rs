@@ -428,4 +428,5 @@ mod jobs;
 #[cfg(test)]
 mod tests;
 
-use jobs::{Job, apply, join_within, lock, spawn_job, spawn_notices};
+use crate::lock;
+use jobs::{Job, apply, join_within, spawn_job, spawn_notices};
