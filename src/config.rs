@@ -1,24 +1,34 @@
-//! What httpok was asked to do, validated: the checks, how to probe, the restart
-//! policy, notices and how to reach supervisord. Built by [`crate::cli`] (and later a
-//! config file); read by the watcher. Owns no behaviour.
+//! What httpok was asked to do, validated: the checks with their own settings, the
+//! notices and how to reach supervisord. Built by [`crate::cli`] from the command line
+//! and `--config` (layered by [`crate::settings`]); read by the watcher. Owns no
+//! behaviour.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::planner::PolicyConfig;
+use crate::planner::CheckPolicy;
 use crate::probe::ProbeSettings;
 use crate::selection::Selection;
 use crate::target::Target;
 
-/// One check: its URLs (any failing fails the check) and the programs it answers for.
+/// One check: its targets (any failing fails the check), the programs it answers for,
+/// and its own probe settings and policy.
 #[derive(Debug, Clone)]
 pub struct CheckSpec {
+    /// `name` from a config file; logs and metrics show the targets without one.
+    pub name: Option<String>,
     pub targets: Vec<Target>,
     pub selection: Selection,
+    pub probe: ProbeSettings,
+    pub policy: CheckPolicy,
 }
 
 impl CheckSpec {
-    /// The check's URLs, for log lines and metrics.
+    /// The check's name, or its URLs: for log lines and metrics.
     pub fn label(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
         self.targets
             .iter()
             .map(Target::to_string)
@@ -49,15 +59,18 @@ impl std::fmt::Debug for ServerConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub checks: Vec<CheckSpec>,
-    /// What makes an answer healthy and how to ask (-t, -c, -b, -H, --method, TLS).
-    pub probe: ProbeSettings,
+    /// The timeout of -t (or the file's top level): how long hooks and mail may take.
+    pub command_timeout: Duration,
+    /// How many processes of one selection may restart at once.
+    pub parallel_restarts: u32,
+    /// Warn when an https check's certificate expires within this (`None`: off).
+    pub cert_expiry_warn: Option<Duration>,
     pub email: Option<String>,
     pub sendmail: Vec<String>,
     pub gcore: Vec<String>,
     pub coredir: Option<PathBuf>,
     pub eager: bool,
     pub name: Option<String>,
-    pub policy: PolicyConfig,
     pub dry_run: bool,
     pub once: bool,
     pub on_restart: Option<Vec<String>>,

@@ -17,10 +17,9 @@ use crate::event::Event;
 use crate::listener::{EventReader, MAX_PAYLOAD_BYTES, RawEvent};
 use crate::model::ProcessInfo;
 use crate::notifier::Commands;
-use crate::probe::{Failure, Outcome};
+use crate::probe::{Failure, Outcome, ProbeRequest};
 use crate::selection::Exclusions;
 use crate::supervisor::{self, ClientError, Supervisor};
-use crate::target::Target;
 use crate::watcher::{Probe, Watcher, run_listener};
 use crate::xmlrpc::{self, Value};
 
@@ -135,8 +134,8 @@ fn offline_watcher() -> Watcher {
 struct Unreachable;
 
 impl Probe for Unreachable {
-    fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome> {
-        targets
+    fn probe_all(&self, requests: &[ProbeRequest<'_>]) -> Vec<Outcome> {
+        requests
             .iter()
             .map(|_| Outcome {
                 result: Err(Failure::Refused),

@@ -5,6 +5,8 @@
 //! Read in this order:
 //! * [`cli`]: the command line (superlance's getopt forms and httpok's flags) into a
 //!   typed [`config::Config`]; nothing below `main` and `cli` imports `cli`.
+//!   [`config_file`]: `--config` (TOML) read into layers; [`settings`]: the layers
+//!   (defaults, file, flags, a check's own keys) resolved into each check's settings.
 //! * [`listener`] and [`event`]: the event-listener protocol on stdin/stdout (sans IO);
 //!   [`ticks`]: which TICKs start a round (supervisord's `when`, a monotonic clock).
 //! * [`watcher`]: the driver. One round per TICK: probe ([`watcher::Probe`]), read the
@@ -15,7 +17,8 @@
 //!   restarts within a selection. They return a [`plan::Plan`]: log lines, restart
 //!   orders, notices. [`selection`]: which processes `-p`/`-a`/`--check` name.
 //! * [`restart`]: carrying out one restart order (stop, start, wait for RUNNING).
-//! * [`probe`] and [`target`]: HTTP(S)/TCP/unix-socket probes with one deadline.
+//! * [`probe`] and [`target`]: HTTP(S)/TCP/unix-socket/exec probes, each by its
+//!   check's own settings, with one deadline.
 //! * [`supervisor`], [`model`] and [`xmlrpc`]: the supervisord client, its process
 //!   model and its codec.
 //! * [`notifier`] (the trait) and [`notify`] (the commands): mail, gcore, hooks.
@@ -32,8 +35,10 @@
 //! managing processes other than through supervisord's XML-RPC interface.
 
 pub mod advice;
+pub mod check_config;
 pub mod cli;
 pub mod config;
+pub mod config_file;
 mod deadline;
 pub mod event;
 pub mod fuzzing;
@@ -50,6 +55,7 @@ pub mod planner;
 pub mod probe;
 pub mod restart;
 pub mod selection;
+pub mod settings;
 pub mod shutdown;
 pub mod state_file;
 pub mod status;

@@ -29,6 +29,15 @@ fn main() -> ExitCode {
             metrics_listen,
         }) => (*config, metrics_listen),
         Ok(Request::Status(url)) => return print_status(&url),
+        Ok(Request::CheckConfig(config)) => {
+            return match httpok::check_config::print(&config, &mut io::stdout().lock()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    log::error!("cannot write the checks: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         // --help and --version go to stdout only when asked for, never in listener mode.
         Ok(Request::Print(text)) => {
             let _ = text.print();
@@ -101,6 +110,16 @@ fn bind_metrics(addr: &ListenAddr) -> Result<MetricsListener, String> {
     })
 }
 
+/// The checks' `failures`, for the start line: `3`, or `1-3` when they differ.
+fn thresholds(config: &Config) -> String {
+    let counts = config.checks.iter().map(|c| c.policy.failures);
+    match (counts.clone().min(), counts.max()) {
+        (Some(low), Some(high)) if low != high => format!("{low}-{high}"),
+        (Some(n), _) => n.to_string(),
+        _ => "1".into(),
+    }
+}
+
 fn run(config: Config, metrics: Option<MetricsListener>) -> Result<(), String> {
     let server = config
         .server
@@ -123,7 +142,7 @@ fn run(config: Config, metrics: Option<MetricsListener>) -> Result<(), String> {
         "httpok {} started: {} check(s), restart after {} failed round(s); supervisord at {}",
         env!("CARGO_PKG_VERSION"),
         config.checks.len(),
-        config.policy.failures,
+        thresholds(&config),
         httpok::target::redact(&server.url)
     );
     let notifier = Commands {
@@ -134,7 +153,7 @@ fn run(config: Config, metrics: Option<MetricsListener>) -> Result<(), String> {
         coredir: config.coredir.clone(),
         on_restart: config.on_restart.clone(),
         on_change: config.on_change.clone(),
-        hook_timeout: config.probe.timeout,
+        hook_timeout: config.command_timeout,
     };
     let mut watcher = Watcher::new(
         &config,

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 mod child;
 
+pub use child::{Ending, Finished};
+
 /// How long any external command may run before it is killed.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -24,6 +26,13 @@ pub struct CommandResult {
     pub success: bool,
     pub output: String,
     pub summary: String,
+}
+
+/// Runs an `exec:` check's command: httpok's environment less supervisord's
+/// credentials, nothing on stdin, the whole process group killed after `timeout`.
+pub fn run_probe_command(argv: &[String], timeout: Duration) -> Result<Finished, String> {
+    let env = child_environment(std::env::vars_os(), &[]);
+    child::run(argv, None, &env, timeout)
 }
 
 /// Runs `argv` with `input` on stdin and `env` added to httpok's environment (less

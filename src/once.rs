@@ -4,22 +4,30 @@
 use std::io::{self, Write};
 
 use crate::config::Config;
-use crate::target::Target;
+use crate::probe::ProbeRequest;
 use crate::watcher::build_prober;
 
-/// Probes everything once; returns whether all checks were healthy.
+/// Probes everything once, each check by its own settings (an `interval` does not
+/// apply: every check is probed); returns whether all checks were healthy.
 pub fn run_once(config: &Config, out: &mut impl Write) -> Result<bool, String> {
     let prober = build_prober(config)?;
-    let targets: Vec<&Target> = config
+    let requests: Vec<ProbeRequest<'_>> = config
         .checks
         .iter()
-        .flat_map(|c| c.targets.iter())
+        .enumerate()
+        .flat_map(|(check, spec)| {
+            spec.targets
+                .iter()
+                .map(move |target| ProbeRequest { check, target })
+        })
         .collect();
-    let outcomes = prober.probe_all(&targets);
+    let outcomes = prober.probe_all(&requests);
     let mut all_healthy = true;
-    for (target, outcome) in targets.iter().zip(&outcomes) {
+    for (request, outcome) in requests.iter().zip(&outcomes) {
+        let target = request.target;
         let ms = outcome.latency.as_millis();
         let line = match &outcome.result {
+            Ok(0) if target.kind() == "exec" => format!("healthy {target} exited 0 {ms}ms"),
             Ok(0) => format!("healthy {target} connected {ms}ms"),
             Ok(status) => format!("healthy {target} status {status} {ms}ms"),
             Err(failure) => {

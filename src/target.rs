@@ -1,5 +1,6 @@
 //! What a check probes, parsed from the URL a user wrote: `http://`, `https://`,
-//! `tcp://HOST:PORT` and `http+unix://<percent-encoded socket path>/path`.
+//! `tcp://HOST:PORT`, `http+unix://<percent-encoded socket path>/path`, or
+//! `exec:COMMAND ARGS` (a command split on spaces like `-s`, never run by a shell).
 //!
 //! Owns the parsed form (the parser is in `parse`), credentials in URLs (`user:pass@`,
 //! turned into Basic auth and never shown), and the redacted form that logs, mail and
@@ -33,6 +34,8 @@ pub enum Target {
     Tcp { host: String, port: u16 },
     /// HTTP over a unix-domain socket; `path` is the request path with query.
     HttpUnix { socket: PathBuf, path: String },
+    /// A command; healthy when it exits 0 within the timeout.
+    Exec { argv: Vec<String> },
 }
 
 impl Target {
@@ -40,13 +43,44 @@ impl Target {
     /// is refused at start, not failed on every probe. The error shows the URL without
     /// credentials, says what is wrong and gives an example of a good URL.
     pub fn parse(raw: &str) -> Result<Target, String> {
+        if let Some(command) = raw.strip_prefix(EXEC_PREFIX) {
+            return Target::exec(command.split_whitespace().map(str::to_string).collect());
+        }
         parse::parse_url(raw).map_err(|problem| {
             let (scheme, rest) = raw.split_once("://").unwrap_or_default();
             let example = problem.example(&scheme.to_ascii_lowercase(), rest.starts_with('['));
             format!("{} {problem} (a good one: {example})", shown(raw))
         })
     }
+
+    /// A command check from its argv (`exec = [...]` in a config file).
+    pub fn exec(argv: Vec<String>) -> Result<Target, String> {
+        match argv.first() {
+            None => Err("exec: has no command: write e.g. exec:/usr/bin/pg_isready -q".into()),
+            Some(program) if program.is_empty() => {
+                Err("exec has an empty program name: e.g. [\"/usr/bin/pg_isready\", \"-q\"]".into())
+            }
+            Some(_) => Ok(Target::Exec { argv }),
+        }
+    }
+
+    /// Which settings apply: `http`, `tcp` or `exec`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Http { .. } | Target::HttpUnix { .. } => "http",
+            Target::Tcp { .. } => "tcp",
+            Target::Exec { .. } => "exec",
+        }
+    }
+
+    /// Whether an https handshake happens (certificate expiry can be read).
+    pub fn is_https(&self) -> bool {
+        matches!(self, Target::Http { url, .. } if url.starts_with("https://"))
+    }
 }
+
+/// What marks a command check where a URL may stand.
+pub const EXEC_PREFIX: &str = "exec:";
 
 /// The URL for an error message: without credentials, control characters escaped.
 fn shown(raw: &str) -> String {
@@ -73,6 +107,7 @@ impl fmt::Display for Target {
                 let socket = percent_encode(socket.as_os_str().as_bytes(), SOCKET_PATH_KEPT);
                 write!(f, "http+unix://{socket}{path}")
             }
+            Target::Exec { argv } => write!(f, "{EXEC_PREFIX}{}", argv.join(" ")),
         }
     }
 }
@@ -214,6 +249,27 @@ mod tests {
                 assert_eq!(Target::parse(&parsed.to_string()), Ok(parsed), "{raw}");
             }
         }
+    }
+
+    #[test]
+    fn exec_targets_split_like_the_commands_and_show_as_written() {
+        let t = Target::parse("exec:/usr/bin/pg_isready  -q -h 127.0.0.1").expect("parses");
+        assert_eq!(
+            t,
+            Target::Exec {
+                argv: vec![
+                    "/usr/bin/pg_isready".into(),
+                    "-q".into(),
+                    "-h".into(),
+                    "127.0.0.1".into()
+                ]
+            }
+        );
+        assert_eq!(t.to_string(), "exec:/usr/bin/pg_isready -q -h 127.0.0.1");
+        assert_eq!(t.kind(), "exec");
+        assert!(Target::parse("exec:").is_err());
+        assert!(Target::parse("exec:   ").is_err());
+        assert!(Target::exec(vec![String::new()]).is_err());
     }
 
     #[test]

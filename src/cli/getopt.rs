@@ -181,10 +181,14 @@ fn read_long(
     Ok(true)
 }
 
+/// httpok's own long flags that are also prefixes of one of superlance's: written in
+/// full, they are httpok's (`--send` is a tcp check's text, not `--sendmail_program`).
+const OWN_EXACT: &[&str] = &["send"];
+
 /// The superlance flag `name` spells out or abbreviates, as getopt matches it: an exact
 /// name first, else the only flag that starts with it.
 fn find_long(name: &str) -> Result<Option<&'static Flag>, UsageError> {
-    if name.is_empty() {
+    if name.is_empty() || OWN_EXACT.contains(&name) {
         return Ok(None);
     }
     if let Some(flag) = SUPERLANCE

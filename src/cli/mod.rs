@@ -71,16 +71,17 @@ pub struct Args {
     #[arg(short = 'a', long = "any", help_heading = SUPERLANCE)]
     pub any: bool,
 
-    /// Seconds to wait for the whole answer (connect, headers and body); fractions such
-    /// as 2.5 are allowed.
+    /// Seconds to wait for the whole answer (connect, headers and body; an exec check's
+    /// exit); fractions such as 2.5 are allowed. Default 10.
     // Negative numbers are taken as values, so `-t -5` gets an error that names -t.
-    #[arg(short = 't', long, value_name = "SECS", default_value = "10", allow_negative_numbers = true,
+    #[arg(short = 't', long, value_name = "SECS", allow_negative_numbers = true,
           help_heading = SUPERLANCE)]
-    pub timeout: f64,
+    pub timeout: Option<f64>,
 
-    /// Expected HTTP status. Repeatable; default 200.
+    /// Expected HTTP status: 200, a class such as 2xx, or a range such as 200-399.
+    /// Repeatable; default 200.
     #[arg(short = 'c', long = "code", value_name = "CODE", help_heading = SUPERLANCE)]
-    pub codes: Vec<u16>,
+    pub codes: Vec<String>,
 
     /// Text that must appear in the response body (searched in its first 16 MiB).
     #[arg(short = 'b', long, value_name = "TEXT", help_heading = SUPERLANCE)]
@@ -129,10 +130,45 @@ pub struct Args {
     #[arg(short = 'H', long = "header", value_name = "HEADER", help_heading = CHECKS)]
     pub headers: Vec<String>,
 
-    /// HTTP method of the probe.
-    #[arg(long, value_name = "METHOD", default_value = "GET",
-          value_parser = ["GET", "HEAD"], help_heading = CHECKS)]
-    pub method: String,
+    /// HTTP method of the probe. Default GET.
+    #[arg(long, value_name = "METHOD", value_parser = ["GET", "HEAD"], help_heading = CHECKS)]
+    pub method: Option<String>,
+
+    /// The response body must match this regular expression (searched in its first
+    /// 16 MiB, as -b).
+    #[arg(long, value_name = "RE", help_heading = CHECKS)]
+    pub body_regex: Option<String>,
+
+    /// A response body matching this regular expression fails the check, e.g.
+    /// 'maintenance mode|Traceback'.
+    #[arg(long, value_name = "RE", help_heading = CHECKS)]
+    pub body_not_regex: Option<String>,
+
+    /// For tcp:// checks: write TEXT once connected (escapes \r, \n, \t, \\), e.g.
+    /// 'PING\r\n'.
+    #[arg(long, value_name = "TEXT", help_heading = CHECKS)]
+    pub send: Option<String>,
+
+    /// For tcp:// checks: what the peer answers must match this regular expression
+    /// within the timeout, e.g. '^\+PONG'.
+    #[arg(long, value_name = "RE", help_heading = CHECKS)]
+    pub expect: Option<String>,
+
+    /// Read checks from this TOML file: top-level keys are defaults for every check
+    /// (flags given here override them), each [[check]] has its own. Mixes with
+    /// --check and URLs. See man httpok, CONFIG FILE.
+    #[arg(long, value_name = "FILE", help_heading = CHECKS)]
+    pub config: Option<PathBuf>,
+
+    /// Read and check the whole command line and --config file, print the effective
+    /// checks one per line and exit 0 (2 with the error). Needs no supervisord.
+    #[arg(long, help_heading = CHECKS)]
+    pub check_config: bool,
+
+    /// Warn (one WARN a day, one mail) when an https check's certificate expires
+    /// within DAYS; never a restart. 0 turns it off.
+    #[arg(long, value_name = "DAYS", default_value = "14", help_heading = CHECKS)]
+    pub cert_expiry_warn: u32,
 
     /// Trust the CA certificates in this PEM file for https:// checks (as well as the
     /// built-in roots).
@@ -148,17 +184,27 @@ pub struct Args {
     #[arg(long, help_heading = CHECKS)]
     pub once: bool,
 
-    /// Restart only after N failed rounds in a row; a healthy round resets the count.
-    #[arg(short = 'f', long, value_name = "N", default_value = "1", allow_negative_numbers = true,
+    /// Restart only after N failed rounds in a row; --successes healthy rounds reset
+    /// the count. Default 1.
+    #[arg(short = 'f', long, value_name = "N", allow_negative_numbers = true,
           help_heading = POLICY)]
-    pub failures: u32,
+    pub failures: Option<u32>,
+
+    /// A failing check is healthy again, and a restarted program recovered, after N
+    /// healthy rounds in a row. Default 1.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, help_heading = POLICY)]
+    pub successes: Option<u32>,
+
+    /// Probe at most every SECS (default: every TICK), e.g. for an expensive check.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, help_heading = POLICY)]
+    pub interval: Option<u64>,
 
     /// Neither judge nor restart a program that has been up less than SECS (by
-    /// supervisord's start time, so also after each restart).
-    #[arg(long, visible_alias = "delay", short = 'w', value_name = "SECS", default_value = "0",
+    /// supervisord's start time, so also after each restart). Default 0.
+    #[arg(long, visible_alias = "delay", short = 'w', value_name = "SECS",
           allow_negative_numbers = true,
           help_heading = POLICY)]
-    pub grace: u64,
+    pub grace: Option<u64>,
 
     /// Give up on a program after K restarts within --restart-window (one ERROR line,
     /// one mail); restarts resume once the window has room again.
@@ -245,6 +291,8 @@ pub enum Request {
     },
     /// --status URL: print a running httpok's status and exit.
     Status(StatusUrl),
+    /// --check-config: print the effective checks and exit.
+    CheckConfig(Box<Config>),
     /// --help or --version: print clap's text on stdout (`clap::Error::print`), exit 0.
     Print(clap::Error),
 }
@@ -264,6 +312,9 @@ where
     };
     if let Some(url) = args.status_request()? {
         return Ok(Request::Status(url));
+    }
+    if args.check_config {
+        return Ok(Request::CheckConfig(Box::new(args.into_config()?)));
     }
     let metrics_listen = args.metrics_listen()?;
     Ok(Request::Run {

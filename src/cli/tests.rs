@@ -2,6 +2,7 @@
 //! there, and every step refuses with one line.
 
 use super::*;
+use crate::probe::StatusCodes;
 use crate::selection::Selection;
 use clap::CommandFactory;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 fn parse(args: &[&str]) -> Result<Config, String> {
     let argv = ["httpok", "--server-url", "unix:///tmp/s.sock"];
     match parse_command_line(argv.iter().chain(args)) {
-        Ok(Request::Run { config, .. }) => Ok(*config),
+        Ok(Request::Run { config, .. }) | Ok(Request::CheckConfig(config)) => Ok(*config),
         Ok(Request::Status(url)) => Err(format!("status of {url}")),
         Ok(Request::Print(text)) => Err(format!("printed: {text}")),
         Err(e) => Err(e.to_string()),
@@ -37,14 +38,14 @@ fn the_clap_definition_is_consistent() {
 #[test]
 fn superlance_defaults_hold() {
     let c = parse(&["http://127.0.0.1/"]).expect("valid");
-    assert_eq!(c.probe.timeout, Duration::from_secs(10));
-    assert_eq!(c.probe.codes, vec![200]);
+    assert_eq!(c.checks[0].probe.timeout, Duration::from_secs(10));
+    assert_eq!(c.checks[0].probe.codes, StatusCodes::default());
     assert_eq!(c.sendmail, vec!["/usr/sbin/sendmail", "-t", "-i"]);
     assert_eq!(c.gcore, vec!["/usr/bin/gcore", "-o"]);
     assert!(c.eager);
-    assert_eq!(c.probe.body, None);
+    assert_eq!(c.checks[0].probe.body, None);
     assert_eq!(c.coredir, None);
-    assert_eq!(c.policy.failures, 1);
+    assert_eq!(c.checks[0].policy.failures, 1);
     assert!(matches!(c.checks[0].selection, Selection::Programs(ref p) if p.is_empty()));
 }
 
@@ -105,9 +106,12 @@ fn every_superlance_flag_parses_in_short_and_long_form() {
     same(&short, &long);
     let c = parse(&short).expect("valid");
     assert!(matches!(&c.checks[0].selection, Selection::Programs(p) if p == &["web", "grp:api"]));
-    assert_eq!(c.probe.timeout, Duration::from_secs(5));
-    assert_eq!(c.probe.codes, vec![200, 302]);
-    assert_eq!(c.probe.body.as_deref(), Some("OK"));
+    assert_eq!(c.checks[0].probe.timeout, Duration::from_secs(5));
+    assert_eq!(
+        c.checks[0].probe.codes,
+        StatusCodes::parse(&["200", "302"]).expect("codes")
+    );
+    assert_eq!(c.checks[0].probe.body.as_deref(), Some("OK"));
     assert_eq!(c.email.as_deref(), Some("ops@example.test"));
     assert_eq!(c.sendmail, vec!["/bin/mail", "-t"]);
     assert_eq!(c.gcore, vec!["/bin/gcore", "-o"]);
@@ -142,8 +146,7 @@ fn superlance_command_lines_in_getopt_forms_mean_what_they_meant_there() {
     same(&["-p", "web", "--", url], &["-p", "web", url]);
     // A value is taken whatever it looks like, as getopt takes it.
     assert_eq!(
-        parse(&["-b", "-OK-", url])
-            .expect("valid")
+        parse(&["-b", "-OK-", url]).expect("valid").checks[0]
             .probe
             .body
             .as_deref(),

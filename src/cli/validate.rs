@@ -1,18 +1,18 @@
 //! The rules that span several flags, and the values clap cannot check alone (URLs,
-//! headers, commands, the --cacert file, supervisord's URL): [`Args::into_config`]
-//! turns parsed flags into a [`Config`] or the first [`UsageError`], before anything runs.
+//! headers, commands, supervisord's URL): [`Args::into_config`] turns parsed flags and
+//! the `--config` file into a [`Config`] or the first [`UsageError`], before anything
+//! runs. The check settings are layered and checked by [`crate::settings`].
 //! [`Args::status_request`] and [`Args::metrics_listen`] do the same for --status and
 //! --metrics-listen.
 
-use std::path::Path;
 use std::time::Duration;
 
 use super::{Args, UsageError};
 use crate::config::{CheckSpec, Config, ServerConfig};
+use crate::config_file::{self, FileCheck, FileConfig};
 use crate::metrics::ListenAddr;
-use crate::planner::PolicyConfig;
-use crate::probe::ProbeSettings;
 use crate::selection::Selection;
+use crate::settings::{Given, HTTP_KEYS, Layer, Origin, Settings, TCP_KEYS};
 use crate::status_client::StatusUrl;
 use crate::supervisor::Endpoint;
 use crate::target::Target;
@@ -30,23 +30,39 @@ struct Commands {
 }
 
 impl Args {
-    /// Checks every flag and the rules that span several, and builds the typed config.
+    /// Checks every flag, the `--config` file and the rules that span several, and
+    /// builds the typed config.
     pub fn into_config(self) -> Result<Config, UsageError> {
-        let probe = self.probe_settings()?;
-        let policy = self.policy()?;
-        let checks = self.checks()?;
+        let file = match &self.config {
+            Some(path) => config_file::load(path).map_err(invalid)?,
+            None => FileConfig::default(),
+        };
+        let defaults = self.flag_layer()?.over(&file.defaults);
+        // Checked even when no check uses them as they are: a bad default is an error.
+        let settings = defaults.resolve().map_err(invalid)?;
+        let checks = self.checks(&settings, &defaults, &file)?;
+        self.check_tcp_flags(&checks)?;
+        if self.parallel_restarts == 0 {
+            return Err(invalid(
+                "--parallel-restarts must be at least 1: it is how many processes of one \
+                 selection may be restarted at once, e.g. --parallel-restarts 2"
+                    .into(),
+            ));
+        }
         let commands = self.commands()?;
         let server = self.server()?;
         Ok(Config {
             checks,
-            probe,
+            command_timeout: settings.probe.timeout,
+            parallel_restarts: self.parallel_restarts,
+            cert_expiry_warn: (self.cert_expiry_warn > 0)
+                .then(|| Duration::from_secs(u64::from(self.cert_expiry_warn) * 86_400)),
             email: self.email,
             sendmail: commands.sendmail,
             gcore: commands.gcore,
             coredir: self.coredir,
             eager: !self.not_eager,
             name: self.name,
-            policy,
             dry_run: self.dry_run,
             once: self.once,
             on_restart: commands.on_restart,
@@ -112,100 +128,90 @@ impl Args {
         Ok(Some(addr))
     }
 
-    /// What makes an answer healthy and how to ask: -t, -c, -b, -H, --method, TLS.
-    fn probe_settings(&self) -> Result<ProbeSettings, UsageError> {
-        if self.body.is_some() && self.method == "HEAD" {
-            return Err(invalid(
-                "-b/--body cannot pass with --method HEAD: an answer to HEAD has no body. \
-                 Drop -b, or drop --method HEAD (GET is the default)"
-                    .into(),
-            ));
+    /// The check settings given as flags: a layer over the file's top level.
+    fn flag_layer(&self) -> Result<Layer, UsageError> {
+        fn flag<T>(value: Option<T>, name: &'static str) -> Option<Given<T>> {
+            value.map(|v| Given::new(v, Origin::Flag(name)))
         }
-        if let Some(path) = &self.cacert {
-            check_cacert(path)?;
-        }
-        Ok(ProbeSettings {
-            timeout: timeout(self.timeout)?,
-            codes: codes(&self.codes)?,
-            body: self.body.clone(),
-            method: self.method.clone(),
-            headers: headers(&self.headers)?,
-            cacert: self.cacert.clone(),
-            insecure: self.insecure,
+        let listed = |items: &[String]| (!items.is_empty()).then(|| items.to_vec());
+        Ok(Layer {
+            timeout: flag(self.timeout, "-t/--timeout"),
+            codes: flag(listed(&self.codes), "-c/--code"),
+            body: flag(self.body.clone(), "-b/--body"),
+            body_regex: flag(self.body_regex.clone(), "--body-regex"),
+            body_not_regex: flag(self.body_not_regex.clone(), "--body-not-regex"),
+            headers: flag(
+                (!self.headers.is_empty())
+                    .then(|| headers(&self.headers))
+                    .transpose()?,
+                "-H/--header",
+            ),
+            method: flag(self.method.clone(), "--method"),
+            send: flag(self.send.clone(), "--send"),
+            expect: flag(self.expect.clone(), "--expect"),
+            failures: flag(self.failures, "-f/--failures"),
+            successes: flag(self.successes, "--successes"),
+            grace: flag(self.grace, "--grace"),
+            interval: flag(self.interval, "--interval"),
+            max_restarts: flag(self.max_restarts, "--max-restarts"),
+            restart_window: flag(self.restart_window, "--restart-window"),
+            cacert: flag(self.cacert.clone(), "--cacert"),
+            insecure: flag(self.insecure.then_some(true), "--insecure"),
         })
     }
 
-    /// -f, --grace, --max-restarts with --restart-window, --parallel-restarts.
-    fn policy(&self) -> Result<PolicyConfig, UsageError> {
-        if self.failures == 0 {
-            return Err(invalid(
-                "-f/--failures must be at least 1: it is how many failed rounds in a row \
-                 make a restart, e.g. -f 3"
-                    .into(),
-            ));
-        }
-        if self.parallel_restarts == 0 {
-            return Err(invalid(
-                "--parallel-restarts must be at least 1: it is how many processes of one \
-                 selection may be restarted at once, e.g. --parallel-restarts 2"
-                    .into(),
-            ));
-        }
-        let example = "e.g. --max-restarts 3 --restart-window 600";
-        let max_restarts = match (self.max_restarts, self.restart_window) {
-            (Some(0), _) => {
-                return Err(invalid(format!(
-                    "--max-restarts must be at least 1: it is how many restarts \
-                     --restart-window allows, {example}"
-                )));
-            }
-            (_, Some(0)) => {
-                return Err(invalid(format!(
-                    "--restart-window must be at least 1 second, {example}"
-                )));
-            }
-            (Some(k), Some(w)) => Some((k, Duration::from_secs(w))),
-            (Some(_), None) => {
-                return Err(invalid(format!(
-                    "--max-restarts needs --restart-window, the time it counts restarts in: {example}"
-                )));
-            }
-            (None, Some(_)) => {
-                return Err(invalid(format!(
-                    "--restart-window needs --max-restarts, the restarts it allows: {example}"
-                )));
-            }
-            (None, None) => None,
+    /// `--send`/`--expect` with no tcp:// check is a mistake, and may be superlance's
+    /// `--send`, an abbreviation of `--sendmail_program`.
+    fn check_tcp_flags(&self, checks: &[CheckSpec]) -> Result<(), UsageError> {
+        let flag = match (&self.send, &self.expect) {
+            (Some(_), _) => "--send",
+            (None, Some(_)) => "--expect",
+            (None, None) => return Ok(()),
         };
-        Ok(PolicyConfig {
-            failures: self.failures,
-            grace: Duration::from_secs(self.grace),
-            max_restarts,
-            parallel_restarts: self.parallel_restarts,
-        })
+        if checks
+            .iter()
+            .any(|c| c.targets.iter().any(|t| t.kind() == "tcp"))
+        {
+            return Ok(());
+        }
+        Err(invalid(format!(
+            "{flag} is for tcp:// checks and there is none (superlance's --send was short \
+             for --sendmail_program: write -s CMD)"
+        )))
     }
 
     /// The URLs without a flag form one check for the -p/-a selection; each --check is
     /// a check of its own.
-    fn checks(&self) -> Result<Vec<CheckSpec>, UsageError> {
+    fn checks(
+        &self,
+        settings: &Settings,
+        defaults: &Layer,
+        file: &FileConfig,
+    ) -> Result<Vec<CheckSpec>, UsageError> {
         let mut checks = Vec::new();
         if !self.urls.is_empty() {
             checks.push(CheckSpec {
+                name: None,
                 targets: self.positional_targets()?,
                 selection: if self.any {
                     Selection::Any
                 } else {
                     Selection::Programs(self.programs.clone())
                 },
+                probe: settings.probe.clone(),
+                policy: settings.policy.clone(),
             });
         }
         for check in &self.checks {
-            checks.push(check_spec(check)?);
+            checks.push(check_spec(check, settings)?);
+        }
+        for check in &file.checks {
+            checks.push(file_check(check, defaults)?);
         }
         if checks.is_empty() {
             return Err(invalid(
-                "no URL to probe: give one (httpok -p web http://127.0.0.1:8080/) or \
-                 --check NAMESPEC=URL"
+                "no URL to probe: give one (httpok -p web http://127.0.0.1:8080/), \
+                 --check NAMESPEC=URL or a --config file with [[check]] tables"
                     .into(),
             ));
         }
@@ -256,7 +262,7 @@ impl Args {
     /// listener that starts and then fails.
     fn server(&self) -> Result<Option<ServerConfig>, UsageError> {
         let Some(url) = self.server_url.clone().filter(|u| !u.is_empty()) else {
-            return if self.once {
+            return if self.once || self.check_config {
                 Ok(None)
             } else {
                 Err(UsageError::NotAListener)
@@ -270,30 +276,6 @@ impl Args {
             password: self.password.clone(),
         }))
     }
-}
-
-fn timeout(secs: f64) -> Result<Duration, UsageError> {
-    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
-        return Err(invalid(format!(
-            "-t/--timeout must be a number of seconds above 0 and at most 86400 \
-             (got {secs}), e.g. -t 5"
-        )));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// The -c list, or superlance's default of 200 alone.
-fn codes(given: &[u16]) -> Result<Vec<u16>, UsageError> {
-    if let Some(code) = given.iter().find(|c| !(100..=599).contains(*c)) {
-        return Err(invalid(format!(
-            "-c/--code {code} is not an HTTP status: use a number from 100 to 599"
-        )));
-    }
-    Ok(if given.is_empty() {
-        vec![200]
-    } else {
-        given.to_vec()
-    })
 }
 
 /// `-H 'Name: value'` into (name, value).
@@ -315,7 +297,7 @@ fn headers(given: &[String]) -> Result<Vec<(String, String)>, UsageError> {
 }
 
 /// `--check NAMESPEC=URL`, split at the first `=` (a URL may hold more).
-fn check_spec(check: &str) -> Result<CheckSpec, UsageError> {
+fn check_spec(check: &str, settings: &Settings) -> Result<CheckSpec, UsageError> {
     let (spec, url) = check.split_once('=').ok_or_else(|| {
         invalid(format!(
             "--check {check:?} must be NAMESPEC=URL, e.g. web=http://127.0.0.1:8080/"
@@ -329,40 +311,43 @@ fn check_spec(check: &str) -> Result<CheckSpec, UsageError> {
     }
     let target = Target::parse(url).map_err(|e| invalid(format!("bad URL in --check: {e}")))?;
     Ok(CheckSpec {
+        name: None,
         targets: vec![target],
         selection: Selection::Programs(vec![spec.to_string()]),
+        probe: settings.probe.clone(),
+        policy: settings.policy.clone(),
     })
 }
 
-/// The --cacert file must be readable and hold at least one PEM certificate; checked
-/// here so that a bad file is a usage error at start, not a failing probe later.
-fn check_cacert(path: &Path) -> Result<(), UsageError> {
-    let shown = path.display();
-    let pem = std::fs::read(path).map_err(|e| {
-        invalid(format!(
-            "--cacert {shown}: cannot read it ({e}): give a readable PEM file of CA certificates"
-        ))
-    })?;
-    let mut certificates = 0;
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(ureq::tls::PemItem::Certificate(_)) => certificates += 1,
-            Ok(_) => {}
-            Err(e) => {
-                return Err(invalid(format!(
-                    "--cacert {shown} is not a valid PEM file ({e}): give the CA certificates \
-                     as -----BEGIN CERTIFICATE----- blocks"
-                )));
-            }
+/// A `[[check]]` of the file: its own keys over the defaults, and only keys its kind
+/// of target uses.
+fn file_check(check: &FileCheck, defaults: &Layer) -> Result<CheckSpec, UsageError> {
+    let kind = check.target.kind();
+    for (key, origin) in check.settings.given() {
+        let http_only = HTTP_KEYS.contains(&key) && kind != "http";
+        let tcp_only = TCP_KEYS.contains(&key) && kind != "tcp";
+        if http_only || tcp_only {
+            let wanted = if http_only { "http(s)" } else { "tcp://" };
+            return Err(invalid(format!(
+                "{} applies to {wanted} checks only, and this check's target is {}",
+                origin.naming(key),
+                check.target
+            )));
         }
     }
-    if certificates == 0 {
-        return Err(invalid(format!(
-            "--cacert {shown} holds no certificate: give a PEM file with \
-             -----BEGIN CERTIFICATE----- blocks"
-        )));
-    }
-    Ok(())
+    let settings = check
+        .settings
+        .clone()
+        .over(defaults)
+        .resolve()
+        .map_err(invalid)?;
+    Ok(CheckSpec {
+        name: check.name.clone(),
+        targets: vec![check.target.clone()],
+        selection: Selection::Programs(check.programs.clone()),
+        probe: settings.probe,
+        policy: settings.policy,
+    })
 }
 
 /// Splits a command on whitespace into argv. No shell, no quoting rules: a program

@@ -95,6 +95,8 @@ pub struct Limits {
     pub grace: Duration,
     /// (K, window): give up after K restarts within the window.
     pub max_restarts: Option<(u32, Duration)>,
+    /// Healthy rounds against the new pid before a restarted program is "recovered".
+    pub successes: u32,
 }
 
 /// How a restart job ended.
@@ -138,6 +140,8 @@ pub struct Program {
     story: Vec<String>,
     /// Restart attempts so far by outcome: restarted, failed, skipped.
     pub outcomes: [u64; 3],
+    /// Healthy rounds in a row against the restarted pid (toward `successes`).
+    healthy_rounds: u32,
 }
 
 const FORKING_HINT: &str = "if its log says the address is already in use and it forks \
@@ -156,6 +160,7 @@ impl Program {
             cause: None,
             story: Vec::new(),
             outcomes: [0; 3],
+            healthy_rounds: 0,
         }
     }
 
@@ -276,8 +281,24 @@ impl Program {
             State::Recovering { pid, since }
                 if health == Health::Healthy
                     && info.pid == pid
+                    && since <= clock.probes_started
+                    && self.healthy_rounds + 1 < limits.successes =>
+            {
+                self.healthy_rounds += 1;
+                plan.debug(format!(
+                    "{ns}: {} of {} healthy round(s) against pid {pid}",
+                    self.healthy_rounds, limits.successes
+                ));
+            }
+            State::Recovering { .. } if matches!(health, Health::Failing(_)) => {
+                self.healthy_rounds = 0;
+            }
+            State::Recovering { pid, since }
+                if health == Health::Healthy
+                    && info.pid == pid
                     && since <= clock.probes_started =>
             {
+                self.healthy_rounds = 0;
                 let line = format!("{ns} recovered: its checks pass against pid {pid}");
                 // The check whose failure led to the restart.
                 let url = self

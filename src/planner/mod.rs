@@ -2,6 +2,9 @@
 //! the checks that name it together, and decides who is restarted when. Pure: verdicts,
 //! supervisord's process list and a clock in, a [`Plan`] out.
 //!
+//! * Every check has its own [`CheckPolicy`]. A program named by several is judged by
+//!   the most careful of them: the longest grace, the most successes, the strictest
+//!   restart limit.
 //! * A check counts consecutive failed rounds against its `-f` threshold; a round in
 //!   which none of its programs can be judged (starting, in grace, down, being restarted)
 //!   neither counts nor resets. Reaching the threshold trips the check and resets it.
@@ -21,7 +24,35 @@ use crate::model::ProcessInfo;
 use crate::plan::{Notice, Plan, RestartOrder, python_list};
 use crate::selection::{Exclusions, Resolved, Selection, spec_matches_namespec};
 
-/// Restart-policy settings.
+/// One check's thresholds and pacing (`failures`, `successes`, `grace`, `interval`,
+/// `max_restarts` in `restart_window`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckPolicy {
+    /// Failed rounds in a row that trip the check.
+    pub failures: u32,
+    /// Healthy rounds in a row that end a failure: the check's count resets, and a
+    /// restarted program is "recovered".
+    pub successes: u32,
+    pub grace: Duration,
+    /// Probe at most this often (`None`: every round). The watcher's to keep.
+    pub interval: Option<Duration>,
+    pub max_restarts: Option<(u32, Duration)>,
+}
+
+impl Default for CheckPolicy {
+    fn default() -> CheckPolicy {
+        CheckPolicy {
+            failures: 1,
+            successes: 1,
+            grace: Duration::ZERO,
+            interval: None,
+            max_restarts: None,
+        }
+    }
+}
+
+/// One policy for every check (the command line without a config file), and how many
+/// processes of one selection may restart at once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyConfig {
     /// Failed rounds in a row that trip a check (`-f`).
@@ -59,6 +90,8 @@ struct CheckState {
     /// Failed rounds in a row, whatever was counted (for metrics): a trip resets
     /// `failures`, not this.
     streak: u32,
+    /// Healthy rounds in a row since the last failure (toward `successes`).
+    healthy: u32,
     /// Programs this check queued whose restart has not ended, in restart order.
     rolling: Vec<String>,
     /// `-p` specs reported missing or ambiguous, so each change is said once.
@@ -72,7 +105,8 @@ struct CheckState {
 /// Every check's count and every program's lifecycle.
 #[derive(Debug)]
 pub struct Planner {
-    policy: PolicyConfig,
+    policies: Vec<CheckPolicy>,
+    parallel_restarts: u32,
     selections: Vec<Selection>,
     /// Each check's name in notices (its URLs).
     labels: Vec<String>,
@@ -80,20 +114,43 @@ pub struct Planner {
     dry_run: bool,
     checks: Vec<CheckState>,
     programs: BTreeMap<String, Program>,
+    /// Each program's limits from the checks that named it in the last listed round.
+    limits: HashMap<String, Limits>,
     stopping: bool,
 }
 
 impl Planner {
+    /// A planner whose checks share one policy.
     pub fn new(
         policy: PolicyConfig,
         selections: Vec<Selection>,
         exclusions: Exclusions,
         dry_run: bool,
     ) -> Planner {
+        let check = CheckPolicy {
+            failures: policy.failures,
+            grace: policy.grace,
+            max_restarts: policy.max_restarts,
+            ..CheckPolicy::default()
+        };
+        let checks = selections.into_iter().map(|s| (s, check.clone())).collect();
+        Planner::for_checks(checks, policy.parallel_restarts, exclusions, dry_run)
+    }
+
+    /// A planner for checks with policies of their own, in configuration order.
+    pub fn for_checks(
+        checks: Vec<(Selection, CheckPolicy)>,
+        parallel_restarts: u32,
+        exclusions: Exclusions,
+        dry_run: bool,
+    ) -> Planner {
+        let (selections, policies): (Vec<Selection>, Vec<CheckPolicy>) = checks.into_iter().unzip();
         Planner {
             checks: vec![CheckState::default(); selections.len()],
             labels: vec![String::new(); selections.len()],
-            policy,
+            policies,
+            parallel_restarts,
+            limits: HashMap::new(),
             selections,
             exclusions,
             dry_run,
@@ -129,11 +186,13 @@ impl Planner {
         self.checks.get(i).map_or(0, |c| c.streak)
     }
 
-    fn limits(&self) -> Limits {
-        Limits {
-            grace: self.policy.grace,
-            max_restarts: self.policy.max_restarts,
-        }
+    /// The limits a program is judged by: those of the checks naming it, or, for one
+    /// no check named in the last listed round, the most careful of all.
+    fn limits_of(&self, namespec: &str) -> Limits {
+        self.limits
+            .get(namespec)
+            .copied()
+            .unwrap_or_else(|| strictest(self.policies.iter()))
     }
 
     /// Judges one round.
@@ -177,19 +236,29 @@ impl Planner {
         let Some(announced) = self.checks.get(i).map(|c| c.announced) else {
             return;
         };
-        if *verdict == Verdict::Healthy && announced {
-            plan.notices
-                .push(self.check_change(i, "recovered", "failing", String::new()));
-        }
+        let successes = self.policies.get(i).map_or(1, |p| p.successes);
         let check = &mut self.checks[i];
         match verdict {
             Verdict::Healthy => {
+                check.healthy = check.healthy.saturating_add(1);
+                // A failing check needs `successes` healthy rounds in a row to be healthy.
+                let failing = check.failures > 0 || check.streak > 0 || announced;
+                if failing && check.healthy < successes {
+                    return;
+                }
                 check.failures = 0;
                 check.streak = 0;
                 check.mailed = false;
                 check.announced = false;
+                if announced {
+                    plan.notices
+                        .push(self.check_change(i, "recovered", "failing", String::new()));
+                }
             }
-            Verdict::Failing(_) => check.streak += 1,
+            Verdict::Failing(_) => {
+                check.healthy = 0;
+                check.streak += 1;
+            }
             Verdict::NotProbed => {}
         }
     }
@@ -222,22 +291,29 @@ impl Planner {
         let by_name: HashMap<String, &ProcessInfo> =
             processes.iter().map(|p| (p.namespec(), p)).collect();
         let mut health: BTreeMap<String, Health<'_>> = BTreeMap::new();
-        for (r, verdict) in resolved.iter().zip(facts.verdicts) {
+        let mut naming: HashMap<String, Vec<&CheckPolicy>> = HashMap::new();
+        for ((r, verdict), policy) in resolved.iter().zip(facts.verdicts).zip(&self.policies) {
             for info in &r.processes {
                 let entry = health.entry(info.namespec()).or_insert(Health::Unknown);
                 *entry = combine(*entry, verdict);
+                naming.entry(info.namespec()).or_default().push(policy);
             }
         }
+        self.limits = naming
+            .into_iter()
+            .map(|(namespec, policies)| (namespec, strictest(policies.into_iter())))
+            .collect();
         for namespec in health.keys() {
             self.programs
                 .entry(namespec.clone())
                 .or_insert_with(|| Program::new(namespec.clone()));
         }
-        let limits = self.limits();
+        let fallback = strictest(self.policies.iter());
         let mut judgeable = HashMap::new();
         for (namespec, program) in &mut self.programs {
             let info = by_name.get(namespec).copied();
             let health = health.get(namespec).copied().unwrap_or(Health::Unknown);
+            let limits = self.limits.get(namespec).copied().unwrap_or(fallback);
             if let Some(pid) = program.observe(info, health, &facts.clock, &limits, plan) {
                 judgeable.insert(namespec.clone(), pid);
             }
@@ -275,7 +351,7 @@ impl Planner {
             ));
             return;
         }
-        let threshold = self.policy.failures;
+        let threshold = self.policies.get(i).map_or(1, |p| p.failures);
         if !self.checks[i].announced {
             self.checks[i].announced = true;
             plan.notices
@@ -315,12 +391,12 @@ impl Planner {
             }
             return;
         }
-        let limits = self.limits();
         for (namespec, pid) in targets {
             if self.dry_run {
                 plan.info(format!("would restart {namespec} ({})", cause.reason));
                 continue;
             }
+            let limits = self.limits_of(&namespec);
             let Some(program) = self.programs.get_mut(&namespec) else {
                 continue;
             };
@@ -369,7 +445,7 @@ impl Planner {
         if self.stopping {
             return;
         }
-        let slots = self.policy.parallel_restarts.max(1) as usize;
+        let slots = self.parallel_restarts.max(1) as usize;
         for check in &mut self.checks {
             check
                 .rolling
@@ -423,6 +499,27 @@ impl Planner {
         }
         plan
     }
+}
+
+/// The most careful limits of these checks: the longest grace, the most successes,
+/// the fewest restarts allowed (of equal counts, the longest window).
+fn strictest<'a>(policies: impl Iterator<Item = &'a CheckPolicy>) -> Limits {
+    let mut limits = Limits {
+        grace: Duration::ZERO,
+        max_restarts: None,
+        successes: 1,
+    };
+    for policy in policies {
+        limits.grace = limits.grace.max(policy.grace);
+        limits.successes = limits.successes.max(policy.successes);
+        limits.max_restarts = match (limits.max_restarts, policy.max_restarts) {
+            (None, theirs) => theirs,
+            (ours, None) => ours,
+            (Some((k, w)), Some((k2, w2))) if k2 < k || (k2 == k && w2 > w) => Some((k2, w2)),
+            (ours, _) => ours,
+        };
+    }
+    limits
 }
 
 /// A program's health from one more check naming it: failing wins, then healthy.

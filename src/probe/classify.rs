@@ -4,9 +4,9 @@
 
 use std::io;
 
-use super::{Failure, Prober, tls::describe_tls};
+use super::{CheckProber, Failure, tls::describe_tls};
 
-impl Prober {
+impl CheckProber {
     pub(super) fn classify(&self, error: &ureq::Error) -> Failure {
         match error {
             ureq::Error::Timeout(_) => Failure::Timeout(self.settings.timeout),
@@ -57,7 +57,7 @@ mod tests {
 
     #[test]
     fn errors_inside_io_errors_are_classified_by_type_not_text() {
-        let prober = Prober::new(settings(1000), &[]).expect("prober");
+        let prober = CheckProber::new(settings(1000), &[]).expect("prober");
         let handshake = io::Error::new(
             io::ErrorKind::InvalidData,
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),

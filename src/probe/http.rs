@@ -1,5 +1,6 @@
 //! An `http://`, `https://` or `http+unix://` probe: one request (retried while the
-//! port refuses), judged by its status and, with `-b`, by a bounded scan of its body.
+//! port refuses), judged by its status and, with `-b` or a body regex, by one bounded
+//! scan of its body.
 
 use std::io::{self, Read};
 use std::thread;
@@ -8,9 +9,9 @@ use std::time::Instant;
 use ureq::http::Response;
 use ureq::{Agent, Body, RequestBuilder};
 
-use super::{Failure, MAX_BODY_SCAN, Prober, REFUSED_RETRY};
+use super::{CheckProber, Failure, MAX_BODY_SCAN, Pattern, ProbeSettings, REFUSED_RETRY};
 
-impl Prober {
+impl CheckProber {
     pub(super) fn probe_http(
         &self,
         agent: &Agent,
@@ -69,22 +70,104 @@ impl Prober {
         req
     }
 
-    /// Healthy when the status is in `-c` and the body holds the `-b` text, if any.
+    /// Healthy when the status is in the check's codes and the body passes its body
+    /// rules (`body`, `body_regex`, `body_not_regex`), if any.
     fn judge(&self, mut response: Response<Body>) -> Result<u16, Failure> {
         let status = response.status().as_u16();
-        if !self.settings.codes.contains(&status) {
+        if !self.settings.codes.contains(status) {
             return Err(Failure::Status(status));
         }
-        let Some(needle) = &self.settings.body else {
+        let s = &self.settings;
+        if s.body.is_none() && s.body_regex.is_none() && s.body_not_regex.is_none() {
             return Ok(status);
-        };
+        }
         let reader = response.body_mut().as_reader();
-        match body_contains(reader, needle.as_bytes(), MAX_BODY_SCAN) {
-            Ok(true) => Ok(status),
-            Ok(false) => Err(Failure::BodyMissing(needle.clone())),
+        match scan_body(reader, s, MAX_BODY_SCAN) {
+            Ok(None) => Ok(status),
+            Ok(Some(failure)) => Err(failure),
             Err(e) => Err(self.classify_io(&e)),
         }
     }
+}
+
+/// Reads at most `limit` bytes of a body once, for all three body rules; the first rule
+/// it breaks, if any. Stops early once the outcome is certain.
+fn scan_body(
+    mut reader: impl Read,
+    settings: &ProbeSettings,
+    limit: u64,
+) -> io::Result<Option<Failure>> {
+    let needle = settings
+        .body
+        .as_deref()
+        .map(str::as_bytes)
+        .filter(|n| !n.is_empty());
+    let mut found = needle.is_none();
+    let mut window: Vec<u8> = Vec::new();
+    let mut must = settings.body_regex.as_ref().map(Pattern::matcher);
+    let mut must_not = settings.body_not_regex.as_ref().map(Pattern::matcher);
+    let mut must_matched = must.is_none();
+    let mut chunk = [0u8; 8192];
+    let mut seen = 0u64;
+    while seen < limit {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n.min(usize::try_from(limit - seen).unwrap_or(usize::MAX)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        seen += n as u64;
+        let piece = &chunk[..n];
+        if let (Some(needle), false) = (needle, found) {
+            window.extend_from_slice(piece);
+            found = window.windows(needle.len()).any(|w| w == needle);
+            let keep = needle.len() - 1;
+            if window.len() > keep {
+                window.drain(..window.len() - keep);
+            }
+        }
+        if let Some(m) = must.as_mut().filter(|_| !must_matched) {
+            must_matched = m.feed(piece);
+        }
+        if let Some(m) = must_not.as_mut()
+            && m.feed(piece)
+        {
+            return Ok(Some(Failure::BodyMatched(pattern_text(
+                &settings.body_not_regex,
+            ))));
+        }
+        if found && must_matched && must_not.is_none() {
+            break;
+        }
+    }
+    if let Some(m) = must_not.as_mut()
+        && m.finish()
+    {
+        return Ok(Some(Failure::BodyMatched(pattern_text(
+            &settings.body_not_regex,
+        ))));
+    }
+    if let Some(m) = must.as_mut().filter(|_| !must_matched) {
+        must_matched = m.finish();
+    }
+    if !found {
+        return Ok(Some(Failure::BodyMissing(
+            settings.body.clone().unwrap_or_default(),
+        )));
+    }
+    if !must_matched {
+        return Ok(Some(Failure::BodyNoMatch(pattern_text(
+            &settings.body_regex,
+        ))));
+    }
+    Ok(None)
+}
+
+fn pattern_text(pattern: &Option<Pattern>) -> String {
+    pattern
+        .as_ref()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default()
 }
 
 /// Streams `reader` looking for `needle`, keeping only `needle.len()` bytes of overlap.
@@ -132,7 +215,7 @@ mod tests {
         let mut s = settings(5000);
         s.body = Some("OK".into());
         let target = Target::parse(&url).expect("url");
-        let prober = Prober::new(s, &[&target]).expect("prober");
+        let prober = CheckProber::new(s, &[&target]).expect("prober");
         assert_eq!(prober.probe(&target).result, Ok(200));
         let requests = server.join().expect("server");
         assert!(requests[0].starts_with("GET /health HTTP/1.1"));
@@ -164,7 +247,7 @@ mod tests {
             let mut s = settings(5000);
             s.body = Some("OK".into());
             let target = Target::parse(&url).expect("url");
-            let prober = Prober::new(s, &[&target]).expect("prober");
+            let prober = CheckProber::new(s, &[&target]).expect("prober");
             assert_eq!(prober.probe(&target).result, Err(expected));
         }
     }
@@ -174,7 +257,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let target = Target::parse(&format!("http://{}/", listener.local_addr().expect("addr")))
             .expect("url");
-        let prober = Prober::new(settings(700), &[&target]).expect("prober");
+        let prober = CheckProber::new(settings(700), &[&target]).expect("prober");
         let outcome = prober.probe(&target);
         assert_eq!(
             outcome.result,
@@ -191,7 +274,7 @@ mod tests {
     #[test]
     fn a_refused_port_is_retried_until_the_deadline_then_fails() {
         let target = Target::parse(&format!("http://{}/", refused_addr())).expect("url");
-        let prober = Prober::new(settings(1200), &[&target]).expect("prober");
+        let prober = CheckProber::new(settings(1200), &[&target]).expect("prober");
         let outcome = prober.probe(&target);
         assert_eq!(outcome.result, Err(Failure::Refused));
         assert!(

@@ -1,10 +1,13 @@
-//! Probing: one request per check under one overall deadline, judged into a
-//! [`Outcome`] with a typed [`Failure`] reason. Owns the ureq agents (rustls, proxies
-//! off, redirects not followed, no connection reuse) and the concurrent round.
+//! Probing: one request per target under one deadline, judged by its check's own
+//! settings into an [`Outcome`] with a typed [`Failure`] reason. Owns the ureq agents
+//! (rustls, proxies off, redirects not followed, no connection reuse; one per distinct
+//! timeout and TLS setting) and the concurrent round.
 //!
 //! * `mod.rs`: the types, [`Prober`] and the round ([`Prober::probe_all`]).
-//! * `http.rs`: an `http://`, `https://` or `http+unix://` probe, and [`body_contains`].
-//! * `tcp.rs`: a `tcp://` probe (connect, nothing sent).
+//! * `http.rs`: an `http://`, `https://` or `http+unix://` probe and its body scan.
+//! * `tcp.rs`: a `tcp://` probe (connect; with `send`/`expect`, a short exchange).
+//! * `exec.rs`: an `exec:` probe (a command, no shell, killed at the timeout).
+//! * `codes.rs`, `pattern.rs`: status ranges and the streamed regular expressions.
 //! * `classify.rs`: ureq's and the OS's errors into a [`Failure`].
 //! * `tls.rs`: the TLS config (`--cacert`, `--insecure`) and rustls' errors in words.
 //! * `resolve.rs`: the http agent's resolver (IP literals need no lookup thread).
@@ -12,7 +15,10 @@
 //! Does not own what happens after a failure (that is the lifecycle and `restart`).
 
 mod classify;
+mod codes;
+mod exec;
 mod http;
+mod pattern;
 mod resolve;
 mod tcp;
 mod tls;
@@ -28,16 +34,20 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ureq::Agent;
+use ureq::config::Config as AgentConfig;
 use ureq::unversioned::transport::DefaultConnector;
 
 use crate::target::Target;
 use crate::unix_transport::unix_agent;
 
+pub use codes::StatusCodes;
 pub use http::body_contains;
+pub use pattern::{Matcher, Pattern};
 
 /// Most probes in flight at once; the rest wait for a free worker.
 pub const MAX_CONCURRENT_PROBES: usize = 256;
-/// Most body bytes scanned for `-b`; memory use stays constant whatever the body size.
+/// Most body bytes scanned for `-b` and the body regexes, and most bytes a tcp check
+/// reads for `expect`; memory use stays constant whatever the size.
 pub const MAX_BODY_SCAN: u64 = 16 * 1024 * 1024;
 /// Pause between connection attempts while the port refuses.
 const REFUSED_RETRY: Duration = Duration::from_millis(500);
@@ -54,6 +64,15 @@ pub enum Failure {
     Status(u16),
     /// The body does not contain the `-b` text.
     BodyMissing(String),
+    /// The body does not match `--body-regex` (the pattern).
+    BodyNoMatch(String),
+    /// The body matches `--body-not-regex` (the pattern).
+    BodyMatched(String),
+    /// A tcp check's answer did not match `expect` (the pattern) before the peer
+    /// closed or the read limit.
+    ExpectMissing(String),
+    /// An exec check exited unsuccessfully: its status and the last line it wrote.
+    Exit { status: String, last_line: String },
     /// No complete answer within the deadline.
     Timeout(Duration),
     /// Every connection attempt within the deadline was refused.
@@ -71,7 +90,11 @@ impl Failure {
     pub fn subject(&self) -> String {
         match self {
             Failure::Status(_) => "bad status returned".into(),
-            Failure::BodyMissing(_) => "bad body returned".into(),
+            Failure::BodyMissing(_) | Failure::BodyNoMatch(_) | Failure::BodyMatched(_) => {
+                "bad body returned".into()
+            }
+            Failure::ExpectMissing(_) => "unexpected answer".into(),
+            Failure::Exit { .. } => "check command failed".into(),
             Failure::Timeout(d) => format!("timed out after {:.1}s", d.as_secs_f64()),
             Failure::Refused => "connection refused".into(),
             Failure::Tls(_) => "TLS failure".into(),
@@ -86,6 +109,13 @@ impl fmt::Display for Failure {
         match self {
             Failure::Status(code) => write!(f, "status {code}"),
             Failure::BodyMissing(text) => write!(f, "body missing {text:?}"),
+            Failure::BodyNoMatch(re) => write!(f, "body does not match /{re}/"),
+            Failure::BodyMatched(re) => write!(f, "body matches /{re}/"),
+            Failure::ExpectMissing(re) => write!(f, "answer does not match /{re}/"),
+            Failure::Exit { status, last_line } if last_line.is_empty() => {
+                write!(f, "{status}")
+            }
+            Failure::Exit { status, last_line } => write!(f, "{status}: {last_line}"),
             Failure::Timeout(d) => write!(f, "timeout after {:.1}s", d.as_secs_f64()),
             Failure::Refused => write!(f, "connection refused"),
             Failure::Tls(msg) => write!(f, "TLS: {msg}"),
@@ -102,42 +132,192 @@ pub struct Outcome {
     pub latency: Duration,
 }
 
-/// What makes an answer healthy, and how to ask.
+/// What makes an answer healthy, and how to ask: one check's settings.
 #[derive(Debug, Clone)]
 pub struct ProbeSettings {
     pub timeout: Duration,
-    pub codes: Vec<u16>,
+    pub codes: StatusCodes,
     pub body: Option<String>,
+    pub body_regex: Option<Pattern>,
+    pub body_not_regex: Option<Pattern>,
     pub method: String,
     pub headers: Vec<(String, String)>,
+    /// What a tcp check writes once connected, escapes decoded.
+    pub send: Option<Vec<u8>>,
+    /// What a tcp check must then read.
+    pub expect: Option<Pattern>,
     pub cacert: Option<PathBuf>,
     pub insecure: bool,
 }
 
-/// Probes targets; cheap to share between threads.
+/// httpok's defaults: 10 s, status 200, GET, nothing else.
+impl Default for ProbeSettings {
+    fn default() -> ProbeSettings {
+        ProbeSettings {
+            timeout: Duration::from_secs(10),
+            codes: StatusCodes::default(),
+            body: None,
+            body_regex: None,
+            body_not_regex: None,
+            method: "GET".into(),
+            headers: Vec::new(),
+            send: None,
+            expect: None,
+            cacert: None,
+            insecure: false,
+        }
+    }
+}
+
+/// One probe of a round: check `check`'s target.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeRequest<'a> {
+    pub check: usize,
+    pub target: &'a Target,
+}
+
+/// Probes every check's targets, each by its check's settings; cheap to share between
+/// threads.
 pub struct Prober {
+    checks: Vec<CheckProber>,
+}
+
+/// One check's settings and the agents that ask as they say.
+pub(crate) struct CheckProber {
     settings: ProbeSettings,
     agent: Agent,
     unix_agents: HashMap<PathBuf, Agent>,
 }
 
+/// The agent settings checks may share an agent by: timeout and TLS.
+type AgentKey = (Duration, Option<PathBuf>, bool);
+
 impl Prober {
-    /// Builds the agents for these targets. Fails only on a bad `--cacert` file.
-    pub fn new(settings: ProbeSettings, targets: &[&Target]) -> Result<Prober, String> {
-        let config = Agent::config_builder()
-            .proxy(None)
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .max_idle_connections(0)
-            .user_agent(concat!("httpok/", env!("CARGO_PKG_VERSION")))
-            .timeout_global(Some(settings.timeout))
-            // One byte more than the longest head, so a longer one is reported as too big
-            // rather than as a peer that stopped sending.
-            .input_buffer_size(MAX_RESPONSE_HEAD + 1)
-            .output_buffer_size(MAX_RESPONSE_HEAD)
-            .max_response_header_size(MAX_RESPONSE_HEAD)
-            .tls_config(tls::tls_config(&settings)?)
-            .build();
+    /// Builds the agents for these checks (settings and targets, in check order), one
+    /// per distinct timeout and TLS setting. Fails only on a bad `cacert` file.
+    pub fn new(checks: &[(&ProbeSettings, &[Target])]) -> Result<Prober, String> {
+        let mut agents: Vec<(AgentKey, AgentConfig, Agent)> = Vec::new();
+        let mut built = Vec::new();
+        for (settings, targets) in checks {
+            let key = (settings.timeout, settings.cacert.clone(), settings.insecure);
+            let (config, agent) = match agents.iter().find(|(k, _, _)| *k == key) {
+                Some((_, config, agent)) => (config.clone(), agent.clone()),
+                None => {
+                    let config = agent_config(settings)?;
+                    let agent = tcp_agent(config.clone());
+                    agents.push((key, config.clone(), agent.clone()));
+                    (config, agent)
+                }
+            };
+            built.push(CheckProber::with_agent(
+                (*settings).clone(),
+                config,
+                agent,
+                targets,
+            ));
+        }
+        Ok(Prober { checks: built })
+    }
+
+    /// Probes one target by its check's settings; never takes much longer than its timeout.
+    pub fn probe(&self, request: &ProbeRequest<'_>) -> Outcome {
+        match self.checks.get(request.check) {
+            Some(check) => check.probe(request.target),
+            None => Outcome {
+                result: Err(Failure::Connect("no such check".into())),
+                latency: Duration::ZERO,
+            },
+        }
+    }
+
+    /// Probes every request at once with a bounded pool; outcomes in request order.
+    pub fn probe_all(&self, requests: &[ProbeRequest<'_>]) -> Vec<Outcome> {
+        if let [request] = requests {
+            // One check (superlance's case): no thread to start.
+            return vec![self.probe(request)];
+        }
+        let slots: Vec<Mutex<Option<Outcome>>> =
+            requests.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let workers = requests.len().min(MAX_CONCURRENT_PROBES);
+        thread::scope(|scope| {
+            for _ in 0..workers {
+                let spawned =
+                    thread::Builder::new()
+                        .stack_size(256 * 1024)
+                        .spawn_scoped(scope, || {
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                let Some(request) = requests.get(i) else {
+                                    break;
+                                };
+                                let outcome = self.probe(request);
+                                if let Ok(mut slot) = slots[i].lock() {
+                                    *slot = Some(outcome);
+                                }
+                            }
+                        });
+                if let Err(e) = spawned {
+                    log::warn!("could not start a probe thread ({e}); probing with fewer");
+                }
+            }
+        });
+        // Whatever no worker reached (no thread could start) is probed here.
+        slots
+            .into_iter()
+            .zip(requests)
+            .map(|(slot, request)| {
+                slot.into_inner()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| self.probe(request))
+            })
+            .collect()
+    }
+}
+
+/// The http agents' config for one check's timeout and TLS settings.
+fn agent_config(settings: &ProbeSettings) -> Result<AgentConfig, String> {
+    Ok(Agent::config_builder()
+        .proxy(None)
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .max_idle_connections(0)
+        .user_agent(concat!("httpok/", env!("CARGO_PKG_VERSION")))
+        .timeout_global(Some(settings.timeout))
+        // One byte more than the longest head, so a longer one is reported as too big
+        // rather than as a peer that stopped sending.
+        .input_buffer_size(MAX_RESPONSE_HEAD + 1)
+        .output_buffer_size(MAX_RESPONSE_HEAD)
+        .max_response_header_size(MAX_RESPONSE_HEAD)
+        .tls_config(tls::tls_config(settings)?)
+        .build())
+}
+
+fn tcp_agent(config: AgentConfig) -> Agent {
+    Agent::with_parts(
+        config,
+        DefaultConnector::default(),
+        resolve::IpLiteralResolver::default(),
+    )
+}
+
+impl CheckProber {
+    /// A check's prober with agents of its own (tests, and checks that share none).
+    #[cfg(test)]
+    pub(crate) fn new(settings: ProbeSettings, targets: &[&Target]) -> Result<CheckProber, String> {
+        let config = agent_config(&settings)?;
+        let agent = tcp_agent(config.clone());
+        let targets: Vec<Target> = targets.iter().map(|t| (*t).clone()).collect();
+        Ok(CheckProber::with_agent(settings, config, agent, &targets))
+    }
+
+    fn with_agent(
+        settings: ProbeSettings,
+        config: AgentConfig,
+        agent: Agent,
+        targets: &[Target],
+    ) -> CheckProber {
         let mut unix_agents = HashMap::new();
         for target in targets {
             if let Target::HttpUnix { socket, .. } = target {
@@ -146,19 +326,15 @@ impl Prober {
                     .or_insert_with(|| unix_agent(socket.clone(), config.clone()));
             }
         }
-        Ok(Prober {
-            agent: Agent::with_parts(
-                config,
-                DefaultConnector::default(),
-                resolve::IpLiteralResolver::default(),
-            ),
+        CheckProber {
             settings,
+            agent,
             unix_agents,
-        })
+        }
     }
 
     /// Probes one target; never takes much longer than the timeout.
-    pub fn probe(&self, target: &Target) -> Outcome {
+    pub(crate) fn probe(&self, target: &Target) -> Outcome {
         let started = Instant::now();
         let deadline = started + self.settings.timeout;
         let result = match target {
@@ -175,53 +351,12 @@ impl Prober {
                 }
                 None => Err(Failure::Connect("no agent for this socket".into())),
             },
+            Target::Exec { argv } => self.probe_exec(argv),
         };
         Outcome {
             result,
             latency: started.elapsed(),
         }
-    }
-
-    /// Probes every target at once with a bounded pool; outcomes in target order.
-    pub fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome> {
-        if let [target] = targets {
-            // One check (superlance's case): no thread to start.
-            return vec![self.probe(target)];
-        }
-        let slots: Vec<Mutex<Option<Outcome>>> = targets.iter().map(|_| Mutex::new(None)).collect();
-        let next = AtomicUsize::new(0);
-        let workers = targets.len().min(MAX_CONCURRENT_PROBES);
-        thread::scope(|scope| {
-            for _ in 0..workers {
-                let spawned =
-                    thread::Builder::new()
-                        .stack_size(256 * 1024)
-                        .spawn_scoped(scope, || {
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(target) = targets.get(i) else { break };
-                                let outcome = self.probe(target);
-                                if let Ok(mut slot) = slots[i].lock() {
-                                    *slot = Some(outcome);
-                                }
-                            }
-                        });
-                if let Err(e) = spawned {
-                    log::warn!("could not start a probe thread ({e}); probing with fewer");
-                }
-            }
-        });
-        // Whatever no worker reached (no thread could start) is probed here.
-        slots
-            .into_iter()
-            .zip(targets)
-            .map(|(slot, target)| {
-                slot.into_inner()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| self.probe(target))
-            })
-            .collect()
     }
 }
 
@@ -247,12 +382,7 @@ mod testing {
     pub(super) fn settings(timeout_ms: u64) -> ProbeSettings {
         ProbeSettings {
             timeout: Duration::from_millis(timeout_ms),
-            codes: vec![200],
-            body: None,
-            method: "GET".into(),
-            headers: vec![],
-            cacert: None,
-            insecure: false,
+            ..ProbeSettings::default()
         }
     }
 
@@ -292,10 +422,18 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let target = Target::parse(&format!("http://{}/", listener.local_addr().expect("addr")))
             .expect("url");
-        let targets: Vec<&Target> = std::iter::repeat_n(&target, 40).collect();
-        let prober = Prober::new(settings(500), &[]).expect("prober");
+        let settings = settings(500);
+        let prober = Prober::new(&[(&settings, &[])]).expect("prober");
+        let requests: Vec<ProbeRequest<'_>> = std::iter::repeat_n(
+            ProbeRequest {
+                check: 0,
+                target: &target,
+            },
+            40,
+        )
+        .collect();
         let started = Instant::now();
-        let outcomes = prober.probe_all(&targets);
+        let outcomes = prober.probe_all(&requests);
         assert_eq!(outcomes.len(), 40);
         assert!(
             outcomes

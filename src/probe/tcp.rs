@@ -1,14 +1,17 @@
-//! A `tcp://` probe: healthy when a connection opens (nothing is sent), retried while
-//! the port refuses, every address of the host tried in turn.
+//! A `tcp://` probe: healthy when a connection opens, retried while the port refuses,
+//! every address of the host tried in turn. With `send`, that text is written once
+//! connected; with `expect`, what the peer answers must match it before the deadline
+//! (monit's SEND/EXPECT, blackbox_exporter's query_response: redis' PING and +PONG).
 
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::Instant;
 
-use super::{Failure, Prober, REFUSED_RETRY};
+use super::{CheckProber, Failure, MAX_BODY_SCAN, REFUSED_RETRY};
 use crate::deadline::{ResolveError, resolve_before};
 
-impl Prober {
+impl CheckProber {
     /// `Ok(0)` (there is no status) once a connection opens before `deadline`.
     pub(super) fn probe_tcp(
         &self,
@@ -29,7 +32,7 @@ impl Prober {
                     return Err(Failure::Timeout(self.settings.timeout));
                 }
                 match TcpStream::connect_timeout(addr, remaining) {
-                    Ok(_) => return Ok(0),
+                    Ok(stream) => return self.exchange(stream, deadline).map(|()| 0),
                     Err(e) => last = self.classify_io(&e),
                 }
             }
@@ -39,6 +42,50 @@ impl Prober {
             }
             return Err(last);
         }
+    }
+
+    /// `send`, then read until `expect` matches; nothing to do without them.
+    fn exchange(&self, mut stream: TcpStream, deadline: Instant) -> Result<(), Failure> {
+        let s = &self.settings;
+        if s.send.is_none() && s.expect.is_none() {
+            return Ok(());
+        }
+        let timeout = Failure::Timeout(s.timeout);
+        let remaining = || {
+            let left = deadline.saturating_duration_since(Instant::now());
+            (!left.is_zero()).then_some(left)
+        };
+        if let Some(text) = &s.send {
+            stream
+                .set_write_timeout(remaining())
+                .map_err(|_| timeout.clone())?;
+            stream.write_all(text).map_err(|e| self.classify_io(&e))?;
+        }
+        let Some(expect) = &s.expect else {
+            return Ok(());
+        };
+        let mut matcher = expect.matcher();
+        let mut chunk = [0u8; 4096];
+        let mut read = 0u64;
+        while read < MAX_BODY_SCAN {
+            stream
+                .set_read_timeout(Some(remaining().ok_or_else(|| timeout.clone())?))
+                .map_err(|_| timeout.clone())?;
+            let n = match stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.classify_io(&e)),
+            };
+            read += n as u64;
+            if matcher.feed(&chunk[..n]) {
+                return Ok(());
+            }
+        }
+        if matcher.finish() {
+            return Ok(());
+        }
+        Err(Failure::ExpectMissing(expect.as_str().to_string()))
     }
 }
 
@@ -55,16 +102,15 @@ mod tests {
         let open =
             Target::parse(&format!("tcp://{}", listener.local_addr().expect("addr"))).expect("url");
         let closed = Target::parse(&format!("tcp://{}", refused_addr())).expect("url");
-        let prober = Prober::new(settings(600), &[]).expect("prober");
-        let outcomes = prober.probe_all(&[&open, &closed]);
-        assert!(outcomes[0].result.is_ok());
-        assert_eq!(outcomes[1].result, Err(Failure::Refused));
+        let prober = CheckProber::new(settings(600), &[]).expect("prober");
+        assert!(prober.probe(&open).result.is_ok());
+        assert_eq!(prober.probe(&closed).result, Err(Failure::Refused));
     }
 
     #[test]
     fn a_name_that_does_not_resolve_is_a_dns_failure() {
         let target = Target::parse("tcp://httpok-test.invalid:80").expect("url");
-        let prober = Prober::new(settings(5000), &[]).expect("prober");
+        let prober = CheckProber::new(settings(5000), &[]).expect("prober");
         match prober.probe(&target).result {
             Err(Failure::Dns(msg)) => assert!(msg.contains("httpok-test.invalid"), "{msg}"),
             other => panic!("expected a DNS failure, got {other:?}"),

@@ -60,7 +60,7 @@ pub(super) fn describe_tls(error: &rustls::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{serve, settings};
-    use super::super::{Failure, Prober};
+    use super::super::{CheckProber, Failure};
     use super::*;
     use crate::target::Target;
     use std::time::Duration;
@@ -104,7 +104,7 @@ mod tests {
         // fails if the rustls in Cargo.toml is not the one ureq uses.
         let (url, _server) = serve(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 1);
         let target = Target::parse(&url.replacen("http://", "https://", 1)).expect("url");
-        let prober = Prober::new(settings(5000), &[&target]).expect("prober");
+        let prober = CheckProber::new(settings(5000), &[&target]).expect("prober");
         match prober.probe(&target).result {
             Err(Failure::Tls(reason)) => assert!(reason.contains("speak TLS"), "{reason}"),
             other => panic!("expected a TLS failure, got {other:?}"),

@@ -26,7 +26,7 @@ use crate::model::ProcessInfo;
 use crate::notifier::Notifier;
 use crate::plan::Notice;
 use crate::planner::{Planner, RoundFacts, Verdict};
-use crate::probe::{Outcome, Prober};
+use crate::probe::{Outcome, ProbeRequest, ProbeSettings, Prober};
 use crate::restart::STOP_DEADLINE;
 use crate::selection::Exclusions;
 use crate::shutdown::Gate;
@@ -37,15 +37,20 @@ use crate::ticks::TickClock;
 
 /// What a round needs from the prober; [`Prober`] is the real one.
 pub trait Probe: Send + Sync {
-    /// Outcomes in target order.
-    fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome>;
+    /// Outcomes in request order, each target probed by its check's settings.
+    fn probe_all(&self, requests: &[ProbeRequest<'_>]) -> Vec<Outcome>;
 }
 
 impl Probe for Prober {
-    fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome> {
-        Prober::probe_all(self, targets)
+    fn probe_all(&self, requests: &[ProbeRequest<'_>]) -> Vec<Outcome> {
+        Prober::probe_all(self, requests)
     }
 }
+
+/// A check with an `interval` is probed when that much has passed since its last
+/// probe, less this: rounds start on TICKs, a few milliseconds either side of the
+/// boundary, and `interval = 30` on TICK_5 must mean every sixth round, not seventh.
+const INTERVAL_SLACK: Duration = Duration::from_secs(1);
 
 /// After this many healthy rounds without it, the next reads the process list (the 13th:
 /// about once a minute on TICK_5).
@@ -79,6 +84,8 @@ pub struct Watcher {
     list_error: Option<String>,
     /// Healthy rounds since the process list was last read.
     rounds_without_list: u32,
+    /// When each check was last probed (for `interval`).
+    last_probed: Vec<Option<Instant>>,
 }
 
 /// A handle that stops the watcher from another thread (the signal handler).
@@ -93,10 +100,14 @@ impl Watcher {
         notifier: Arc<dyn Notifier>,
         exclusions: Exclusions,
     ) -> Watcher {
-        let selections = config.checks.iter().map(|c| c.selection.clone()).collect();
-        let mut planner = Planner::new(
-            config.policy.clone(),
-            selections,
+        let checks = config
+            .checks
+            .iter()
+            .map(|c| (c.selection.clone(), c.policy.clone()))
+            .collect();
+        let mut planner = Planner::for_checks(
+            checks,
+            config.parallel_restarts,
             exclusions.clone(),
             config.dry_run,
         );
@@ -123,6 +134,7 @@ impl Watcher {
             list_error: None,
             // The first round reads it, so every program is known (and in the metrics) at once.
             rounds_without_list: LIST_EVERY,
+            last_probed: vec![None; config.checks.len()],
         }
     }
 
@@ -252,44 +264,74 @@ impl Watcher {
     }
 
     /// Probes every check that should be probed; one verdict per check.
-    fn probe(&self, early: Option<&[ProcessInfo]>) -> Vec<Verdict> {
-        let probed: Vec<bool> = self
+    fn probe(&mut self, early: Option<&[ProcessInfo]>) -> Vec<Verdict> {
+        let now = Instant::now();
+        let running = |check: &CheckSpec| {
+            self.eager
+                || early.is_some_and(|processes| {
+                    let resolved = check.selection.resolve(processes, &self.exclusions);
+                    resolved.processes.iter().any(|p| p.is_running())
+                })
+        };
+        let due = |check: &CheckSpec, last: &Option<Instant>| match (check.policy.interval, last) {
+            (Some(interval), Some(last)) => {
+                now.saturating_duration_since(*last) + INTERVAL_SLACK >= interval
+            }
+            _ => true,
+        };
+        let probed: Vec<Pace> = self
             .checks
             .iter()
-            .map(|check| {
-                self.eager
-                    || early.is_some_and(|processes| {
-                        let resolved = check.selection.resolve(processes, &self.exclusions);
-                        resolved.processes.iter().any(|p| p.is_running())
-                    })
+            .zip(&self.last_probed)
+            .map(|(check, last)| {
+                if !due(check, last) {
+                    Pace::NotDue
+                } else if !running(check) {
+                    Pace::NothingRunning
+                } else {
+                    Pace::Probe
+                }
             })
             .collect();
-        let targets: Vec<&Target> = self
+        for (last, pace) in self.last_probed.iter_mut().zip(&probed) {
+            if *pace == Pace::Probe {
+                *last = Some(now);
+            }
+        }
+        let requests: Vec<ProbeRequest<'_>> = self
             .checks
             .iter()
+            .enumerate()
             .zip(&probed)
-            .filter(|(_, probe)| **probe)
-            .flat_map(|(check, _)| check.targets.iter())
+            .filter(|(_, pace)| **pace == Pace::Probe)
+            .flat_map(|((check, spec), _)| {
+                spec.targets
+                    .iter()
+                    .map(move |target| ProbeRequest { check, target })
+            })
             .collect();
-        let mut outcomes = self.prober.probe_all(&targets).into_iter();
+        let mut outcomes = self.prober.probe_all(&requests).into_iter();
         let mut status = lock(&self.shared.status);
         self.checks
             .iter()
             .zip(&probed)
             .enumerate()
-            .map(|(i, (check, probed))| {
-                if *probed {
+            .map(|(i, (check, pace))| match pace {
+                Pace::Probe => {
                     let mine: Vec<Outcome> = outcomes.by_ref().take(check.targets.len()).collect();
                     let verdict = verdict(check, &mine);
                     status.record_probe(i, &mine, &verdict);
                     verdict
-                } else {
+                }
+                Pace::NothingRunning => {
                     log::debug!(
                         "{}: no watched program is RUNNING; not probing (-E)",
                         check.label()
                     );
                     Verdict::NotProbed
                 }
+                // Its interval has not passed: quietly not probed this round.
+                Pace::NotDue => Verdict::NotProbed,
             })
             .collect()
     }
@@ -372,6 +414,16 @@ impl Stopper {
     }
 }
 
+/// Whether a check is probed this round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    Probe,
+    /// Its `interval` has not passed since its last probe.
+    NotDue,
+    /// -E and none of its programs is RUNNING.
+    NothingRunning,
+}
+
 /// A check's verdict from its targets' outcomes: failing at its first failure.
 fn verdict(check: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
     let mut first = None;
@@ -387,14 +439,14 @@ fn verdict(check: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
     first.map_or(Verdict::Healthy, Verdict::Failing)
 }
 
-/// The prober for a config's checks.
+/// The prober for a config's checks, each with its own settings.
 pub fn build_prober(config: &Config) -> Result<Prober, String> {
-    let targets: Vec<&Target> = config
+    let checks: Vec<(&ProbeSettings, &[Target])> = config
         .checks
         .iter()
-        .flat_map(|c| c.targets.iter())
+        .map(|c| (&c.probe, c.targets.as_slice()))
         .collect();
-    Prober::new(config.probe.clone(), &targets)
+    Prober::new(&checks)
 }
 
 /// The event-listener loop: READY, read an event, handle it, `RESULT 2\nOK`, repeat.

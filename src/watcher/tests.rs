@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use super::*;
 use crate::model::ProcessState;
 use crate::notifier::fake::FakeNotifier;
-use crate::planner::PolicyConfig;
-use crate::probe::{Failure, ProbeSettings};
+use crate::planner::CheckPolicy;
+use crate::probe::{Failure, ProbeRequest, ProbeSettings};
 use crate::restart::fake::FakeSupervisor;
 use crate::selection::Selection;
 
@@ -26,13 +26,16 @@ impl FakeProber {
 }
 
 impl Probe for FakeProber {
-    fn probe_all(&self, targets: &[&Target]) -> Vec<Outcome> {
-        self.probed.fetch_add(targets.len(), SeqCst);
+    fn probe_all(&self, requests: &[ProbeRequest<'_>]) -> Vec<Outcome> {
+        self.probed.fetch_add(requests.len(), SeqCst);
         let failing = lock(&self.failing);
-        targets
+        requests
             .iter()
-            .map(|t| Outcome {
-                result: failing.get(&t.to_string()).cloned().map_or(Ok(200), Err),
+            .map(|r| Outcome {
+                result: failing
+                    .get(&r.target.to_string())
+                    .cloned()
+                    .map_or(Ok(200), Err),
                 latency: Duration::ZERO,
             })
             .collect()
@@ -54,35 +57,29 @@ fn process(namespec: &str, pid: u32) -> ProcessInfo {
 
 fn check(selection: Selection, url: &str) -> CheckSpec {
     CheckSpec {
+        name: None,
         targets: vec![Target::parse(url).expect("url")],
         selection,
+        probe: ProbeSettings {
+            timeout: Duration::from_secs(1),
+            ..ProbeSettings::default()
+        },
+        policy: CheckPolicy::default(),
     }
 }
 
 fn config(checks: Vec<CheckSpec>) -> Config {
     Config {
         checks,
-        probe: ProbeSettings {
-            timeout: Duration::from_secs(1),
-            codes: vec![200],
-            body: None,
-            method: "GET".into(),
-            headers: Vec::new(),
-            cacert: None,
-            insecure: false,
-        },
+        command_timeout: Duration::from_secs(1),
+        parallel_restarts: 1,
+        cert_expiry_warn: None,
         email: None,
         sendmail: Vec::new(),
         gcore: Vec::new(),
         coredir: None,
         eager: true,
         name: None,
-        policy: PolicyConfig {
-            failures: 1,
-            grace: Duration::ZERO,
-            max_restarts: None,
-            parallel_restarts: 1,
-        },
         dry_run: false,
         once: false,
         on_restart: None,

@@ -1,8 +1,9 @@
 //! The validation rules, one table or case per rule; clap is used only to build [`Args`].
 
 use super::*;
+use crate::planner::CheckPolicy;
 use clap::Parser;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn parse(args: &[&str]) -> Result<Config, String> {
     let mut argv = vec!["httpok", "--server-url", "unix:///tmp/s.sock"];
@@ -142,7 +143,7 @@ fn the_cacert_file_must_be_readable_and_hold_a_certificate() {
         assert!(err.contains("--cacert") && err.contains(needle), "{err}");
     }
     let c = parse(&["--cacert", &path(&good), "https://h/"]).expect("valid");
-    assert_eq!(c.probe.cacert, Some(good.clone()));
+    assert_eq!(c.checks[0].probe.cacert, Some(good.clone()));
     for file in [good, empty, broken] {
         let _ = std::fs::remove_file(file);
     }
@@ -209,16 +210,16 @@ fn policy_flags_parse() {
     ])
     .expect("valid");
     assert_eq!(
-        c.policy,
-        PolicyConfig {
+        c.checks[0].policy,
+        CheckPolicy {
             failures: 3,
             grace: Duration::from_secs(30),
             max_restarts: Some((2, Duration::from_secs(300))),
-            parallel_restarts: 1,
+            ..CheckPolicy::default()
         }
     );
-    let grace = parse(&["-w", "7", "http://h/"])
-        .expect("valid")
+    assert_eq!(c.parallel_restarts, 1);
+    let grace = parse(&["-w", "7", "http://h/"]).expect("valid").checks[0]
         .policy
         .grace;
     assert_eq!(grace, Duration::from_secs(7));

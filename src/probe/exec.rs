@@ -1,0 +1,110 @@
+//! An `exec:` probe: a command run directly (no shell) in its own process group, with
+//! httpok's environment less supervisord's credentials; healthy when it exits 0 within
+//! the check's timeout. At the timeout the whole group is killed (`notify::child`).
+
+use super::{CheckProber, Failure};
+use crate::notify::{self, Ending};
+
+/// How much of the command's output a failure reason quotes: its last line, this long.
+const LAST_LINE_CHARS: usize = 200;
+
+impl CheckProber {
+    /// `Ok(0)` (there is no status) when `argv` exits 0 before the timeout.
+    pub(super) fn probe_exec(&self, argv: &[String]) -> Result<u16, Failure> {
+        let finished =
+            notify::run_probe_command(argv, self.settings.timeout).map_err(Failure::Connect)?;
+        match finished.ending {
+            Ending::Exited(status) if status.success() => Ok(0),
+            Ending::Exited(status) => Err(Failure::Exit {
+                status: describe_status(status),
+                last_line: last_line(&finished.output),
+            }),
+            Ending::TimedOut => Err(Failure::Timeout(self.settings.timeout)),
+            Ending::Lost(e) => Err(Failure::Connect(format!("its exit status was lost: {e}"))),
+        }
+    }
+}
+
+/// `exit status 1` or `killed by signal 9`.
+fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => status.to_string(),
+    }
+}
+
+/// The last non-empty line of the output, shortened, control characters dropped.
+fn last_line(output: &str) -> String {
+    let line = output
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    let mut shown: String = line
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(LAST_LINE_CHARS)
+        .collect();
+    if line.chars().count() > LAST_LINE_CHARS {
+        shown.push_str("...");
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::settings;
+    use super::*;
+    use crate::target::Target;
+    use std::time::{Duration, Instant};
+
+    fn probe(command: &str, timeout_ms: u64) -> Result<u16, Failure> {
+        let target = Target::parse(&format!("exec:{command}")).expect("exec target");
+        let prober = CheckProber::new(settings(timeout_ms), &[&target]).expect("prober");
+        prober.probe(&target).result
+    }
+
+    #[test]
+    fn exit_0_is_healthy_and_a_failure_gives_its_status_and_last_line() {
+        assert_eq!(probe("/bin/true", 5000), Ok(0));
+        assert_eq!(
+            probe(
+                "/bin/sh -c echo${IFS}first;echo${IFS}no-server;exit${IFS}3",
+                5000
+            ),
+            Err(Failure::Exit {
+                status: "exit status 3".into(),
+                last_line: "no-server".into()
+            })
+        );
+        let missing = probe("/nonexistent/httpok-check", 5000);
+        assert!(
+            matches!(missing, Err(Failure::Connect(ref m)) if m.contains("cannot run")),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
+    fn a_command_that_hangs_is_killed_at_the_timeout() {
+        let started = Instant::now();
+        assert_eq!(
+            probe("/bin/sleep 30", 500),
+            Err(Failure::Timeout(Duration::from_millis(500)))
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn the_last_line_is_shortened_and_has_no_control_characters() {
+        assert_eq!(last_line("a\nb\x07c\n\n"), "bc");
+        assert_eq!(last_line(&"x".repeat(300)).len(), LAST_LINE_CHARS + 3);
+        assert_eq!(last_line(""), "");
+    }
+}
