@@ -11,9 +11,11 @@
 //! * `classify.rs`: ureq's and the OS's errors into a [`Failure`].
 //! * `tls.rs`: the TLS config (`--cacert`, `--insecure`) and rustls' errors in words.
 //! * `resolve.rs`: the http agent's resolver (IP literals need no lookup thread).
+//! * `cert.rs`: a server's leaf certificate expiry, by a handshake of its own.
 //!
 //! Does not own what happens after a failure (that is the lifecycle and `restart`).
 
+pub mod cert;
 mod classify;
 mod codes;
 mod exec;
