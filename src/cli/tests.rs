@@ -304,3 +304,39 @@ fn metrics_listen_is_off_by_default_and_takes_an_ip_port_or_a_socket() {
         assert!(err.ends_with("(see httpok --help)"), "{err}");
     }
 }
+
+#[test]
+fn check_config_needs_no_supervisord_and_prints_every_check() {
+    let args = [
+        "--check-config",
+        "-c",
+        "2xx",
+        "--check",
+        "db=exec:/bin/true",
+        "-p",
+        "web",
+        "http://h/",
+    ];
+    let Ok(Request::CheckConfig(config)) = request(&args) else {
+        panic!("{:?}", request(&args));
+    };
+    let mut out = Vec::new();
+    crate::check_config::print(&config, &mut out).expect("print");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "programs web; http://h/; codes=2xx\nprograms db; exec:/bin/true; codes=2xx\n"
+    );
+    let e = request(&["--check-config", "-t", "0", "http://h/"]).expect_err("bad -t");
+    assert!(e.contains("-t/--timeout must be"), "{e}");
+}
+
+#[test]
+fn send_written_in_full_is_httpoks_and_a_prefix_of_sendmail_program_is_superlances() {
+    same(
+        &["--sendm", "/bin/mail", "http://h/"],
+        &["-s", "/bin/mail", "http://h/"],
+    );
+    let c = parse(&["--send", "PING", "tcp://h:1"]).expect("valid");
+    assert_eq!(c.checks[0].probe.send.as_deref(), Some(&b"PING"[..]));
+    assert_eq!(c.sendmail, vec!["/usr/sbin/sendmail", "-t", "-i"]);
+}

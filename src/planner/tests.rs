@@ -652,3 +652,5 @@ fn a_flapping_program_that_was_given_up_on_is_told_once_not_every_flap() {
     }
     assert_eq!((gave_up, mailed, answers), (1, 1, 1));
 }
+
+mod policies;

@@ -368,3 +368,26 @@ fn healthy_rounds_read_the_process_list_on_the_first_and_every_thirteenth() {
     let status = r.watcher.status();
     assert_eq!(lock(&status).programs[0].state, "down");
 }
+
+#[test]
+fn a_check_with_an_interval_is_probed_at_most_that_often() {
+    let sup = FakeSupervisor::with(vec![process("api", 6), process("web", 5)]);
+    let web = check(Selection::Programs(vec!["web".into()]), "tcp://web:1");
+    let mut db = check(Selection::Programs(vec!["api".into()]), "tcp://db:1");
+    db.policy.interval = Some(Duration::from_secs(3600));
+    let mut r = rig(config(vec![web, db]), sup);
+    for _ in 0..3 {
+        r.watcher.round();
+    }
+    // web on each of the 3 rounds, db on the first only.
+    assert_eq!(r.prober.probed.load(SeqCst), 4);
+    // Its failure is seen only when it is probed: not before the hour is up.
+    r.prober.fail("tcp://db:1", Failure::Refused);
+    r.watcher.round();
+    assert!(r.watcher.settle(SETTLE));
+    assert!(
+        r.supervisor.calls().is_empty(),
+        "{:?}",
+        r.supervisor.calls()
+    );
+}

@@ -234,3 +234,5 @@ fn the_password_never_shows_in_debug_output() {
         "{dump}"
     );
 }
+
+mod check_flags;
