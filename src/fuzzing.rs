@@ -140,6 +140,7 @@ impl Probe for Unreachable {
             .map(|_| Outcome {
                 result: Err(Failure::Refused),
                 latency: Duration::ZERO,
+                cert_expiry: None,
             })
             .collect()
     }

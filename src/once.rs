@@ -16,9 +16,11 @@ pub fn run_once(config: &Config, out: &mut impl Write) -> Result<bool, String> {
         .iter()
         .enumerate()
         .flat_map(|(check, spec)| {
-            spec.targets
-                .iter()
-                .map(move |target| ProbeRequest { check, target })
+            spec.targets.iter().map(move |target| ProbeRequest {
+                check,
+                target,
+                read_cert: false,
+            })
         })
         .collect();
     let outcomes = prober.probe_all(&requests);

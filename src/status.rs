@@ -111,6 +111,10 @@ impl Snapshot {
         };
         for (target, outcome) in check.targets.iter_mut().zip(outcomes) {
             target.success = Some(outcome.result.is_ok());
+            // Read about once an hour: the last value stands in between.
+            if outcome.cert_expiry.is_some() {
+                target.cert_expiry = outcome.cert_expiry;
+            }
             target.duration_seconds = outcome.latency.as_secs_f64();
             target.http_status = match &outcome.result {
                 Ok(status) => *status,

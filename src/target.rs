@@ -73,9 +73,29 @@ impl Target {
         }
     }
 
-    /// Whether an https handshake happens (certificate expiry can be read).
-    pub fn is_https(&self) -> bool {
-        matches!(self, Target::Http { url, .. } if url.starts_with("https://"))
+    /// An https target's host (without brackets) and port, for reading its
+    /// certificate; `None` for anything else.
+    pub fn https_authority(&self) -> Option<(String, u16)> {
+        let Target::Http { url, .. } = self else {
+            return None;
+        };
+        let rest = url.strip_prefix("https://")?;
+        let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(bracketed) => {
+                let (host, after) = bracketed.split_once(']')?;
+                (host, after.strip_prefix(':'))
+            }
+            None => match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
+        };
+        let port = match port {
+            Some(p) => p.parse().ok()?,
+            None => 443,
+        };
+        Some((host.to_string(), port))
     }
 }
 
@@ -249,6 +269,20 @@ mod tests {
                 assert_eq!(Target::parse(&parsed.to_string()), Ok(parsed), "{raw}");
             }
         }
+    }
+
+    #[test]
+    fn https_targets_give_their_host_and_port() {
+        let authority = |url: &str| Target::parse(url).expect("url").https_authority();
+        assert_eq!(
+            authority("https://example.test/x"),
+            Some(("example.test".into(), 443))
+        );
+        assert_eq!(authority("https://u:p@h:8443/?a"), Some(("h".into(), 8443)));
+        assert_eq!(authority("https://[::1]:9443/"), Some(("::1".into(), 9443)));
+        assert_eq!(authority("https://[::1]/"), Some(("::1".into(), 443)));
+        assert_eq!(authority("http://h/"), None);
+        assert_eq!(authority("tcp://h:1"), None);
     }
 
     #[test]

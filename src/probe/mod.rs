@@ -132,6 +132,9 @@ impl fmt::Display for Failure {
 pub struct Outcome {
     pub result: Result<u16, Failure>,
     pub latency: Duration,
+    /// When asked for ([`ProbeRequest::read_cert`]) and readable: the epoch second the
+    /// https server's leaf certificate expires.
+    pub cert_expiry: Option<i64>,
 }
 
 /// What makes an answer healthy, and how to ask: one check's settings.
@@ -176,6 +179,8 @@ impl Default for ProbeSettings {
 pub struct ProbeRequest<'a> {
     pub check: usize,
     pub target: &'a Target,
+    /// Also read an https target's certificate expiry (a handshake of its own).
+    pub read_cert: bool,
 }
 
 /// Probes every check's targets, each by its check's settings; cheap to share between
@@ -223,13 +228,23 @@ impl Prober {
 
     /// Probes one target by its check's settings; never takes much longer than its timeout.
     pub fn probe(&self, request: &ProbeRequest<'_>) -> Outcome {
-        match self.checks.get(request.check) {
-            Some(check) => check.probe(request.target),
-            None => Outcome {
+        let Some(check) = self.checks.get(request.check) else {
+            return Outcome {
                 result: Err(Failure::Connect("no such check".into())),
                 latency: Duration::ZERO,
-            },
+                cert_expiry: None,
+            };
+        };
+        let mut outcome = check.probe(request.target);
+        if request.read_cert
+            && let Some((host, port)) = request.target.https_authority()
+        {
+            match cert::leaf_not_after(&host, port, &host, check.settings.timeout) {
+                Ok(expiry) => outcome.cert_expiry = Some(expiry),
+                Err(e) => log::debug!("{}: cannot read its certificate: {e}", request.target),
+            }
         }
+        outcome
     }
 
     /// Probes every request at once with a bounded pool; outcomes in request order.
@@ -358,6 +373,7 @@ impl CheckProber {
         Outcome {
             result,
             latency: started.elapsed(),
+            cert_expiry: None,
         }
     }
 }
@@ -430,6 +446,7 @@ mod tests {
             ProbeRequest {
                 check: 0,
                 target: &target,
+                read_cert: false,
             },
             40,
         )

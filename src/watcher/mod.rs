@@ -17,6 +17,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::advice::stopwait_advice;
+use crate::cert_watch::CertWatch;
 use crate::config::{CheckSpec, Config};
 use crate::event::Event;
 use crate::keeper::{Keeper, epoch_now};
@@ -24,7 +25,7 @@ use crate::lifecycle::{Cause, RoundClock};
 use crate::listener::{self, EventReader};
 use crate::model::ProcessInfo;
 use crate::notifier::Notifier;
-use crate::plan::Notice;
+use crate::plan::{Notice, Plan};
 use crate::planner::{Planner, RoundFacts, Verdict};
 use crate::probe::{Outcome, ProbeRequest, ProbeSettings, Prober};
 use crate::restart::STOP_DEADLINE;
@@ -86,6 +87,8 @@ pub struct Watcher {
     rounds_without_list: u32,
     /// When each check was last probed (for `interval`).
     last_probed: Vec<Option<Instant>>,
+    /// https targets' certificates: when to read them, and --cert-expiry-warn.
+    certs: CertWatch,
 }
 
 /// A handle that stops the watcher from another thread (the signal handler).
@@ -135,6 +138,7 @@ impl Watcher {
             // The first round reads it, so every program is known (and in the metrics) at once.
             rounds_without_list: LIST_EVERY,
             last_probed: vec![None; config.checks.len()],
+            certs: CertWatch::new(config.cert_expiry_warn),
         }
     }
 
@@ -305,12 +309,21 @@ impl Watcher {
             .zip(&probed)
             .filter(|(_, pace)| **pace == Pace::Probe)
             .flat_map(|((check, spec), _)| {
-                spec.targets
-                    .iter()
-                    .map(move |target| ProbeRequest { check, target })
+                spec.targets.iter().map(move |target| ProbeRequest {
+                    check,
+                    target,
+                    read_cert: false,
+                })
+            })
+            .map(|mut request| {
+                request.read_cert = request.target.https_authority().is_some()
+                    && self.certs.due(&request.target.to_string(), now);
+                request
             })
             .collect();
-        let mut outcomes = self.prober.probe_all(&requests).into_iter();
+        let outcomes = self.prober.probe_all(&requests);
+        note_certs(&mut self.certs, &self.shared, &requests, &outcomes, now);
+        let mut outcomes = outcomes.into_iter();
         let mut status = lock(&self.shared.status);
         self.checks
             .iter()
@@ -412,6 +425,25 @@ impl Stopper {
             join_within(thread, NOTICE_DRAIN);
         }
     }
+}
+
+/// The certificates read this round: their WARN and mail, if due (cert_watch.rs).
+fn note_certs(
+    certs: &mut CertWatch,
+    shared: &Arc<Shared>,
+    requests: &[ProbeRequest<'_>],
+    outcomes: &[Outcome],
+    now: Instant,
+) {
+    let mut plan = Plan::default();
+    let epoch = epoch_now();
+    for (request, outcome) in requests.iter().zip(outcomes) {
+        if request.read_cert {
+            let target = request.target.to_string();
+            certs.record(&target, outcome.cert_expiry, now, epoch, &mut plan);
+        }
+    }
+    apply(shared, plan);
 }
 
 /// Whether a check is probed this round.

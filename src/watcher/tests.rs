@@ -36,6 +36,7 @@ impl Probe for FakeProber {
                     .get(&r.target.to_string())
                     .cloned()
                     .map_or(Ok(200), Err),
+                cert_expiry: None,
                 latency: Duration::ZERO,
             })
             .collect()
