@@ -385,6 +385,9 @@ pub fn describe_differences(settings: &Settings) -> Vec<String> {
         add(true, format!("body_not_regex={:?}", re.as_str()));
     }
     for (name, value) in &p.headers {
+        let secret = ["authorization", "proxy-authorization", "cookie"]
+            .contains(&name.to_ascii_lowercase().as_str());
+        let value = if secret { "***" } else { value.as_str() };
         add(true, format!("header={:?}", format!("{name}: {value}")));
     }
     if let Some(send) = &p.send {

@@ -136,3 +136,22 @@ fn only_settings_that_differ_from_the_defaults_are_described() {
     let described = describe_differences(&layer.resolve().expect("valid"));
     assert_eq!(described, vec!["codes=2xx", "interval=30"]);
 }
+
+#[test]
+fn described_headers_hide_credentials() {
+    let layer = Layer {
+        headers: Some(Given::new(
+            vec![
+                ("Authorization".into(), "Bearer s3cret".into()),
+                ("Host".into(), "app.example".into()),
+            ],
+            file(1),
+        )),
+        ..Layer::default()
+    };
+    let described = describe_differences(&layer.resolve().expect("valid")).join(" ");
+    assert_eq!(
+        described,
+        "header=\"Authorization: ***\" header=\"Host: app.example\""
+    );
+}
