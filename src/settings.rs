@@ -138,7 +138,8 @@ impl Layer {
             given
                 .as_ref()
                 .map(|g| {
-                    Pattern::new(&g.value).map_err(|e| format!("{} {e}", g.origin.naming(key)))
+                    Pattern::new(&g.value)
+                        .map_err(|e| format!("{} {}", g.origin.naming(key), one_line(&e)))
                 })
                 .transpose()
         };
@@ -298,6 +299,21 @@ impl Layer {
             )),
             (None, None) => Ok(None),
         }
+    }
+}
+
+/// regex's syntax errors draw the pattern with a caret under the fault, over several
+/// lines; a usage error is one: the first line and the last (what is wrong).
+fn one_line(message: &str) -> String {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    match lines.next_back() {
+        Some(last) => format!(
+            "{} {}",
+            first.trim_end_matches("regex parse error:").trim_end(),
+            last.trim_start_matches("error: ")
+        ),
+        None => first.to_string(),
     }
 }
 
