@@ -107,4 +107,49 @@ mod tests {
         assert_eq!(last_line(&"x".repeat(300)).len(), LAST_LINE_CHARS + 3);
         assert_eq!(last_line(""), "");
     }
+
+    /// Set in the copy of the test binary that
+    /// `a_check_command_never_sees_supervisord_s_credentials` starts.
+    const RERUN: &str = "HTTPOK_TEST_CREDENTIALS_RERUN";
+
+    #[test]
+    fn a_check_command_never_sees_supervisord_s_credentials() {
+        let name = "a_check_command_never_sees_supervisord_s_credentials";
+        if std::env::var_os(RERUN).is_none() {
+            // Setting variables here would race with the other tests' threads (and is
+            // unsafe): this test runs again in a process of its own whose environment,
+            // httpok's there, has the credentials.
+            let (_, module) = module_path!().split_once("::").expect("crate::module");
+            let rerun = std::process::Command::new(std::env::current_exe().expect("test binary"))
+                .args(["--exact", &format!("{module}::{name}"), "--test-threads=1"])
+                .env(RERUN, "1")
+                .env("SUPERVISOR_USERNAME", "alice")
+                .env("SUPERVISOR_PASSWORD", "SupPw1")
+                .output()
+                .expect("rerun the test binary");
+            let report = String::from_utf8_lossy(&rerun.stdout);
+            assert!(
+                rerun.status.success() && report.contains("1 passed"),
+                "{report}{}",
+                String::from_utf8_lossy(&rerun.stderr)
+            );
+            return;
+        }
+        assert_eq!(
+            std::env::var("SUPERVISOR_PASSWORD").as_deref(),
+            Ok("SupPw1")
+        );
+        // Healthy only if the command's environment has neither; a failure quotes the
+        // first variable that got through.
+        let argv = [
+            "/bin/sh",
+            "-c",
+            "env | grep -E '^SUPERVISOR_(USERNAME|PASSWORD)='; test $? = 1",
+        ];
+        let target = Target::Exec {
+            argv: argv.map(String::from).to_vec(),
+        };
+        let prober = CheckProber::new(settings(10_000), &[&target]).expect("prober");
+        assert_eq!(prober.probe(&target).result, Ok(0));
+    }
 }

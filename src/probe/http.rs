@@ -9,7 +9,7 @@ use std::time::Instant;
 use ureq::http::Response;
 use ureq::{Agent, Body, RequestBuilder};
 
-use super::{CheckProber, Failure, MAX_BODY_SCAN, Pattern, ProbeSettings, REFUSED_RETRY};
+use super::{CheckProber, Failure, MAX_BODY_SCAN, Matcher, Pattern, ProbeSettings, REFUSED_RETRY};
 
 impl CheckProber {
     pub(super) fn probe_http(
@@ -91,7 +91,8 @@ impl CheckProber {
 }
 
 /// Reads at most `limit` bytes of a body once, for all three body rules; the first rule
-/// it breaks, if any. Stops early once the outcome is certain.
+/// it breaks, if any. Stops early once the outcome is certain. Only a body that ends
+/// within the limit has an end for a pattern's `$`.
 fn scan_body(
     mut reader: impl Read,
     settings: &ProbeSettings,
@@ -106,12 +107,16 @@ fn scan_body(
     let mut window: Vec<u8> = Vec::new();
     let mut must = settings.body_regex.as_ref().map(Pattern::matcher);
     let mut must_not = settings.body_not_regex.as_ref().map(Pattern::matcher);
-    let mut must_matched = must.is_none();
+    let settled = |m: &Option<Matcher<'_>>| m.as_ref().is_none_or(Matcher::is_settled);
     let mut chunk = [0u8; 8192];
     let mut seen = 0u64;
+    let mut ended = false;
     while seen < limit {
         let n = match reader.read(&mut chunk) {
-            Ok(0) => break,
+            Ok(0) => {
+                ended = true;
+                break;
+            }
             Ok(n) => n.min(usize::try_from(limit - seen).unwrap_or(usize::MAX)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -126,8 +131,8 @@ fn scan_body(
                 window.drain(..window.len() - keep);
             }
         }
-        if let Some(m) = must.as_mut().filter(|_| !must_matched) {
-            must_matched = m.feed(piece);
+        if let Some(m) = must.as_mut() {
+            m.feed(piece);
         }
         if let Some(m) = must_not.as_mut()
             && m.feed(piece)
@@ -136,26 +141,28 @@ fn scan_body(
                 &settings.body_not_regex,
             ))));
         }
-        if found && must_matched && must_not.is_none() {
+        // Nothing more to learn: the text found, and neither pattern can change its
+        // answer (a `body_not_regex` that can still match keeps the scan going).
+        if found && settled(&must) && settled(&must_not) {
             break;
         }
     }
-    if let Some(m) = must_not.as_mut()
-        && m.finish()
-    {
+    if ended {
+        for m in [&mut must, &mut must_not].into_iter().flatten() {
+            m.finish();
+        }
+    }
+    if must_not.as_ref().is_some_and(Matcher::is_matched) {
         return Ok(Some(Failure::BodyMatched(pattern_text(
             &settings.body_not_regex,
         ))));
-    }
-    if let Some(m) = must.as_mut().filter(|_| !must_matched) {
-        must_matched = m.finish();
     }
     if !found {
         return Ok(Some(Failure::BodyMissing(
             settings.body.clone().unwrap_or_default(),
         )));
     }
-    if !must_matched {
+    if must.as_ref().is_some_and(|m| !m.is_matched()) {
         return Ok(Some(Failure::BodyNoMatch(pattern_text(
             &settings.body_regex,
         ))));
@@ -199,99 +206,4 @@ pub fn body_contains(mut reader: impl Read, needle: &[u8], limit: u64) -> io::Re
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::testing::{refused_addr, serve, settings};
-    use super::*;
-    use crate::target::Target;
-    use std::net::TcpListener;
-    use std::time::Duration;
-
-    #[test]
-    fn a_200_with_the_body_text_is_healthy_and_sends_our_user_agent() {
-        let (url, server) = serve(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nall is OK",
-            1,
-        );
-        let mut s = settings(5000);
-        s.body = Some("OK".into());
-        let target = Target::parse(&url).expect("url");
-        let prober = CheckProber::new(s, &[&target]).expect("prober");
-        assert_eq!(prober.probe(&target).result, Ok(200));
-        let requests = server.join().expect("server");
-        assert!(requests[0].starts_with("GET /health HTTP/1.1"));
-        assert!(
-            requests[0]
-                .to_lowercase()
-                .contains(&format!("user-agent: httpok/{}", env!("CARGO_PKG_VERSION")))
-        );
-    }
-
-    #[test]
-    fn wrong_status_missing_body_and_redirects_fail_with_reasons() {
-        let cases: [(&'static [u8], Failure); 3] = [
-            (
-                b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
-                Failure::Status(500),
-            ),
-            (
-                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-                Failure::BodyMissing("OK".into()),
-            ),
-            (
-                b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n",
-                Failure::Status(302),
-            ),
-        ];
-        for (reply, expected) in cases {
-            let (url, _server) = serve(reply, 1);
-            let mut s = settings(5000);
-            s.body = Some("OK".into());
-            let target = Target::parse(&url).expect("url");
-            let prober = CheckProber::new(s, &[&target]).expect("prober");
-            assert_eq!(prober.probe(&target).result, Err(expected));
-        }
-    }
-
-    #[test]
-    fn a_server_that_never_answers_times_out_near_the_deadline() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let target = Target::parse(&format!("http://{}/", listener.local_addr().expect("addr")))
-            .expect("url");
-        let prober = CheckProber::new(settings(700), &[&target]).expect("prober");
-        let outcome = prober.probe(&target);
-        assert_eq!(
-            outcome.result,
-            Err(Failure::Timeout(Duration::from_millis(700)))
-        );
-        assert!(
-            outcome.latency < Duration::from_secs(5),
-            "{:?}",
-            outcome.latency
-        );
-        drop(listener);
-    }
-
-    #[test]
-    fn a_refused_port_is_retried_until_the_deadline_then_fails() {
-        let target = Target::parse(&format!("http://{}/", refused_addr())).expect("url");
-        let prober = CheckProber::new(settings(1200), &[&target]).expect("prober");
-        let outcome = prober.probe(&target);
-        assert_eq!(outcome.result, Err(Failure::Refused));
-        assert!(
-            outcome.latency >= Duration::from_millis(500),
-            "retried: {:?}",
-            outcome.latency
-        );
-    }
-
-    #[test]
-    fn body_search_crosses_chunk_boundaries_and_respects_the_limit() {
-        let mut body = vec![b'x'; 8190];
-        body.extend_from_slice(b"NEEDLE");
-        assert!(body_contains(&body[..], b"NEEDLE", u64::MAX).expect("read"));
-        assert!(!body_contains(&body[..], b"NEEDLE", 4096).expect("read"));
-        assert!(!body_contains(&b"abc"[..], b"abcd", u64::MAX).expect("read"));
-        let huge = io::repeat(b'y').take(64 * 1024 * 1024);
-        assert!(!body_contains(huge, b"z", 1024 * 1024).expect("read"));
-    }
-}
+mod tests;

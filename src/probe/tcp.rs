@@ -67,22 +67,26 @@ impl CheckProber {
         let mut matcher = expect.matcher();
         let mut chunk = [0u8; 4096];
         let mut read = 0u64;
-        while read < MAX_BODY_SCAN {
+        // A matcher settled without a match (`^\+PONG` after `-ERR`) need not wait for
+        // more: the answer is wrong already.
+        while read < MAX_BODY_SCAN && !matcher.is_settled() {
             stream
                 .set_read_timeout(Some(remaining().ok_or_else(|| timeout.clone())?))
                 .map_err(|_| timeout.clone())?;
             let n = match stream.read(&mut chunk) {
-                Ok(0) => break,
+                // The peer closed: the end of the answer, where a `$` matches.
+                Ok(0) => {
+                    matcher.finish();
+                    break;
+                }
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.classify_io(&e)),
             };
             read += n as u64;
-            if matcher.feed(&chunk[..n]) {
-                return Ok(());
-            }
+            matcher.feed(&chunk[..n]);
         }
-        if matcher.finish() {
+        if matcher.is_matched() {
             return Ok(());
         }
         Err(Failure::ExpectMissing(expect.as_str().to_string()))
@@ -92,9 +96,12 @@ impl CheckProber {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{refused_addr, settings};
+    use super::super::{Pattern, ProbeSettings};
     use super::*;
     use crate::target::Target;
     use std::net::TcpListener;
+    use std::thread::JoinHandle;
+    use std::time::Duration;
 
     #[test]
     fn tcp_checks_pass_on_connect_and_fail_on_refused() {
@@ -115,5 +122,149 @@ mod tests {
             Err(Failure::Dns(msg)) => assert!(msg.contains("httpok-test.invalid"), "{msg}"),
             other => panic!("expected a DNS failure, got {other:?}"),
         }
+    }
+
+    /// A server for one connection on 127.0.0.1:0 that lets `answer` talk to it; its
+    /// target and a handle that gives what `answer` read.
+    fn server(
+        answer: impl FnOnce(&mut TcpStream) -> Vec<u8> + Send + 'static,
+    ) -> (Target, JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let target = Target::parse(&format!("tcp://{}", listener.local_addr().expect("addr")))
+            .expect("target");
+        let handle = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            // No test waits longer: a client that never closes cannot hang the suite.
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .expect("timeout");
+            answer(&mut stream)
+        });
+        (target, handle)
+    }
+
+    /// Reads up to and including the first `\r\n` (or what came before the peer closed).
+    fn read_line(stream: &mut TcpStream) -> Vec<u8> {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while !line.ends_with(b"\r\n") && matches!(stream.read(&mut byte), Ok(1)) {
+            line.push(byte[0]);
+        }
+        line
+    }
+
+    /// Waits until the client closes its end.
+    fn until_closed(stream: &mut TcpStream) {
+        let mut sink = Vec::new();
+        let _ = stream.read_to_end(&mut sink);
+    }
+
+    /// A redis-like server that reads one command, writes `reply` and keeps the
+    /// connection open until the client goes.
+    fn redis(reply: &'static [u8]) -> (Target, JoinHandle<Vec<u8>>) {
+        server(move |stream| {
+            let command = read_line(stream);
+            stream.write_all(reply).expect("reply");
+            until_closed(stream);
+            command
+        })
+    }
+
+    fn ping(timeout_ms: u64) -> ProbeSettings {
+        let mut s = settings(timeout_ms);
+        s.send = Some(b"PING\r\n".to_vec());
+        s.expect = Some(Pattern::new(r"^\+PONG").expect("valid"));
+        s
+    }
+
+    fn probe(target: &Target, s: ProbeSettings) -> Result<u16, Failure> {
+        CheckProber::new(s, &[])
+            .expect("prober")
+            .probe(target)
+            .result
+    }
+
+    #[test]
+    fn a_pong_is_healthy_as_soon_as_it_arrives_and_the_server_got_exactly_ping() {
+        let (target, server) = redis(b"+PONG\r\n");
+        // The server keeps the connection open: waiting for more would time out.
+        assert_eq!(probe(&target, ping(10_000)), Ok(0));
+        assert_eq!(server.join().expect("server"), b"PING\r\n");
+    }
+
+    #[test]
+    fn an_error_answer_fails_at_once_without_waiting_for_the_deadline() {
+        let (target, server) = redis(b"-ERR unknown command\r\n");
+        assert_eq!(
+            probe(&target, ping(10_000)),
+            Err(Failure::ExpectMissing(r"^\+PONG".into()))
+        );
+        assert_eq!(server.join().expect("server"), b"PING\r\n");
+    }
+
+    #[test]
+    fn a_server_that_never_answers_times_out_near_the_deadline() {
+        let (target, server) = server(|stream| {
+            let command = read_line(stream);
+            until_closed(stream);
+            command
+        });
+        let prober = CheckProber::new(ping(700), &[]).expect("prober");
+        let outcome = prober.probe(&target);
+        assert_eq!(
+            outcome.result,
+            Err(Failure::Timeout(Duration::from_millis(700)))
+        );
+        assert!(
+            outcome.latency >= Duration::from_millis(600)
+                && outcome.latency < Duration::from_secs(5),
+            "{:?}",
+            outcome.latency
+        );
+        assert_eq!(server.join().expect("server"), b"PING\r\n");
+    }
+
+    #[test]
+    fn a_server_that_closes_without_answering_gives_no_expected_answer() {
+        // It reads the command first: closing on unread bytes would reset the
+        // connection, a different failure.
+        let (target, _server) = server(read_line);
+        assert_eq!(
+            probe(&target, ping(5000)),
+            Err(Failure::ExpectMissing(r"^\+PONG".into()))
+        );
+        // Nothing sent, and the server closes at once.
+        let (target, _server) = server(|_| Vec::new());
+        let mut s = ping(5000);
+        s.send = None;
+        assert_eq!(
+            probe(&target, s),
+            Err(Failure::ExpectMissing(r"^\+PONG".into()))
+        );
+    }
+
+    #[test]
+    fn a_dollar_matches_where_the_peer_closes() {
+        let (target, _server) = server(|stream| {
+            stream.write_all(b"220 ready\r\nbye").expect("write");
+            Vec::new()
+        });
+        let mut s = settings(5000);
+        s.expect = Some(Pattern::new("bye$").expect("valid"));
+        assert_eq!(probe(&target, s), Ok(0));
+    }
+
+    #[test]
+    fn send_alone_is_healthy_once_written_and_the_server_gets_exactly_those_bytes() {
+        let sent = b"\x00binary\xff\r\nPING\r\n".to_vec();
+        let (target, server) = server(|stream| {
+            let mut all = Vec::new();
+            stream.read_to_end(&mut all).expect("read");
+            all
+        });
+        let mut s = settings(5000);
+        s.send = Some(sent.clone());
+        assert_eq!(probe(&target, s), Ok(0));
+        assert_eq!(server.join().expect("server"), sent);
     }
 }
