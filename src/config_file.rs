@@ -240,7 +240,16 @@ impl<'a> Source<'a> {
             let value = value.get_ref();
             let problem = |p: String| format!("{at}: {key}: {p}");
             match key {
-                "name" => name = Some(values::string(value, "a string").map_err(problem)?),
+                "name" => {
+                    let text = values::string(value, "a string").map_err(problem)?;
+                    // It labels log lines, which are one line each.
+                    if text.is_empty() || text.chars().any(char::is_control) {
+                        return Err(problem(
+                            "must be a non-empty name on one line, e.g. \"web\"".into(),
+                        ));
+                    }
+                    name = Some(text);
+                }
                 "program" => programs = values::programs(value).map_err(problem)?,
                 "url" => {
                     let raw = values::string(value, "a URL (a string)").map_err(problem)?;

@@ -29,6 +29,10 @@ fn every_error_names_the_file_the_line_and_the_key() {
             "httpok.toml:3: unknown key \"bdy\" in [[check]] (known: name, program, url, exec, timeout, ",
         ),
         (
+            in_check("name = \"a\\nb\""),
+            "httpok.toml:3: name: must be a non-empty name on one line",
+        ),
+        (
             in_check("body-regex = 'x'"),
             "httpok.toml:3: unknown key \"body-regex\" in [[check]]",
         ),
