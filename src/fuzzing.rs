@@ -161,6 +161,42 @@ impl Supervisor for Unreachable {
     }
 }
 
+/// A `--config` file, as arbitrary bytes, read and every check resolved as the command
+/// line does (less `cacert`, which would read a file).
+///
+/// Invariants: nothing panics; every error is one line that names the file.
+pub fn config_file(data: &[u8]) {
+    let path = std::path::Path::new("fuzz.toml");
+    let one_line = |e: &str| {
+        assert!(
+            !e.contains('\n') && !e.contains('\r'),
+            "not one line: {e:?}"
+        );
+        assert!(e.starts_with("fuzz.toml"), "does not name the file: {e:?}");
+    };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match crate::config_file::parse(path, text) {
+        Ok(file) => {
+            let mut defaults = file.defaults;
+            defaults.cacert = None;
+            if let Err(e) = defaults.resolve() {
+                one_line(&e);
+            }
+            for check in file.checks {
+                let mut own = check.settings;
+                own.cacert = None;
+                if let Err(e) = own.over(&defaults).resolve() {
+                    one_line(&e);
+                }
+                let _ = check.target.to_string();
+            }
+        }
+        Err(e) => one_line(&e),
+    }
+}
+
 /// A reply from supervisord's XML-RPC server: a whole HTTP reply or a bare body.
 ///
 /// Invariants: nothing panics; a 200's body is the tail of the reply; any value that

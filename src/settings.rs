@@ -138,7 +138,8 @@ impl Layer {
             given
                 .as_ref()
                 .map(|g| {
-                    Pattern::new(&g.value).map_err(|e| format!("{} {e}", g.origin.naming(key)))
+                    Pattern::new(&g.value)
+                        .map_err(|e| format!("{} {}", g.origin.naming(key), one_line(&e)))
                 })
                 .transpose()
         };
@@ -301,6 +302,21 @@ impl Layer {
     }
 }
 
+/// regex's syntax errors draw the pattern with a caret under the fault, over several
+/// lines; a usage error is one: the first line and the last (what is wrong).
+fn one_line(message: &str) -> String {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    match lines.next_back() {
+        Some(last) => format!(
+            "{} {}",
+            first.trim_end_matches("regex parse error:").trim_end(),
+            last.trim_start_matches("error: ")
+        ),
+        None => first.to_string(),
+    }
+}
+
 /// `send`'s escapes: `\r`, `\n`, `\t` and `\\`; any other backslash is an error.
 pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(text.len());
@@ -385,6 +401,9 @@ pub fn describe_differences(settings: &Settings) -> Vec<String> {
         add(true, format!("body_not_regex={:?}", re.as_str()));
     }
     for (name, value) in &p.headers {
+        let secret = ["authorization", "proxy-authorization", "cookie"]
+            .contains(&name.to_ascii_lowercase().as_str());
+        let value = if secret { "***" } else { value.as_str() };
         add(true, format!("header={:?}", format!("{name}: {value}")));
     }
     if let Some(send) = &p.send {

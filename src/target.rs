@@ -99,6 +99,45 @@ impl Target {
     }
 }
 
+/// Words after which a command's next argument is a secret (`--password PW`).
+const SECRET_FLAGS: [&str; 6] = [
+    "--password",
+    "--pass",
+    "--passwd",
+    "--secret",
+    "--token",
+    "--api-key",
+];
+/// Names whose `NAME=VALUE` value is a secret (`--password=PW`, `PGPASSWORD=PW`).
+const SECRET_NAMES: [&str; 5] = ["password", "passwd", "secret", "token", "api-key"];
+
+/// An exec check's argv as logs show it: URLs without credentials, and the values of
+/// arguments that look like secrets as `***`. A heuristic: a check that needs a
+/// secret should read it from a file (`~/.pgpass`, `--defaults-file`).
+fn shown_argv(argv: &[String]) -> Vec<String> {
+    let mut shown = Vec::with_capacity(argv.len());
+    let mut hide_next = false;
+    for arg in argv {
+        let lower = arg.to_ascii_lowercase();
+        if hide_next {
+            shown.push("***".to_string());
+            hide_next = false;
+            continue;
+        }
+        hide_next = SECRET_FLAGS.contains(&lower.as_str());
+        let secret_value = lower.split_once('=').is_some_and(|(name, _)| {
+            SECRET_NAMES
+                .iter()
+                .any(|s| name.trim_start_matches('-').ends_with(s))
+        });
+        match arg.split_once('=') {
+            Some((name, _)) if secret_value => shown.push(format!("{name}=***")),
+            _ => shown.push(redact(arg)),
+        }
+    }
+    shown
+}
+
 /// What marks a command check where a URL may stand.
 pub const EXEC_PREFIX: &str = "exec:";
 
@@ -127,7 +166,7 @@ impl fmt::Display for Target {
                 let socket = percent_encode(socket.as_os_str().as_bytes(), SOCKET_PATH_KEPT);
                 write!(f, "http+unix://{socket}{path}")
             }
-            Target::Exec { argv } => write!(f, "{EXEC_PREFIX}{}", argv.join(" ")),
+            Target::Exec { argv } => write!(f, "{EXEC_PREFIX}{}", shown_argv(argv).join(" ")),
         }
     }
 }
@@ -304,6 +343,22 @@ mod tests {
         assert!(Target::parse("exec:").is_err());
         assert!(Target::parse("exec:   ").is_err());
         assert!(Target::exec(vec![String::new()]).is_err());
+    }
+
+    #[test]
+    fn exec_targets_hide_what_looks_like_a_secret() {
+        let t = Target::parse(
+            "exec:/usr/bin/check --password hunter2 --token=abc PGPASSWORD=pw \
+             http://u:pw2@h/ --user bob",
+        )
+        .expect("parses");
+        let shown = t.to_string();
+        assert_eq!(
+            shown,
+            "exec:/usr/bin/check --password *** --token=*** PGPASSWORD=*** http://***@h/ \
+             --user bob"
+        );
+        assert!(!format!("{t:?}").contains("hunter2"));
     }
 
     #[test]

@@ -204,6 +204,66 @@ fn many_services_example_watches_every_service_from_one_listener() {
 }
 
 #[test]
+fn config_file_example_judges_each_service_by_its_own_check() {
+    let (web, api, worker, redis) = (free_port(), free_port(), free_port(), free_port());
+    // Redis' side of the redis check: PING in, +PONG out (the program named "redis"
+    // is a web app here; only the answer matters to a healthy round).
+    let pong = std::net::TcpListener::bind(("127.0.0.1", redis)).expect("bind redis port");
+    serve_each(pong, |mut stream| {
+        use std::io::{Read, Write};
+        let mut buf = [0u8; 64];
+        if stream
+            .read(&mut buf)
+            .is_ok_and(|n| buf[..n].starts_with(b"PING\r\n"))
+        {
+            let _ = stream.write_all(b"+PONG\r\n");
+        }
+    });
+    let checks_dir = TempDir::new("config-file-example");
+    let checks = checks_dir.join("checks.toml");
+    let toml = example(
+        "config-file.toml",
+        &[
+            ("127.0.0.1:8000", format!("127.0.0.1:{web}")),
+            ("127.0.0.1:8001", format!("127.0.0.1:{api}")),
+            ("127.0.0.1:6379", format!("127.0.0.1:{redis}")),
+            ("\"/usr/bin/pg_isready\"", "\"/bin/true\"".to_string()),
+        ],
+    );
+    fs::write(&checks, toml).expect("write checks.toml");
+    let text = example(
+        "config-file.conf",
+        &[("/etc/httpok/checks.toml", checks.display().to_string())],
+    );
+    let sup = start(
+        SupervisorConfig::new(),
+        vec![
+            webapp_program("web", &format!("--port {web}"), "ok"),
+            webapp_program("app", &format!("--port {api}"), "ok"),
+            webapp_program("worker", &format!("--port {worker}"), "ok"),
+            "[group:api]\nprograms=app,worker\n".to_string(),
+            webapp_program("redis", &format!("--port {}", free_port()), "ok"),
+            webapp_program("postgresql", &format!("--port {}", free_port()), "ok"),
+            text,
+        ],
+    );
+    let pids: Vec<(&str, u32)> = ["web", "api:app", "api:worker", "redis", "postgresql"]
+        .into_iter()
+        .map(|name| (name, sup.wait_running(name, T)))
+        .collect();
+    let log = assert_listener_works(&sup, "httpok", "httpok.log");
+    assert!(log.contains("4 check(s)"), "{log}");
+    assert!(complaints(&log).is_empty(), "{log}");
+    for (name, pid) in pids {
+        assert_eq!(sup.pid(name), Some(pid), "healthy {name} was restarted");
+    }
+    // web's check sends its Host header: the app logged the request, and the site
+    // answered 200 with "OK" (the app's body is "hello httpok OK").
+    let web_log = read_file_lossy(sup.path("web.err.log"));
+    assert!(web_log.contains("GET /health"), "{web_log}");
+}
+
+#[test]
 fn gunicorn_example_probes_an_app_on_a_unix_socket() {
     let sockets = SocketDir::new();
     let socket = sockets.path("gunicorn.sock");

@@ -67,3 +67,8 @@ fn the_captured_seeds_decode_as_supervisord_meant_them() {
         .expect_err("a fault");
     assert_eq!(fault.name(), "BAD_NAME");
 }
+
+#[test]
+fn every_config_file_seed_passes_the_config_file_harness() {
+    replay("config_file", httpok::fuzzing::config_file);
+}

@@ -135,6 +135,7 @@ fn man_page() -> Vec<u8> {
         written(command_line()),
         written(urls()),
         generated(Man::render_options_section),
+        written(config_file()),
         written(examples()),
         written(environment()),
         written(exit_status()),
@@ -370,11 +371,75 @@ fn urls() -> Roff {
         "HTTP over a unix-domain socket (gunicorn, uwsgi), with the socket path \
          percent-encoded: /run/app.sock is %2Frun%2Fapp.sock.",
     );
+    item(
+        &mut r,
+        "exec:COMMAND ARGS",
+        "A command, split on spaces and run without a shell, in its own process group, \
+         with httpok's environment less supervisord's credentials: healthy when it exits \
+         0 within the timeout (-t). At the timeout its whole process group is killed. The \
+         failure reason gives its exit status and the last line it wrote, e.g. \
+         --check 'db=exec:/usr/bin/pg_isready -q'.",
+    );
     paragraph(
         &mut r,
         [roman(
             "In supervisord.conf, write every % as %%: supervisord expands %(name)s in \
              command=. So a socket URL there reads http+unix://%%2Frun%%2Fapp.sock/health.",
+        )],
+    );
+    r
+}
+
+/// --config: the TOML file, its layers and its keys.
+fn config_file() -> Roff {
+    let mut r = section("CONFIG FILE");
+    r.text([
+        bold("--config"),
+        roman(
+            " FILE reads checks from a TOML file. Its top-level keys are defaults for \
+             every check; a flag given on the command line overrides a top-level key; a \
+             check's own key overrides both. It mixes with --check and URLs. ",
+        ),
+        bold("--check-config"),
+        roman(
+            " reads and checks everything, prints the effective checks one per line and \
+             exits 0, or exits 2 with the error (FILE:LINE: key ...). For example:",
+        ),
+    ]);
+    literal(
+        &mut r,
+        &[
+            "timeout = 5",
+            "failures = 3",
+            "[[check]]",
+            "program = \"web\"            # a namespec, or a list: [\"web\", \"api:*\"]",
+            "url = \"http://127.0.0.1:8080/health\"",
+            "codes = [\"2xx\"]",
+            "body = \"OK\"",
+            "headers = { Host = \"app.example\" }",
+            "[[check]]",
+            "program = \"redis\"",
+            "url = \"tcp://127.0.0.1:6379\"",
+            "send = \"PING\\r\\n\"",
+            "expect = '^\\+PONG'",
+            "[[check]]",
+            "program = \"db\"",
+            "exec = [\"/usr/bin/pg_isready\", \"-q\"]",
+            "interval = 30",
+        ],
+    );
+    paragraph(
+        &mut r,
+        [roman(
+            "A check's keys: name (its label in logs and metrics; default its URL), \
+             program, one of url and exec, and the settings. The settings, also allowed at \
+             the top level: timeout, codes (200, \"2xx\", \"200-399\"), body, body_regex, \
+             body_not_regex, headers, method and cacert (http checks), insecure, send and \
+             expect (tcp checks), failures, successes, grace, interval, max_restarts and \
+             restart_window. Unknown keys, wrong types and bad values are errors naming \
+             the file, line and key. A program named by several checks is judged by the \
+             most careful of them: the longest grace, the most successes, the strictest \
+             restart limit.",
         )],
     );
     r

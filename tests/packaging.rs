@@ -396,7 +396,10 @@ fn promised_common() -> Vec<String> {
     .map(String::from)
     .to_vec();
     // Every example in the tree, under its own name.
-    for file in expand("examples/*.conf") {
+    for file in expand("examples/*.conf")
+        .into_iter()
+        .chain(expand("examples/*.toml"))
+    {
         let name = file.rsplit('/').next().expect("file name");
         paths.push(format!("/usr/share/doc/httpok/examples/{name}"));
     }

@@ -56,9 +56,9 @@ fn errors_name_the_flag_or_the_file_line_and_key() {
         body_regex: Some(Given::new("(".into(), file(5))),
         ..Layer::default()
     });
-    assert!(
-        e.starts_with("httpok.toml:5: body_regex \"(\" is not a valid"),
-        "{e}"
+    assert_eq!(
+        e,
+        "httpok.toml:5: body_regex \"(\" is not a valid regular expression: unclosed group"
     );
     let e = bad(Layer {
         body: Some(Given::new("OK".into(), file(2))),
@@ -135,4 +135,23 @@ fn only_settings_that_differ_from_the_defaults_are_described() {
     };
     let described = describe_differences(&layer.resolve().expect("valid"));
     assert_eq!(described, vec!["codes=2xx", "interval=30"]);
+}
+
+#[test]
+fn described_headers_hide_credentials() {
+    let layer = Layer {
+        headers: Some(Given::new(
+            vec![
+                ("Authorization".into(), "Bearer s3cret".into()),
+                ("Host".into(), "app.example".into()),
+            ],
+            file(1),
+        )),
+        ..Layer::default()
+    };
+    let described = describe_differences(&layer.resolve().expect("valid")).join(" ");
+    assert_eq!(
+        described,
+        "header=\"Authorization: ***\" header=\"Host: app.example\""
+    );
 }
