@@ -67,11 +67,16 @@ impl CheckProber {
         let mut matcher = expect.matcher();
         let mut chunk = [0u8; 4096];
         let mut read = 0u64;
+        let missing = || Failure::ExpectMissing(expect.as_str().to_string());
         // A matcher settled without a match (`^\+PONG` after `-ERR`) need not wait for
         // more: the answer is wrong already.
         while read < MAX_BODY_SCAN && !matcher.is_settled() {
+            // Once the peer has answered, the deadline ends the wait for a match: a
+            // server that answers and keeps the connection open (redis does) did not
+            // time out, it answered something else.
+            let out_of_time = |read: u64| if read > 0 { missing() } else { timeout.clone() };
             stream
-                .set_read_timeout(Some(remaining().ok_or_else(|| timeout.clone())?))
+                .set_read_timeout(Some(remaining().ok_or_else(|| out_of_time(read))?))
                 .map_err(|_| timeout.clone())?;
             let n = match stream.read(&mut chunk) {
                 // The peer closed: the end of the answer, where a `$` matches.
@@ -81,7 +86,12 @@ impl CheckProber {
                 }
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.classify_io(&e)),
+                Err(e) => {
+                    return Err(match self.classify_io(&e) {
+                        Failure::Timeout(_) => out_of_time(read),
+                        other => other,
+                    });
+                }
             };
             read += n as u64;
             matcher.feed(&chunk[..n]);
@@ -89,7 +99,7 @@ impl CheckProber {
         if matcher.is_matched() {
             return Ok(());
         }
-        Err(Failure::ExpectMissing(expect.as_str().to_string()))
+        Err(missing())
     }
 }
 
@@ -112,6 +122,48 @@ mod tests {
         let prober = CheckProber::new(settings(600), &[]).expect("prober");
         assert!(prober.probe(&open).result.is_ok());
         assert_eq!(prober.probe(&closed).result, Err(Failure::Refused));
+    }
+
+    /// A peer that reads a line, answers `reply` and keeps the connection open.
+    fn answer_and_hold(reply: &'static [u8]) -> (Target, thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let target =
+            Target::parse(&format!("tcp://{}", listener.local_addr().expect("addr"))).expect("url");
+        let server = thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut line = [0u8; 64];
+            let _ = stream.read(&mut line);
+            let _ = stream.write_all(reply);
+            // Held open until the prober hangs up.
+            let _ = stream.read(&mut line);
+        });
+        (target, server)
+    }
+
+    #[test]
+    fn an_answer_that_does_not_match_is_said_so_even_when_the_peer_keeps_it_open() {
+        let mut s = settings(600);
+        s.send = Some(b"PING\r\n".to_vec());
+        s.expect = Some(crate::probe::Pattern::new(r"^\+PONG").expect("pattern"));
+        let (target, server) = answer_and_hold(b"-ERR LOADING\r\n");
+        let prober = CheckProber::new(s.clone(), &[]).expect("prober");
+        assert_eq!(
+            prober.probe(&target).result,
+            Err(Failure::ExpectMissing(r"^\+PONG".into()))
+        );
+        server.join().expect("server");
+        // Nothing answered at all: that is a timeout.
+        let (target, server) = answer_and_hold(b"");
+        assert_eq!(
+            prober.probe(&target).result,
+            Err(Failure::Timeout(Duration::from_millis(600)))
+        );
+        server.join().expect("server");
+        let (target, server) = answer_and_hold(b"+PONG\r\n");
+        assert_eq!(prober.probe(&target).result, Ok(0));
+        server.join().expect("server");
     }
 
     #[test]

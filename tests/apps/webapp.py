@@ -9,8 +9,14 @@ MODE (what GET / does):
     nobody           200, body without the expected word ("hello")
     slowstart:SECS   not listening for SECS seconds after start, then ok
     hang             accepts connections but never answers
-    mode-file:PATH   reads the mode (one of the above but slowstart/mode-file)
-                     from PATH on each request; missing or empty file => ok
+    slow:SECS        waits SECS seconds, then answers as ok
+    nocontent        204, no body
+    traceback        200, body "Traceback (most recent call last): ..."
+    broken-once:PATH the first process started with it (the one that creates
+                     PATH) is in mode error; every later one (PATH exists) is ok
+    mode-file:PATH   reads the mode (one of the above but slowstart, broken-once
+                     and mode-file) from PATH on each request; missing or empty
+                     file => ok
 
 Any path is served the same way. Each request is logged to stderr, and the pid
 is printed to stderr at startup. SIGTERM exits cleanly with status 0.
@@ -27,6 +33,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 OK_BODY = b"hello httpok OK\n"
 NOBODY_BODY = b"hello\n"
+TRACEBACK_BODY = (
+    b"<h1>Internal error</h1>\n<pre>Traceback (most recent call last):\n"
+    b'  File "app.py", line 1, in <module>\nZeroDivisionError</pre>\n'
+)
 
 
 def log(msg):
@@ -47,6 +57,15 @@ def current_mode(mode):
     return mode
 
 
+def broken_once(path):
+    """error for the process that creates PATH, ok for every later one."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return "error"
+    except FileExistsError:
+        return "ok"
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "httpok-webapp/1"
     protocol_version = "HTTP/1.0"
@@ -56,10 +75,17 @@ class Handler(BaseHTTPRequestHandler):
         log("%s %s mode=%s" % (self.command, self.path, mode))
         if mode == "hang":
             threading.Event().wait()  # never answer; daemon thread dies with us
+        if mode.startswith("slow:"):
+            time.sleep(float(mode.split(":", 1)[1]))
+            mode = "ok"
         if mode == "error":
             self.reply(500, b"internal error\n")
         elif mode == "nobody":
             self.reply(200, NOBODY_BODY)
+        elif mode == "nocontent":
+            self.reply(204, b"")
+        elif mode == "traceback":
+            self.reply(200, TRACEBACK_BODY)
         else:
             if mode != "ok":
                 log("unknown mode %r, serving ok" % mode)
@@ -69,10 +95,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, code, body):
         self.send_response(code)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
+        if code != 204:  # a 204 has no body, so no Content-Type or -Length either
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and body:
             self.wfile.write(body)
 
     def log_message(self, fmt, *args):
@@ -109,6 +136,10 @@ def main():
     args = ap.parse_args()
 
     log("pid %d starting, mode=%s" % (os.getpid(), args.mode))
+    mode = args.mode
+    if mode.startswith("broken-once:"):
+        mode = broken_once(mode[len("broken-once:"):])
+        log("broken-once: this process is in mode %s" % mode)
 
     def on_term(signum, frame):
         log("SIGTERM, exiting")
@@ -130,7 +161,7 @@ def main():
         server = UnixServer(args.unix, Handler)
     else:
         server = TCPServer(("127.0.0.1", args.port), Handler)
-    server.mode = args.mode
+    server.mode = mode
     log("listening on %s" % (args.unix or "127.0.0.1:%d" % args.port))
     server.serve_forever()
 

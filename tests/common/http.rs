@@ -7,8 +7,8 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -78,15 +78,31 @@ pub fn http_get_unix(
 /// Reads one request head, up to its blank line; false if the peer hung up (or the
 /// read failed) first, as a `tcp://` probe does.
 pub fn read_head(stream: &mut TcpStream) -> bool {
+    read_head_text(stream).is_some()
+}
+
+/// Reads one request head, up to its blank line, and returns it (lossy UTF-8); None
+/// if the peer hung up (or the read failed) first.
+pub fn read_head_text(stream: &mut TcpStream) -> Option<String> {
     let mut seen = Vec::new();
     let mut byte = [0u8; 1];
     while !seen.ends_with(b"\r\n\r\n") {
         match stream.read(&mut byte) {
             Ok(1) => seen.push(byte[0]),
-            _ => return false,
+            _ => return None,
         }
     }
-    true
+    Some(String::from_utf8_lossy(&seen).into_owned())
+}
+
+/// The values of every `name` header in a request head (name matched in any case).
+pub fn header_values(head: &str, name: &str) -> Vec<String> {
+    head.lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().to_string())
+        .collect()
 }
 
 /// Serves every connection to `listener` with `reply`, each on its own thread (so a
@@ -101,13 +117,15 @@ pub fn serve_each(listener: TcpListener, reply: impl Fn(TcpStream) + Send + Sync
     });
 }
 
-/// Answers every request with `HTTP/1.0 STATUS` and the body "OK", and counts them
-/// (a connection that sends no request, such as a `tcp://` probe's, is not counted).
-/// The status can be switched while it runs; it serves as long as the test process.
+/// Answers every request with `HTTP/1.0 STATUS` and the body "OK", and counts and
+/// keeps them (a connection that sends no request, such as a `tcp://` probe's, is not
+/// counted). The status can be switched while it runs; it serves as long as the test
+/// process.
 pub struct StatusServer {
     port: u16,
     status: Arc<AtomicU16>,
     requests: Arc<AtomicUsize>,
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl StatusServer {
@@ -126,13 +144,16 @@ impl StatusServer {
             port,
             status: Arc::new(AtomicU16::new(status)),
             requests: Arc::new(AtomicUsize::new(0)),
+            heads: Arc::new(Mutex::new(Vec::new())),
         };
         let (status, requests) = (Arc::clone(&server.status), Arc::clone(&server.requests));
+        let heads = Arc::clone(&server.heads);
         serve_each(listener, move |mut conn| {
             let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            if !read_head(&mut conn) {
+            let Some(head) = read_head_text(&mut conn) else {
                 return;
-            }
+            };
+            heads.lock().unwrap_or_else(|e| e.into_inner()).push(head);
             requests.fetch_add(1, Ordering::SeqCst);
             let status = status.load(Ordering::SeqCst);
             let _ = write!(
@@ -155,5 +176,10 @@ impl StatusServer {
     /// Requests answered so far.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// The head (request line and headers) of every request so far, in arrival order.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

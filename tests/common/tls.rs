@@ -31,7 +31,8 @@ const CA_CONFIG: &str = "[ca]\ndefault_ca = ca_default\n[ca_default]\ndatabase =
 
 /// Files written into one dir: a CA (`ca.pem`), one leaf key (`leaf.key`) and two
 /// certificates for it signed by the CA, for 127.0.0.1 and localhost: `valid.pem`
-/// (valid now) and `expired.pem` (expired in 2020).
+/// (valid now) and `expired.pem` (expired in 2020). [`Certs::valid_for`] signs more,
+/// each valid for so many days from now.
 pub struct Certs {
     dir: PathBuf,
 }
@@ -75,6 +76,58 @@ impl Certs {
             ]
             .concat(),
         );
+    }
+
+    /// Signs `valid-DAYSd.pem`, valid from now for `days` days (a certificate about to
+    /// expire); returns its file name, for [`TlsApp::start`].
+    #[track_caller]
+    pub fn valid_for(&self, days: u32) -> String {
+        let name = format!("valid-{days}d.pem");
+        let (days, serial) = (days.to_string(), (100 + days).to_string());
+        self.openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            &serial,
+            "-days",
+            &days,
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            &name,
+        ]);
+        name
+    }
+
+    /// A certificate's notAfter in unix seconds (`openssl x509 -enddate`, read by
+    /// `date`).
+    #[track_caller]
+    pub fn not_after(&self, cert: &str) -> i64 {
+        let (code, out) = run_with_timeout(
+            Command::new("/usr/bin/openssl")
+                .args(["x509", "-noout", "-enddate", "-in", cert])
+                .current_dir(&self.dir),
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "openssl x509 -enddate: {out}");
+        let date = out
+            .trim()
+            .strip_prefix("notAfter=")
+            .unwrap_or_else(|| panic!("no notAfter= in {out:?}"));
+        let (code, out) = run_with_timeout(
+            Command::new("date").args(["-u", "-d", date, "+%s"]),
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "date -d {date:?}: {out}");
+        out.trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("date printed {out:?}: {e}"))
     }
 
     fn sign_valid(&self) {
