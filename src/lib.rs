@@ -63,6 +63,8 @@ pub mod status;
 pub mod status_client;
 pub mod supervisor;
 pub mod target;
+#[cfg(test)]
+mod test_dir;
 pub mod ticks;
 pub mod unix_transport;
 pub mod watcher;

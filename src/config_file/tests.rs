@@ -1,8 +1,6 @@
 //! The file's shape: every key where it may stand and each value's line. The errors are
 //! in `tests/errors.rs`; the file through the whole command line in `tests/cli.rs`.
 
-use std::path::PathBuf;
-
 use super::*;
 use crate::settings::Given;
 
@@ -45,11 +43,8 @@ fn read(text: &str) -> FileConfig {
 }
 
 /// A fresh directory in the temp dir, named for the test that asks.
-pub(super) fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("httpok-config-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+pub(super) fn temp_dir(name: &str) -> crate::test_dir::TestDir {
+    crate::test_dir::TestDir::new(&format!("config-{name}"))
 }
 
 #[test]

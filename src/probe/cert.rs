@@ -322,16 +322,13 @@ mod tests {
     use super::*;
     use std::io::BufRead;
     use std::net::TcpListener;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::process::{Child, Command, Stdio};
     use std::time::SystemTime;
 
-    /// A fresh dir for one test's files.
-    fn dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("httpok-cert-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        dir
+    /// A fresh dir for one test's files, removed at its end.
+    fn dir(tag: &str) -> crate::test_dir::TestDir {
+        crate::test_dir::TestDir::new(&format!("cert-{tag}"))
     }
 
     /// Runs /usr/bin/openssl in `dir`; its stdout, or a panic with its stderr.

@@ -10,12 +10,14 @@ use crate::check_config::describe;
 use crate::cli::{Request, parse_command_line};
 use crate::config::Config;
 use crate::selection::Selection;
+use crate::test_dir::TestDir;
 
-/// `text` as `httpok.toml` in a directory of its own.
-fn write(name: &str, text: &str) -> PathBuf {
-    let path = temp_dir(name).join("httpok.toml");
+/// `text` as `httpok.toml` in a directory of its own (removed when the first is dropped).
+fn write(name: &str, text: &str) -> (TestDir, PathBuf) {
+    let dir = temp_dir(name);
+    let path = dir.join("httpok.toml");
     std::fs::write(&path, text).expect("write the config file");
-    path
+    (dir, path)
 }
 
 /// `httpok --server-url ... --config FILE FLAGS...`, as main() reads it.
@@ -52,7 +54,7 @@ url = 'http://127.0.0.1:9000/'
 
 #[test]
 fn a_checks_key_beats_a_flag_which_beats_the_top_level_which_beats_the_default() {
-    let file = write("precedence", TWO_CHECKS);
+    let (_dir, file) = write("precedence", TWO_CHECKS);
     let timeouts = |config: &Config| -> Vec<Duration> {
         config.checks.iter().map(|c| c.probe.timeout).collect()
     };
@@ -76,17 +78,17 @@ fn a_checks_key_beats_a_flag_which_beats_the_top_level_which_beats_the_default()
 
 #[test]
 fn a_value_the_settings_refuse_is_named_by_the_files_line() {
-    let file = write("value-error", &format!("{TWO_CHECKS}timeout = -1\n"));
+    let (_dir, file) = write("value-error", &format!("{TWO_CHECKS}timeout = -1\n"));
     let e = run(&file, &["-t", "2"]).expect_err("a negative timeout");
     let want = format!("{}:12: timeout must be", file.display());
     assert!(e.starts_with(&want), "{e}\nwant {want}");
 
-    let file = write("wrong-kind", &format!("{TWO_CHECKS}send = 'PING'\n"));
+    let (_dir, file) = write("wrong-kind", &format!("{TWO_CHECKS}send = 'PING'\n"));
     let e = run(&file, &[]).expect_err("send in an http check");
     let want = format!("{}:12: send applies to tcp:// checks only", file.display());
     assert!(e.starts_with(&want), "{e}\nwant {want}");
 
-    let file = write(
+    let (_dir, file) = write(
         "top-level-error",
         "failures = 0\n[[check]]\nurl = 'http://h/'\n",
     );
@@ -97,7 +99,7 @@ fn a_value_the_settings_refuse_is_named_by_the_files_line() {
 
 #[test]
 fn a_file_mixes_with_check_flags_and_urls() {
-    let file = write("mixed", TWO_CHECKS);
+    let (_dir, file) = write("mixed", TWO_CHECKS);
     let config = run(
         &file,
         &[
@@ -132,7 +134,7 @@ fn a_file_mixes_with_check_flags_and_urls() {
 
 #[test]
 fn check_config_accepts_the_issues_example() {
-    let file = write("issue-example", ISSUE_EXAMPLE);
+    let (_dir, file) = write("issue-example", ISSUE_EXAMPLE);
     let argv = [
         "httpok",
         "--check-config",
