@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use crate::config::{CheckSpec, Config};
 use crate::selection::Selection;
-use crate::settings::{Settings, describe_differences};
+use crate::settings::{Layer, Settings};
 
 /// One line per check: name, programs, targets, and every setting that differs from
 /// httpok's defaults.
@@ -40,4 +40,119 @@ pub fn print(config: &Config, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "{}", describe(check))?;
     }
     out.flush()
+}
+
+/// What `--check-config` prints after a check: every setting that differs from the
+/// defaults, `key=value`.
+pub fn describe_differences(settings: &Settings) -> Vec<String> {
+    let defaults = Layer::default().resolve().ok();
+    let Some(d) = defaults else {
+        return Vec::new();
+    };
+    let (p, q) = (&settings.probe, &settings.policy);
+    let mut out = Vec::new();
+    let mut add = |differs: bool, text: String| {
+        if differs {
+            out.push(text);
+        }
+    };
+    add(
+        p.timeout != d.probe.timeout,
+        format!("timeout={}", p.timeout.as_secs_f64()),
+    );
+    add(p.codes != d.probe.codes, format!("codes={}", p.codes));
+    add(p.method != d.probe.method, format!("method={}", p.method));
+    if let Some(body) = &p.body {
+        add(true, format!("body={body:?}"));
+    }
+    if let Some(re) = &p.body_regex {
+        add(true, format!("body_regex={:?}", re.as_str()));
+    }
+    if let Some(re) = &p.body_not_regex {
+        add(true, format!("body_not_regex={:?}", re.as_str()));
+    }
+    for (name, value) in &p.headers {
+        let secret = ["authorization", "proxy-authorization", "cookie"]
+            .contains(&name.to_ascii_lowercase().as_str());
+        let value = if secret { "***" } else { value.as_str() };
+        add(true, format!("header={:?}", format!("{name}: {value}")));
+    }
+    if let Some(send) = &p.send {
+        add(true, format!("send={:?}", String::from_utf8_lossy(send)));
+    }
+    if let Some(re) = &p.expect {
+        add(true, format!("expect={:?}", re.as_str()));
+    }
+    if let Some(path) = &p.cacert {
+        add(true, format!("cacert={}", path.display()));
+    }
+    add(p.insecure, "insecure".into());
+    add(
+        q.failures != d.policy.failures,
+        format!("failures={}", q.failures),
+    );
+    add(
+        q.successes != d.policy.successes,
+        format!("successes={}", q.successes),
+    );
+    add(
+        q.grace != d.policy.grace,
+        format!("grace={}", q.grace.as_secs()),
+    );
+    if let Some(interval) = q.interval {
+        add(true, format!("interval={}", interval.as_secs()));
+    }
+    if let Some((k, window)) = q.max_restarts {
+        add(
+            true,
+            format!("max_restarts={k} restart_window={}", window.as_secs()),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Given, Origin};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn file(line: usize) -> Origin {
+        Origin::File {
+            path: Arc::from(Path::new("httpok.toml")),
+            line,
+        }
+    }
+
+    #[test]
+    fn described_headers_hide_credentials() {
+        let layer = Layer {
+            headers: Some(Given::new(
+                vec![
+                    ("Authorization".into(), "Bearer s3cret".into()),
+                    ("Host".into(), "app.example".into()),
+                ],
+                file(1),
+            )),
+            ..Layer::default()
+        };
+        let described = describe_differences(&layer.resolve().expect("valid")).join(" ");
+        assert_eq!(
+            described,
+            "header=\"Authorization: ***\" header=\"Host: app.example\""
+        );
+    }
+    #[test]
+    fn only_settings_that_differ_from_the_defaults_are_described() {
+        assert!(describe_differences(&Layer::default().resolve().expect("defaults")).is_empty());
+        let layer = Layer {
+            codes: Some(Given::new(vec!["2xx".into()], file(1))),
+            interval: Some(Given::new(30, file(2))),
+            failures: Some(Given::new(1, file(3))),
+            ..Layer::default()
+        };
+        let described = describe_differences(&layer.resolve().expect("valid"));
+        assert_eq!(described, vec!["codes=2xx", "interval=30"]);
+    }
 }

@@ -123,35 +123,3 @@ fn send_escapes_are_decoded() {
     assert!(unescape("x\\").is_err());
     assert!(unescape("\\x41").is_err());
 }
-
-#[test]
-fn only_settings_that_differ_from_the_defaults_are_described() {
-    assert!(describe_differences(&Layer::default().resolve().expect("defaults")).is_empty());
-    let layer = Layer {
-        codes: Some(Given::new(vec!["2xx".into()], file(1))),
-        interval: Some(Given::new(30, file(2))),
-        failures: Some(Given::new(1, file(3))),
-        ..Layer::default()
-    };
-    let described = describe_differences(&layer.resolve().expect("valid"));
-    assert_eq!(described, vec!["codes=2xx", "interval=30"]);
-}
-
-#[test]
-fn described_headers_hide_credentials() {
-    let layer = Layer {
-        headers: Some(Given::new(
-            vec![
-                ("Authorization".into(), "Bearer s3cret".into()),
-                ("Host".into(), "app.example".into()),
-            ],
-            file(1),
-        )),
-        ..Layer::default()
-    };
-    let described = describe_differences(&layer.resolve().expect("valid")).join(" ");
-    assert_eq!(
-        described,
-        "header=\"Authorization: ***\" header=\"Host: app.example\""
-    );
-}

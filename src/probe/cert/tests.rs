@@ -1,0 +1,330 @@
+//! Reading certificates: the DER walk on certificates openssl makes, every prefix and
+//! malformed input, and live handshakes against openssl s_server.
+
+use super::*;
+use std::io::BufRead;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::SystemTime;
+
+/// A fresh dir for one test's files, removed at its end.
+fn dir(tag: &str) -> crate::test_dir::TestDir {
+    crate::test_dir::TestDir::new(&format!("cert-{tag}"))
+}
+
+/// Runs /usr/bin/openssl in `dir`; its stdout, or a panic with its stderr.
+#[track_caller]
+fn openssl(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("/usr/bin/openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "openssl {args:?}: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A self-signed certificate for `days` with a new `key` ("rsa:2048" or "ec"):
+/// `c.pem`, `c.der` and `k.pem` in `dir`; returns the DER.
+fn make_cert(dir: &Path, key: &str, days: &str) -> Vec<u8> {
+    let mut args = vec!["req", "-x509", "-newkey", key, "-nodes", "-days", days];
+    if key == "ec" {
+        args.extend(["-pkeyopt", "ec_paramgen_curve:prime256v1"]);
+    }
+    args.extend([
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "k.pem",
+        "-out",
+        "c.pem",
+    ]);
+    openssl(dir, &args);
+    openssl(
+        dir,
+        &["x509", "-in", "c.pem", "-outform", "DER", "-out", "c.der"],
+    );
+    std::fs::read(dir.join("c.der")).expect("read c.der")
+}
+
+/// The notAfter openssl reads from `c.pem`, turned into epoch seconds by date(1).
+fn openssl_end(dir: &Path) -> i64 {
+    let line = openssl(
+        dir,
+        &[
+            "x509", "-in", "c.pem", "-noout", "-enddate", "-dateopt", "iso_8601",
+        ],
+    );
+    let iso = line
+        .trim()
+        .strip_prefix("notAfter=")
+        .expect("notAfter= line");
+    let out = Command::new("date")
+        .args(["-u", "-d", iso, "+%s"])
+        .output()
+        .expect("run date");
+    assert!(out.status.success(), "date -d {iso:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("epoch seconds")
+}
+
+fn now() -> i64 {
+    let since = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+    i64::try_from(since.expect("after 1970").as_secs()).expect("i64")
+}
+
+#[test]
+fn civil_dates_convert_to_known_epoch_seconds() {
+    let epoch = |y, m, d| days_from_civil(y, m, d) * 86_400;
+    assert_eq!(epoch(1970, 1, 1), 0);
+    assert_eq!(epoch(1950, 1, 1), -631_152_000);
+    assert_eq!(epoch(2000, 2, 29), 951_782_400);
+    assert_eq!(epoch(2000, 3, 1), 951_868_800);
+    assert_eq!(epoch(2038, 1, 19) + 3 * 3600 + 14 * 60 + 8, 1 << 31);
+    assert_eq!(epoch(2100, 3, 1) - epoch(2100, 2, 28), 86_400);
+    assert_eq!(epoch(9999, 12, 31), 253_402_214_400);
+}
+
+#[test]
+fn a_30_day_certificate_ends_in_utc_time_in_30_days() {
+    let dir = dir("30");
+    let der = make_cert(&dir, "rsa:2048", "30");
+    let dump = openssl(&dir, &["asn1parse", "-in", "c.pem"]);
+    assert!(dump.contains("UTCTIME"), "{dump}");
+    let end = not_after(&der).expect("not_after");
+    assert_eq!(end, openssl_end(&dir));
+    assert!((end - now() - 30 * 86_400).abs() < 600, "{end}");
+}
+
+#[test]
+fn a_certificate_ending_after_2049_is_read_from_generalized_time() {
+    let dir = dir("20000");
+    let der = make_cert(&dir, "ec", "20000");
+    let dump = openssl(&dir, &["asn1parse", "-in", "c.pem"]);
+    assert!(dump.contains("GENERALIZEDTIME"), "{dump}");
+    let end = not_after(&der).expect("not_after");
+    assert_eq!(end, openssl_end(&dir));
+    assert!((end - now() - 20_000 * 86_400).abs() < 600, "{end}");
+}
+
+#[test]
+fn every_truncation_of_a_certificate_is_an_error() {
+    let der = make_cert(&dir("prefix"), "ec", "30");
+    for len in 0..der.len() {
+        let mut cut = der[..len].to_vec();
+        assert!(not_after(&cut).is_err(), "prefix of {len} bytes");
+        // The same bytes with the outer length still claiming the whole certificate.
+        cut.resize(der.len(), 0);
+        let _ = not_after(&cut);
+    }
+    assert!(not_after(&der).is_ok());
+}
+
+/// A DER element of `tag` around `contents` (short form: under 128 bytes).
+fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut der = vec![tag, u8::try_from(contents.len()).expect("short")];
+    der.extend(contents);
+    der
+}
+
+#[test]
+fn malformed_der_is_an_error_naming_what_is_wrong() {
+    // A certificate with no version, an empty algorithm and issuer, and `end` for
+    // its notAfter: just what `not_after` walks.
+    let time = |tag: u8, end: &[u8]| {
+        let validity = [tlv(UTC_TIME, b"200101000000Z"), tlv(tag, end)].concat();
+        let tbs = [
+            tlv(INTEGER, &[1]),
+            tlv(SEQUENCE, &[]),
+            tlv(SEQUENCE, &[]),
+            tlv(SEQUENCE, &validity),
+        ];
+        not_after(&tlv(SEQUENCE, &tlv(SEQUENCE, &tbs.concat())))
+    };
+    assert_eq!(time(UTC_TIME, b"491231235959Z"), Ok(2_524_607_999));
+    assert_eq!(time(UTC_TIME, b"500101000000Z"), Ok(-631_152_000));
+    assert_eq!(
+        time(GENERALIZED_TIME, b"20500101000000Z"),
+        Ok(2_524_608_000)
+    );
+    let bad: [(u8, &[u8], &str); 8] = [
+        (UTC_TIME, b"491231235959", "not a DER time"),
+        (UTC_TIME, b"4912312359590", "not in UTC"),
+        (UTC_TIME, b"49123123595aZ", "not a DER time"),
+        (UTC_TIME, b"490230000000Z", "not a valid date"),
+        (UTC_TIME, b"491231240000Z", "not a valid date"),
+        (GENERALIZED_TIME, b"2050010100000Z", "not a DER time"),
+        (
+            GENERALIZED_TIME,
+            "2050010100\u{e9}00Z".as_bytes(),
+            "not a DER time",
+        ),
+        (0x04, b"491231235959Z", "is not a time"),
+    ];
+    for (tag, text, why) in bad {
+        match time(tag, text) {
+            Err(e) => assert!(e.contains(why), "{text:?}: {e}"),
+            Ok(t) => panic!("{text:?} read as {t}"),
+        }
+    }
+    let cases: [(&[u8], &str); 6] = [
+        (&[], "certificate: truncated"),
+        (&[0x30, 0x80, 0x00, 0x00], "indefinite length"),
+        (&[0x30, 0x85, 1, 1, 1, 1, 1], "length of 5 bytes"),
+        (
+            &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff],
+            "certificate: truncated",
+        ),
+        (&[0x30, 0x82, 0x00], "certificate: truncated"),
+        (&[0x31, 0x00], "certificate: tag 0x31, expected 0x30"),
+    ];
+    for (der, why) in cases {
+        match not_after(der) {
+            Err(e) => assert!(e.contains(why), "{der:?}: {e}"),
+            Ok(t) => panic!("{der:?} read as {t}"),
+        }
+    }
+}
+
+#[test]
+fn long_form_lengths_are_read() {
+    // The same element with its length in one to four bytes.
+    for len in [
+        &[0x05][..],
+        &[0x81, 5],
+        &[0x82, 0, 5],
+        &[0x83, 0, 0, 5],
+        &[0x84, 0, 0, 0, 5],
+    ] {
+        let mut der = vec![0x04];
+        der.extend(len);
+        der.extend(b"hello!");
+        let mut reader = Der(&der);
+        assert_eq!(reader.next("x"), Ok((0x04, &b"hello"[..])));
+        assert_eq!(reader.0, b"!");
+    }
+}
+
+/// `openssl s_server` serving `c.pem` on a free loopback port; killed on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts it with `extra` arguments on a port the kernel picks (no race with other
+/// programs for a "free" one) and returns it and its port once it listens: it says
+/// `ACCEPT 127.0.0.1:PORT` on stdout after listen(2). Waits 20 s at most.
+fn serve(dir: &Path, extra: &[&str]) -> (Server, u16) {
+    let child = Command::new("/usr/bin/openssl")
+        .args(["s_server", "-accept", "127.0.0.1:0", "-www"])
+        .args(["-cert", "c.pem", "-key", "k.pem"])
+        .args(extra)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start openssl s_server");
+    let mut server = Server(child);
+    let stdout = server.0.stdout.take().expect("stdout piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads to the end (the kill on drop), so a chatty server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(port) = line.strip_prefix("ACCEPT 127.0.0.1:") {
+                let _ = tx.send(port.trim().parse::<u16>());
+            }
+        }
+    });
+    let port = rx.recv_timeout(Duration::from_secs(20));
+    let port = port
+        .expect("openssl s_server never listened")
+        .expect("a port number");
+    (server, port)
+}
+
+#[test]
+fn the_leaf_expiry_of_a_tls13_server_is_that_of_its_certificate() {
+    let dir = dir("s13");
+    let der = make_cert(&dir, "rsa:2048", "30");
+    let (_server, port) = serve(&dir, &["-tls1_3"]);
+    let timeout = Duration::from_secs(10);
+    assert_eq!(
+        leaf_not_after("127.0.0.1", port, "localhost", timeout),
+        not_after(&der)
+    );
+}
+
+#[test]
+fn the_leaf_expiry_of_a_tls12_server_is_read_with_an_ip_as_server_name() {
+    let dir = dir("s12");
+    let der = make_cert(&dir, "ec", "20000");
+    let (_server, port) = serve(&dir, &["-tls1_2"]);
+    let timeout = Duration::from_secs(10);
+    assert_eq!(
+        leaf_not_after("127.0.0.1", port, "127.0.0.1", timeout),
+        not_after(&der)
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_the_hello_times_out() {
+    // The kernel completes the connection from the backlog; nobody ever reads.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let start = Instant::now();
+    let result = leaf_not_after("127.0.0.1", port, "localhost", Duration::from_secs(1));
+    let took = start.elapsed();
+    match result {
+        Err(e) => assert!(e.contains("no answer within 1.0s"), "{e}"),
+        Ok(t) => panic!("read {t} from a silent server"),
+    }
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+fn a_server_that_sends_a_byte_now_and_then_still_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let Ok((mut tcp, _)) = listener.accept() else {
+            return;
+        };
+        // The header of a 16 KiB handshake record, then its bytes one every 200 ms
+        // (so rustls keeps waiting for the rest) until the client goes.
+        let header = [0x16, 0x03, 0x03, 0x40, 0x00];
+        for byte in header.into_iter().chain(std::iter::repeat(0)).take(100) {
+            if tcp.write_all(&[byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let start = Instant::now();
+    let result = leaf_not_after("127.0.0.1", port, "localhost", Duration::from_secs(1));
+    let took = start.elapsed();
+    match result {
+        Err(e) => assert!(e.contains("no answer within 1.0s"), "{e}"),
+        Ok(t) => panic!("read {t} from a trickling server"),
+    }
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[test]
+fn a_bad_server_name_or_a_closed_port_is_an_error_naming_it() {
+    let timeout = Duration::from_secs(5);
+    let e = leaf_not_after("127.0.0.1", 1, "not a name!", timeout).expect_err("bad name");
+    assert!(e.contains("\"not a name!\" is not a DNS name"), "{e}");
+    // Port 0: nothing can listen there, so no other test or program can answer.
+    let e = leaf_not_after("127.0.0.1", 0, "localhost", timeout).expect_err("closed");
+    assert!(e.starts_with("cannot connect to 127.0.0.1:0: "), "{e}");
+}

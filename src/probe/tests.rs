@@ -1,0 +1,52 @@
+//! The concurrent round and the failure reasons.
+
+use super::testing::settings;
+use super::*;
+use std::net::TcpListener;
+
+#[test]
+fn many_hanging_targets_take_about_one_timeout_together() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let target =
+        Target::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
+    let settings = settings(500);
+    let prober = Prober::new(&[(&settings, &[])]).expect("prober");
+    let requests: Vec<ProbeRequest<'_>> = std::iter::repeat_n(
+        ProbeRequest {
+            check: 0,
+            target: &target,
+            read_cert: false,
+        },
+        40,
+    )
+    .collect();
+    let started = Instant::now();
+    let outcomes = prober.probe_all(&requests);
+    assert_eq!(outcomes.len(), 40);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.result, Err(Failure::Timeout(_))))
+    );
+    // Serial probing would take 20 s; concurrent takes one timeout plus overhead.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn failures_read_as_plain_reasons() {
+    assert_eq!(Failure::Status(500).to_string(), "status 500");
+    assert_eq!(
+        Failure::Timeout(Duration::from_secs(2)).to_string(),
+        "timeout after 2.0s"
+    );
+    assert_eq!(
+        Failure::BodyMissing("x".into()).to_string(),
+        "body missing \"x\""
+    );
+    assert_eq!(Failure::Refused.subject(), "connection refused");
+    assert_eq!(Failure::Status(404).subject(), "bad status returned");
+}
