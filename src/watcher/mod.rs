@@ -2,6 +2,8 @@
 //! let the [`Planner`] decide, carry out its [`Plan`]), restart jobs on their own threads
 //! so the listener is never BUSY for a stop's stopwaitsecs, notices on a thread of their
 //! own, and a shutdown that never leaves a program stopped. It decides nothing itself.
+//! `probing.rs`: a round's probes (which checks are due, certificates); `jobs.rs`: the
+//! threads it owns (restart jobs, notices).
 //!
 //! ```text
 //! TICK ─► probe all ─► process list ─► planner.plan_round ─► apply(plan)
@@ -21,19 +23,18 @@ use crate::cert_watch::CertWatch;
 use crate::config::{CheckSpec, Config};
 use crate::event::Event;
 use crate::keeper::{Keeper, epoch_now};
-use crate::lifecycle::{Cause, RoundClock};
+use crate::lifecycle::RoundClock;
 use crate::listener::{self, EventReader};
 use crate::model::ProcessInfo;
 use crate::notifier::Notifier;
-use crate::plan::{Notice, Plan};
+use crate::plan::Notice;
 use crate::planner::{Planner, RoundFacts, Verdict};
-use crate::probe::{Outcome, ProbeRequest, ProbeSettings, Prober};
+use crate::probe::{Outcome, ProbeRequest, Prober};
 use crate::restart::STOP_DEADLINE;
 use crate::selection::Exclusions;
 use crate::shutdown::Gate;
 use crate::status::Snapshot;
 use crate::supervisor::{Supervisor, fault};
-use crate::target::Target;
 use crate::ticks::TickClock;
 
 /// What a round needs from the prober; [`Prober`] is the real one.
@@ -47,11 +48,6 @@ impl Probe for Prober {
         Prober::probe_all(self, requests)
     }
 }
-
-/// A check with an `interval` is probed when that much has passed since its last
-/// probe, less this: rounds start on TICKs, a few milliseconds either side of the
-/// boundary, and `interval = 30` on TICK_5 must mean every sixth round, not seventh.
-const INTERVAL_SLACK: Duration = Duration::from_secs(1);
 
 /// After this many healthy rounds without it, the next reads the process list (the 13th:
 /// about once a minute on TICK_5).
@@ -267,88 +263,6 @@ impl Watcher {
         apply(&self.shared, plan);
     }
 
-    /// Probes every check that should be probed; one verdict per check.
-    fn probe(&mut self, early: Option<&[ProcessInfo]>) -> Vec<Verdict> {
-        let now = Instant::now();
-        let running = |check: &CheckSpec| {
-            self.eager
-                || early.is_some_and(|processes| {
-                    let resolved = check.selection.resolve(processes, &self.exclusions);
-                    resolved.processes.iter().any(|p| p.is_running())
-                })
-        };
-        let due = |check: &CheckSpec, last: &Option<Instant>| match (check.policy.interval, last) {
-            (Some(interval), Some(last)) => {
-                now.saturating_duration_since(*last) + INTERVAL_SLACK >= interval
-            }
-            _ => true,
-        };
-        let probed: Vec<Pace> = self
-            .checks
-            .iter()
-            .zip(&self.last_probed)
-            .map(|(check, last)| {
-                if !due(check, last) {
-                    Pace::NotDue
-                } else if !running(check) {
-                    Pace::NothingRunning
-                } else {
-                    Pace::Probe
-                }
-            })
-            .collect();
-        for (last, pace) in self.last_probed.iter_mut().zip(&probed) {
-            if *pace == Pace::Probe {
-                *last = Some(now);
-            }
-        }
-        let requests: Vec<ProbeRequest<'_>> = self
-            .checks
-            .iter()
-            .enumerate()
-            .zip(&probed)
-            .filter(|(_, pace)| **pace == Pace::Probe)
-            .flat_map(|((check, spec), _)| {
-                spec.targets.iter().map(move |target| ProbeRequest {
-                    check,
-                    target,
-                    read_cert: false,
-                })
-            })
-            .map(|mut request| {
-                request.read_cert = request.target.https_authority().is_some()
-                    && self.certs.due(&request.target.to_string(), now);
-                request
-            })
-            .collect();
-        let outcomes = self.prober.probe_all(&requests);
-        note_certs(&mut self.certs, &self.shared, &requests, &outcomes, now);
-        let mut outcomes = outcomes.into_iter();
-        let mut status = lock(&self.shared.status);
-        self.checks
-            .iter()
-            .zip(&probed)
-            .enumerate()
-            .map(|(i, (check, pace))| match pace {
-                Pace::Probe => {
-                    let mine: Vec<Outcome> = outcomes.by_ref().take(check.targets.len()).collect();
-                    let verdict = verdict(check, &mine);
-                    status.record_probe(i, &mine, &verdict);
-                    verdict
-                }
-                Pace::NothingRunning => {
-                    log::debug!(
-                        "{}: no watched program is RUNNING; not probing (-E)",
-                        check.label()
-                    );
-                    Verdict::NotProbed
-                }
-                // Its interval has not passed: quietly not probed this round.
-                Pace::NotDue => Verdict::NotProbed,
-            })
-            .collect()
-    }
-
     /// supervisord's process list; `None` (logged once per change) when it cannot be read.
     fn process_list(&mut self) -> Option<Vec<ProcessInfo>> {
         match self.shared.supervisor.all_process_info() {
@@ -427,60 +341,6 @@ impl Stopper {
     }
 }
 
-/// The certificates read this round: their WARN and mail, if due (cert_watch.rs).
-fn note_certs(
-    certs: &mut CertWatch,
-    shared: &Arc<Shared>,
-    requests: &[ProbeRequest<'_>],
-    outcomes: &[Outcome],
-    now: Instant,
-) {
-    let mut plan = Plan::default();
-    let epoch = epoch_now();
-    for (request, outcome) in requests.iter().zip(outcomes) {
-        if request.read_cert {
-            let target = request.target.to_string();
-            certs.record(&target, outcome.cert_expiry, now, epoch, &mut plan);
-        }
-    }
-    apply(shared, plan);
-}
-
-/// Whether a check is probed this round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pace {
-    Probe,
-    /// Its `interval` has not passed since its last probe.
-    NotDue,
-    /// -E and none of its programs is RUNNING.
-    NothingRunning,
-}
-
-/// A check's verdict from its targets' outcomes: failing at its first failure.
-fn verdict(check: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
-    let mut first = None;
-    for (target, outcome) in check.targets.iter().zip(outcomes) {
-        if let Err(failure) = &outcome.result {
-            first.get_or_insert(Cause {
-                url: target.to_string(),
-                reason: failure.to_string(),
-                summary: failure.subject(),
-            });
-        }
-    }
-    first.map_or(Verdict::Healthy, Verdict::Failing)
-}
-
-/// The prober for a config's checks, each with its own settings.
-pub fn build_prober(config: &Config) -> Result<Prober, String> {
-    let checks: Vec<(&ProbeSettings, &[Target])> = config
-        .checks
-        .iter()
-        .map(|c| (&c.probe, c.targets.as_slice()))
-        .collect();
-    Prober::new(&checks)
-}
-
 /// The event-listener loop: READY, read an event, handle it, `RESULT 2\nOK`, repeat.
 /// Returns at EOF. `output` gets protocol bytes only.
 pub fn run_listener(
@@ -509,8 +369,10 @@ pub fn run_listener(
 }
 
 mod jobs;
+mod probing;
 #[cfg(test)]
 mod tests;
 
 use crate::lock;
 use jobs::{Job, apply, join_within, spawn_job, spawn_notices};
+pub use probing::build_prober;

@@ -9,6 +9,7 @@ use crate::model::ProcessState;
 use crate::notifier::fake::FakeNotifier;
 use crate::planner::CheckPolicy;
 use crate::probe::{Failure, ProbeRequest, ProbeSettings};
+use crate::target::Target;
 use crate::restart::fake::FakeSupervisor;
 use crate::selection::Selection;
 

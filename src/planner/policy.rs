@@ -1,0 +1,67 @@
+//! A check's policy, and which of several applies to a program that more than one
+//! check names: the most careful.
+
+use std::time::Duration;
+
+use crate::lifecycle::Limits;
+
+/// One check's thresholds and pacing (`failures`, `successes`, `grace`, `interval`,
+/// `max_restarts` in `restart_window`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckPolicy {
+    /// Failed rounds in a row that trip the check.
+    pub failures: u32,
+    /// Healthy rounds in a row that end a failure: the check's count resets, and a
+    /// restarted program is "recovered".
+    pub successes: u32,
+    pub grace: Duration,
+    /// Probe at most this often (`None`: every round). The watcher's to keep.
+    pub interval: Option<Duration>,
+    pub max_restarts: Option<(u32, Duration)>,
+}
+
+impl Default for CheckPolicy {
+    fn default() -> CheckPolicy {
+        CheckPolicy {
+            failures: 1,
+            successes: 1,
+            grace: Duration::ZERO,
+            interval: None,
+            max_restarts: None,
+        }
+    }
+}
+
+/// One policy for every check (the command line without a config file), and how many
+/// processes of one selection may restart at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyConfig {
+    /// Failed rounds in a row that trip a check (`-f`).
+    pub failures: u32,
+    pub grace: Duration,
+    /// (K, window): give up after K restarts within the window.
+    pub max_restarts: Option<(u32, Duration)>,
+    /// How many processes of one check's selection may be restarted at once.
+    pub parallel_restarts: u32,
+}
+
+/// The most careful limits of these checks: the longest grace, the most successes,
+/// the fewest restarts allowed (of equal counts, the longest window).
+pub(super) fn strictest<'a>(policies: impl Iterator<Item = &'a CheckPolicy>) -> Limits {
+    let mut limits = Limits {
+        grace: Duration::ZERO,
+        max_restarts: None,
+        successes: 1,
+    };
+    for policy in policies {
+        limits.grace = limits.grace.max(policy.grace);
+        limits.successes = limits.successes.max(policy.successes);
+        limits.max_restarts = match (limits.max_restarts, policy.max_restarts) {
+            (None, theirs) => theirs,
+            (ours, None) => ours,
+            (Some((k, w)), Some((k2, w2))) if k2 < k || (k2 == k && w2 > w) => Some((k2, w2)),
+            (ours, _) => ours,
+        };
+    }
+    limits
+}
