@@ -1,7 +1,8 @@
 //! The driver: one round per fresh TICK (probe, read the process list when it matters,
-//! let the [`Planner`] decide, carry out its [`Plan`]), restart jobs on their own threads
-//! so the listener is never BUSY for a stop's stopwaitsecs, notices on a thread of their
-//! own, and a shutdown that never leaves a program stopped. It decides nothing itself.
+//! let the [`Planner`] decide, carry out its [`Plan`](crate::plan::Plan)), restart jobs
+//! on their own threads so the listener is never BUSY for a stop's stopwaitsecs,
+//! notices on a thread of their own, and a shutdown that never leaves a program
+//! stopped. It decides nothing itself.
 //! `probing.rs`: a round's probes (which checks are due, certificates); `jobs.rs`: the
 //! threads it owns (restart jobs, notices).
 //!
