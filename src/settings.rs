@@ -62,6 +62,9 @@ macro_rules! layer {
         }
 
         impl Layer {
+            /// Every key, in declaration order: a config file's names for them.
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($key)),*];
+
             /// This layer over `base`: a value given here wins.
             pub fn over(self, base: &Layer) -> Layer {
                 Layer { $($key: self.$key.or_else(|| base.$key.clone()),)* }

@@ -8,25 +8,7 @@ use toml::de::{DeInteger, DeValue};
 use crate::settings::{Given, Layer, Origin};
 
 /// The settings keys, valid at the top level and in a `[[check]]`, in [`Layer`]'s order.
-pub const SETTING_KEYS: [&str; 17] = [
-    "timeout",
-    "codes",
-    "body",
-    "body_regex",
-    "body_not_regex",
-    "headers",
-    "method",
-    "send",
-    "expect",
-    "failures",
-    "successes",
-    "grace",
-    "interval",
-    "max_restarts",
-    "restart_window",
-    "cacert",
-    "insecure",
-];
+pub const SETTING_KEYS: &[&str] = Layer::KEYS;
 
 const REGEX: &str = "a regular expression (a string)";
 const ROUNDS: &str = "a whole number of rounds, e.g. 3";

@@ -9,9 +9,9 @@ use crate::model::ProcessState;
 use crate::notifier::fake::FakeNotifier;
 use crate::planner::CheckPolicy;
 use crate::probe::{Failure, ProbeRequest, ProbeSettings};
-use crate::target::Target;
 use crate::restart::fake::FakeSupervisor;
 use crate::selection::Selection;
+use crate::target::Target;
 
 /// Answers each URL as told (healthy by default) and counts the targets probed.
 #[derive(Default)]

@@ -83,25 +83,7 @@ impl Certs {
     #[track_caller]
     pub fn valid_for(&self, days: u32) -> String {
         let name = format!("valid-{days}d.pem");
-        let (days, serial) = (days.to_string(), (100 + days).to_string());
-        self.openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            &serial,
-            "-days",
-            &days,
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            &name,
-        ]);
+        self.sign(&name, &(100 + days).to_string(), &days.to_string());
         name
     }
 
@@ -131,6 +113,12 @@ impl Certs {
     }
 
     fn sign_valid(&self) {
+        self.sign("valid.pem", "2", "30");
+    }
+
+    /// Signs leaf.csr with the CA into `name`, valid from now for `days` days.
+    #[track_caller]
+    fn sign(&self, name: &str, serial: &str, days: &str) {
         self.openssl(&[
             "x509",
             "-req",
@@ -141,13 +129,13 @@ impl Certs {
             "-CAkey",
             "ca.key",
             "-set_serial",
-            "2",
+            serial,
             "-days",
-            "30",
+            days,
             "-extfile",
             "leaf.ext",
             "-out",
-            "valid.pem",
+            name,
         ]);
     }
 
