@@ -262,7 +262,7 @@ impl<'a> Source<'a> {
                 }
                 _ => {
                     if !self.setting(&mut settings, spanned, value)? {
-                        let known = [&CHECK_KEYS[..], &SETTING_KEYS[..]].concat();
+                        let known = [&CHECK_KEYS[..], SETTING_KEYS].concat();
                         return Err(unknown_key(&at, key, "in [[check]]", &known));
                     }
                 }
