@@ -154,9 +154,14 @@ impl Layer {
                 (&self.body_not_regex, "body_not_regex"),
             ];
             if let Some((Some(given), key)) = body.iter().find(|(g, _)| g.is_some()) {
+                let head = match self.method.as_ref().map(|m| &m.origin) {
+                    Some(Origin::File { line, .. }) => format!("method HEAD (line {line})"),
+                    Some(Origin::Flag(flag)) => format!("{flag} HEAD"),
+                    None => "method HEAD".into(),
+                };
                 return Err(format!(
-                    "{} cannot pass with method HEAD: an answer to HEAD has no body. Drop \
-                     one of them (GET is the default)",
+                    "{} cannot pass with {head}: an answer to HEAD has no body. Drop one of \
+                     them (GET is the default)",
                     given.origin.naming(key)
                 ));
             }

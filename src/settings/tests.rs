@@ -66,7 +66,7 @@ fn errors_name_the_flag_or_the_file_line_and_key() {
         ..Layer::default()
     });
     assert!(
-        e.starts_with("httpok.toml:2: body cannot pass with method HEAD"),
+        e.starts_with("httpok.toml:2: body cannot pass with --method HEAD"),
         "{e}"
     );
     let e = bad(Layer {

@@ -47,7 +47,7 @@ fn body_regexes_are_checked_at_start() {
     );
     let e = parse(&["--method", "HEAD", "--body-regex", "x", "http://h/"]).expect_err("HEAD");
     assert!(
-        e.contains("--body-regex cannot pass with method HEAD"),
+        e.contains("--body-regex cannot pass with --method HEAD"),
         "{e}"
     );
 }
