@@ -24,16 +24,17 @@ fn exec_checks_restart_on_exit_1_and_kill_a_hung_command_at_the_timeout() {
     write_script(&failing, "echo checking the db\necho db is down\nexit 1");
     // GNU sleep takes fractional seconds: this argument is the hung command's marker.
     let marker = format!("60.{}{}", std::process::id(), free_port());
-    let sup = start(vec![
-        sleeper("db"),
-        sleeper("hung"),
+    let sup = start(vec![sleeper("db"), sleeper("hung")]);
+    // The listener only once the first pids are known: its first round restarts both.
+    let db_pid = sup.wait_running("db", T);
+    let hung_pid = sup.wait_running("hung", T);
+    add_listener(
+        &sup,
         listener(&format!(
             "-t 1 --check 'db=exec:{}' --check 'hung=exec:/bin/sleep {marker}'",
             failing.display()
         )),
-    ]);
-    let db_pid = sup.wait_running("db", T);
-    let hung_pid = sup.wait_running("hung", T);
+    );
     assert_restarted(&sup, "db", db_pid);
     assert_restarted(&sup, "hung", hung_pid);
     let log = httpok_log(&sup);

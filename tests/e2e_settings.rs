@@ -83,10 +83,11 @@ fn two_checks_of_a_config_file_are_each_judged_by_their_own_timeout_and_body() {
     let sup = start(vec![
         web("slow", slow_port, "slow:2"),
         web("worded", worded_port, "nobody"),
-        listener(&format!("--config {}", config.display())),
     ]);
+    // The listener only once the first pids are known: its first round may restart.
     let slow_pid = sup.wait_running("slow", T);
     let worded_pid = sup.wait_running("worded", T);
+    add_listener(&sup, listener(&format!("--config {}", config.display())));
     assert_restarted(&sup, "worded", worded_pid);
     wait_for_more_ticks(&sup, 3);
     assert_eq!(
@@ -164,17 +165,21 @@ fn code_2xx_accepts_a_204_that_the_default_200_restarts() {
     let sup = start(vec![
         web("strict", strict_port, "nocontent"),
         web("lenient", lenient_port, "nocontent"),
+    ]);
+    // The listeners only once the first pids are known: the first round may restart.
+    let strict_pid = sup.wait_running("strict", T);
+    let lenient_pid = sup.wait_running("lenient", T);
+    sup.add(Section::listener(
+        "httpok2",
+        &format!("-t 2 -c 2xx --check lenient=http://127.0.0.1:{lenient_port}/"),
+    ));
+    sup.wait_running("httpok2", T);
+    add_listener(
+        &sup,
         listener(&format!(
             "-t 2 --check strict=http://127.0.0.1:{strict_port}/"
         )),
-        Section::listener(
-            "httpok2",
-            &format!("-t 2 -c 2xx --check lenient=http://127.0.0.1:{lenient_port}/"),
-        ),
-    ]);
-    sup.wait_running("httpok2", T);
-    let strict_pid = sup.wait_running("strict", T);
-    let lenient_pid = sup.wait_running("lenient", T);
+    );
     assert_restarted(&sup, "strict", strict_pid);
     assert!(httpok_log(&sup).contains("status 204"));
     wait_for_more_ticks(&sup, 3);
@@ -272,22 +277,35 @@ fn with_successes_2_a_restarted_program_is_recovered_only_after_two_healthy_roun
     let port = free_port();
     let sup = start(vec![
         web("web", port, &format!("broken-once:{}", marker.display())),
+        // Debug level: the lifecycle logs each healthy round it counts toward recovery.
         listener(&format!(
             "-t 2 --successes 2 -p web http://127.0.0.1:{port}/"
-        )),
+        ))
+        .set("environment", "RUST_LOG=debug"),
     ]);
-    let first = sup.wait_running("web", T);
-    let new_pid = sup.wait_pid_change("web", first, T);
-    // A round counts toward recovery only once httpok has seen the restart through.
-    wait_for_log(sup.path("httpok.err.log"), "web restarted", T);
-    let before = requests_served(&sup, "web", new_pid);
-    let recovered = format!("web recovered: its checks pass against pid {new_pid}");
-    wait_for_log(sup.path("httpok.err.log"), &recovered, T * 2);
-    let rounds = requests_served(&sup, "web", new_pid) - before;
-    assert!(
-        rounds >= 2,
-        "recovered after {rounds} healthy round(s) against pid {new_pid}, not 2"
+    // The restart may be over before a poll here sees the first pid: wait for its end.
+    let log = wait_for_log(
+        sup.path("httpok.err.log"),
+        "web recovered: its checks pass against pid ",
+        T * 2,
     );
+    let new_pid = sup.pid("web").expect("web runs");
+    let restarted = log
+        .find("web restarted")
+        .expect("restarted before recovered");
+    let counted = log
+        .find(&format!(
+            "web: 1 of 2 healthy round(s) against pid {new_pid}"
+        ))
+        .unwrap_or_else(|| panic!("no first healthy round counted against {new_pid}:\n{log}"));
+    let recovered = log
+        .find(&format!(
+            "web recovered: its checks pass against pid {new_pid}"
+        ))
+        .expect("recovered against the new pid");
+    assert!(restarted < counted && counted < recovered, "{log}");
+    // A healthy round against the new pid was served between the restart and the line.
+    assert!(requests_served(&sup, "web", new_pid) >= 2);
     wait_for_more_ticks(&sup, 1);
     assert_eq!(sup.pid("web"), Some(new_pid));
     let log = httpok_log(&sup);
