@@ -30,6 +30,9 @@ fn main() -> ExitCode {
         }) => (*config, metrics_listen),
         Ok(Request::Status(url)) => return print_status(&url),
         Ok(Request::CheckConfig(config)) => {
+            for warning in &config.warnings {
+                log::warn!("{warning}");
+            }
             return match httpok::check_config::print(&config, &mut io::stdout().lock()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -48,6 +51,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for warning in &config.warnings {
+        log::warn!("{warning}");
+    }
     if config.once {
         return run_once(&config);
     }

@@ -18,6 +18,42 @@ fn sleeper(name: &str) -> Section {
 // ---------------------------------------------------------------- exec
 
 #[test]
+fn an_exec_command_that_cannot_run_restarts_nothing_and_is_said_once() {
+    let scratch = TempDir::new("gone");
+    let check = scratch.join("db-check.sh");
+    write_script(&check, "exit 0");
+    let sup = start(vec![sleeper("db")]);
+    let pid = sup.wait_running("db", T);
+    add_listener(
+        &sup,
+        listener(&format!("-t 2 --check 'db=exec:{}'", check.display())),
+    );
+    wait_for_more_ticks(&sup, 1);
+    // The command disappears (a package removed, a typo in a later edit): the check's
+    // fault, not db's.
+    fs::remove_file(&check).expect("remove the check script");
+    let cannot = format!("exec:{}: cannot run", check.display());
+    wait_for_log(sup.path("httpok.err.log"), &cannot, T);
+    wait_for_more_ticks(&sup, 3);
+    assert_eq!(
+        sup.pid("db"),
+        Some(pid),
+        "db was restarted for its check's fault"
+    );
+    let log = httpok_log(&sup);
+    assert_eq!(count(&log, &cannot), 1, "said once: {log}");
+    assert!(lines_with(&log, &cannot)[0].contains(" ERROR "), "{log}");
+    assert!(!log.contains("restarting"), "{log}");
+    write_script(&check, "exit 0");
+    wait_for_log(
+        sup.path("httpok.err.log"),
+        &format!("exec:{}: its command runs again", check.display()),
+        T,
+    );
+    assert_listener_healthy(&sup);
+}
+
+#[test]
 fn exec_checks_restart_on_exit_1_and_kill_a_hung_command_at_the_timeout() {
     let scratch = TempDir::new("exec");
     let failing = scratch.join("db-check.sh");

@@ -11,6 +11,7 @@ use super::{Args, UsageError};
 use crate::config::{CheckSpec, Config, ServerConfig};
 use crate::config_file::{self, FileCheck, FileConfig};
 use crate::metrics::ListenAddr;
+use crate::probe::check_runnable;
 use crate::selection::Selection;
 use crate::settings::{Given, HTTP_KEYS, Layer, Origin, Settings, TCP_KEYS};
 use crate::status_client::StatusUrl;
@@ -51,7 +52,9 @@ impl Args {
         }
         let commands = self.commands()?;
         let server = self.server()?;
+        let warnings = unrunnable_commands(&checks);
         Ok(Config {
+            warnings,
             checks,
             command_timeout: settings.probe.timeout,
             parallel_restarts: self.parallel_restarts,
@@ -208,6 +211,7 @@ impl Args {
         for check in &file.checks {
             checks.push(file_check(check, defaults)?);
         }
+
         if checks.is_empty() {
             return Err(invalid(
                 "no URL to probe: give one (httpok -p web http://127.0.0.1:8080/), \
@@ -276,6 +280,23 @@ impl Args {
             password: self.password.clone(),
         }))
     }
+}
+
+/// A WARN for each exec check whose command cannot run here: most often a typo, said
+/// at start (and by --check-config). Not refused: a config may be checked on another
+/// host than the one it runs on. While it cannot run, the check restarts nothing.
+fn unrunnable_commands(checks: &[CheckSpec]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for target in checks.iter().flat_map(|c| &c.targets) {
+        if let Target::Exec { argv } = target
+            && let Err(e) = check_runnable(argv)
+        {
+            warnings.push(format!(
+                "{target}: {e}; this check restarts nothing until its command runs"
+            ));
+        }
+    }
+    warnings
 }
 
 /// `-H 'Name: value'` into (name, value).

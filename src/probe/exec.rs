@@ -2,6 +2,8 @@
 //! httpok's environment less supervisord's credentials; healthy when it exits 0 within
 //! the check's timeout. At the timeout the whole group is killed (`notify::child`).
 
+use std::path::Path;
+
 use super::{CheckProber, Failure};
 use crate::notify::{self, Ending};
 
@@ -12,7 +14,7 @@ impl CheckProber {
     /// `Ok(0)` (there is no status) when `argv` exits 0 before the timeout.
     pub(super) fn probe_exec(&self, argv: &[String]) -> Result<u16, Failure> {
         let finished =
-            notify::run_probe_command(argv, self.settings.timeout).map_err(Failure::Connect)?;
+            notify::run_probe_command(argv, self.settings.timeout).map_err(Failure::Unrunnable)?;
         match finished.ending {
             Ending::Exited(status) if status.success() => Ok(0),
             Ending::Exited(status) => Err(Failure::Exit {
@@ -23,6 +25,36 @@ impl CheckProber {
             Ending::Lost(e) => Err(Failure::Connect(format!("its exit status was lost: {e}"))),
         }
     }
+}
+
+/// Whether an exec check's program can be run: a path to an executable file, or a
+/// name found in PATH. Checked at start, so that a typo is an error then, not a check
+/// that never runs.
+pub fn check_runnable(argv: &[String]) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(program) = argv.first() else {
+        return Err("has no command".into());
+    };
+    let runnable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = Path::new(program);
+        return match std::fs::metadata(path) {
+            Err(e) => Err(format!("cannot run {program}: {e}")),
+            Ok(_) if !runnable(path) => Err(format!(
+                "cannot run {program}: it is not an executable file"
+            )),
+            Ok(_) => Ok(()),
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|dir| runnable(&dir.join(program))) {
+        return Ok(());
+    }
+    Err(format!(
+        "cannot run {program}: no such command in PATH; give its full path, e.g. /usr/bin/{program}"
+    ))
 }
 
 /// `exit status 1` or `killed by signal 9`.
@@ -82,7 +114,7 @@ mod tests {
         );
         let missing = probe("/nonexistent/httpok-check", 5000);
         assert!(
-            matches!(missing, Err(Failure::Connect(ref m)) if m.contains("cannot run")),
+            matches!(missing, Err(Failure::Unrunnable(ref m)) if m.contains("cannot run")),
             "{missing:?}"
         );
     }
@@ -99,6 +131,27 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[test]
+    fn a_command_that_cannot_run_is_refused_at_start_and_not_counted_later() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(check_runnable(&argv(&["/bin/true"])), Ok(()));
+        assert_eq!(check_runnable(&argv(&["true", "-x"])), Ok(()));
+        let e = check_runnable(&argv(&["/usr/bin/pg_isredy"])).expect_err("typo");
+        assert!(
+            e.starts_with("cannot run /usr/bin/pg_isredy: No such file"),
+            "{e}"
+        );
+        let e = check_runnable(&argv(&["/etc/passwd"])).expect_err("not executable");
+        assert!(e.ends_with("not an executable file"), "{e}");
+        let e = check_runnable(&argv(&["pg_isredy"])).expect_err("not in PATH");
+        assert!(e.contains("no such command in PATH"), "{e}");
+        // Removed after start: a fault of the check, not a failure of its program.
+        assert!(matches!(
+            probe("/nonexistent/httpok-check", 5000),
+            Err(Failure::Unrunnable(_))
+        ));
     }
 
     #[test]

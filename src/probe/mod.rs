@@ -43,6 +43,7 @@ use crate::target::Target;
 use crate::unix_transport::unix_agent;
 
 pub use codes::StatusCodes;
+pub use exec::check_runnable;
 pub use http::body_contains;
 pub use pattern::{Matcher, Pattern};
 
@@ -75,6 +76,9 @@ pub enum Failure {
     ExpectMissing(String),
     /// An exec check exited unsuccessfully: its status and the last line it wrote.
     Exit { status: String, last_line: String },
+    /// An exec check's command could not be run at all (removed, not executable): a
+    /// fault of the check, never counted against its programs.
+    Unrunnable(String),
     /// No complete answer within the deadline.
     Timeout(Duration),
     /// Every connection attempt within the deadline was refused.
@@ -97,6 +101,7 @@ impl Failure {
             }
             Failure::ExpectMissing(_) => "unexpected answer".into(),
             Failure::Exit { .. } => "check command failed".into(),
+            Failure::Unrunnable(_) => "check command cannot run".into(),
             Failure::Timeout(d) => format!("timed out after {:.1}s", d.as_secs_f64()),
             Failure::Refused => "connection refused".into(),
             Failure::Tls(_) => "TLS failure".into(),
@@ -118,6 +123,7 @@ impl fmt::Display for Failure {
                 write!(f, "{status}")
             }
             Failure::Exit { status, last_line } => write!(f, "{status}: {last_line}"),
+            Failure::Unrunnable(msg) => write!(f, "{msg}"),
             Failure::Timeout(d) => write!(f, "timeout after {:.1}s", d.as_secs_f64()),
             Failure::Refused => write!(f, "connection refused"),
             Failure::Tls(msg) => write!(f, "TLS: {msg}"),

@@ -13,6 +13,7 @@
 //!                                                             └─► restart job ─► planner.restart_finished ─► apply
 //! ```
 
+use std::collections::HashSet;
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
@@ -86,6 +87,8 @@ pub struct Watcher {
     last_probed: Vec<Option<Instant>>,
     /// https targets' certificates: when to read them, and --cert-expiry-warn.
     certs: CertWatch,
+    /// exec targets whose command could not run, said once each.
+    unrunnable: HashSet<String>,
 }
 
 /// A handle that stops the watcher from another thread (the signal handler).
@@ -136,6 +139,7 @@ impl Watcher {
             rounds_without_list: LIST_EVERY,
             last_probed: vec![None; config.checks.len()],
             certs: CertWatch::new(config.cert_expiry_warn),
+            unrunnable: HashSet::new(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! (and, hourly, an https target's certificate), the verdicts, and the certificates'
 //! WARN and mail (`cert_watch.rs`).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use crate::lifecycle::Cause;
 use crate::model::ProcessInfo;
 use crate::plan::Plan;
 use crate::planner::Verdict;
-use crate::probe::{Outcome, ProbeRequest, ProbeSettings, Prober};
+use crate::probe::{Failure, Outcome, ProbeRequest, ProbeSettings, Prober};
 use crate::target::Target;
 
 /// A check with an `interval` is probed when that much has passed since its last
@@ -78,6 +79,7 @@ impl Watcher {
             .collect();
         let outcomes = self.prober.probe_all(&requests);
         note_certs(&mut self.certs, &self.shared, &requests, &outcomes, now);
+        note_unrunnable(&mut self.unrunnable, &requests, &outcomes);
         let mut outcomes = outcomes.into_iter();
         let mut status = lock(&self.shared.status);
         self.checks
@@ -102,6 +104,33 @@ impl Watcher {
                 Pace::NotDue => Verdict::NotProbed,
             })
             .collect()
+    }
+}
+
+/// An exec check whose command cannot run (removed, not executable) says so once, as
+/// an ERROR, and again when it runs: its program is not at fault.
+fn note_unrunnable(
+    unrunnable: &mut HashSet<String>,
+    requests: &[ProbeRequest<'_>],
+    outcomes: &[Outcome],
+) {
+    for (request, outcome) in requests.iter().zip(outcomes) {
+        let target = request.target.to_string();
+        match &outcome.result {
+            Err(Failure::Unrunnable(why)) => {
+                if unrunnable.insert(target.clone()) {
+                    log::error!(
+                        "{target}: {why}; this check cannot judge its program(s) and \
+                         restarts nothing until its command runs: fix the check"
+                    );
+                }
+            }
+            _ => {
+                if unrunnable.remove(&target) {
+                    log::info!("{target}: its command runs again");
+                }
+            }
+        }
     }
 }
 
@@ -134,10 +163,14 @@ enum Pace {
     NothingRunning,
 }
 
-/// A check's verdict from its targets' outcomes: failing at its first failure.
+/// A check's verdict from its targets' outcomes: failing at its first failure, not
+/// judged at all if one of its commands cannot run (that is the check's fault).
 fn verdict(check: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
     let mut first = None;
     for (target, outcome) in check.targets.iter().zip(outcomes) {
+        if let Err(Failure::Unrunnable(_)) = &outcome.result {
+            return Verdict::NotProbed;
+        }
         if let Err(failure) = &outcome.result {
             first.get_or_insert(Cause {
                 url: target.to_string(),

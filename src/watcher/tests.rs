@@ -72,6 +72,7 @@ fn check(selection: Selection, url: &str) -> CheckSpec {
 
 fn config(checks: Vec<CheckSpec>) -> Config {
     Config {
+        warnings: Vec::new(),
         checks,
         command_timeout: Duration::from_secs(1),
         parallel_restarts: 1,

@@ -118,3 +118,15 @@ fn cert_expiry_warn_defaults_to_14_days_and_0_turns_it_off() {
         None
     );
 }
+
+#[test]
+fn an_exec_command_that_cannot_run_here_is_a_warning_at_start() {
+    let c = config(&["--check", "db=exec:/usr/bin/pg_isredy -q", "exec:/bin/true"]);
+    assert_eq!(
+        c.warnings,
+        [
+            "exec:/usr/bin/pg_isredy -q: cannot run /usr/bin/pg_isredy: No such file or \
+          directory (os error 2); this check restarts nothing until its command runs"
+        ]
+    );
+}
