@@ -7,9 +7,25 @@ use std::io::{self, Write};
 use crate::config::{CheckSpec, Config};
 use crate::selection::Selection;
 use crate::settings::{Layer, Settings};
+use crate::target::looks_secret;
 
-/// One line per check: name, programs, targets, and every setting that differs from
-/// httpok's defaults.
+/// Settings only an http check uses, and only a tcp check uses, as [`describe`] names
+/// them: a default given at the top level or as a flag is not shown where it does
+/// not apply.
+const HTTP_ONLY: [&str; 8] = [
+    "codes",
+    "body",
+    "body_regex",
+    "body_not_regex",
+    "header",
+    "method",
+    "cacert",
+    "insecure",
+];
+const TCP_ONLY: [&str; 2] = ["send", "expect"];
+
+/// One line per check: name, programs, targets, and every setting that applies to it
+/// and differs from httpok's defaults.
 pub fn describe(check: &CheckSpec) -> String {
     let programs = match &check.selection {
         Selection::Any => "any RUNNING process".to_string(),
@@ -17,10 +33,18 @@ pub fn describe(check: &CheckSpec) -> String {
         Selection::Programs(p) => p.join(","),
     };
     let targets: Vec<String> = check.targets.iter().map(ToString::to_string).collect();
-    let settings = describe_differences(&Settings {
+    let has = |kind: &str| check.targets.iter().any(|t| t.kind() == kind);
+    let (http, tcp) = (has("http"), has("tcp"));
+    let settings: Vec<String> = describe_differences(&Settings {
         probe: check.probe.clone(),
         policy: check.policy.clone(),
-    });
+    })
+    .into_iter()
+    .filter(|item| {
+        let key = item.split(['=', ' ']).next().unwrap_or_default();
+        (http || !HTTP_ONLY.contains(&key)) && (tcp || !TCP_ONLY.contains(&key))
+    })
+    .collect();
     let mut line = match &check.name {
         Some(name) => format!("{name}: "),
         None => String::new(),
@@ -72,13 +96,28 @@ pub fn describe_differences(settings: &Settings) -> Vec<String> {
         add(true, format!("body_not_regex={:?}", re.as_str()));
     }
     for (name, value) in &p.headers {
-        let secret = ["authorization", "proxy-authorization", "cookie"]
-            .contains(&name.to_ascii_lowercase().as_str());
-        let value = if secret { "***" } else { value.as_str() };
+        let value = if looks_secret(name) {
+            "***"
+        } else {
+            value.as_str()
+        };
         add(true, format!("header={:?}", format!("{name}: {value}")));
     }
     if let Some(send) = &p.send {
-        add(true, format!("send={:?}", String::from_utf8_lossy(send)));
+        let text = String::from_utf8_lossy(send);
+        // redis' `AUTH password`, an SMTP `AUTH PLAIN ...`: not for a terminal.
+        let upper = text.to_ascii_uppercase();
+        if upper.contains("AUTH") || upper.contains("PASS") {
+            add(
+                true,
+                format!(
+                    "send=({} bytes, not shown: it may hold a password)",
+                    send.len()
+                ),
+            );
+        } else {
+            add(true, format!("send={text:?}"));
+        }
     }
     if let Some(re) = &p.expect {
         add(true, format!("expect={:?}", re.as_str()));
@@ -154,5 +193,34 @@ mod tests {
         };
         let described = describe_differences(&layer.resolve().expect("valid"));
         assert_eq!(described, vec!["codes=2xx", "interval=30"]);
+    }
+
+    #[test]
+    fn a_default_is_not_shown_where_it_does_not_apply() {
+        let layer = Layer {
+            send: Some(Given::new("PING".into(), file(1))),
+            codes: Some(Given::new(vec!["2xx".into()], file(2))),
+            ..Layer::default()
+        };
+        let settings = layer.resolve().expect("valid");
+        let check = |url: &str| CheckSpec {
+            name: None,
+            targets: vec![crate::target::Target::parse(url).expect("url")],
+            selection: Selection::Programs(vec!["web".into()]),
+            probe: settings.probe.clone(),
+            policy: settings.policy.clone(),
+        };
+        assert_eq!(
+            describe(&check("http://h/")),
+            "programs web; http://h/; codes=2xx"
+        );
+        assert_eq!(
+            describe(&check("tcp://h:1")),
+            "programs web; tcp://h:1; send=\"PING\""
+        );
+        assert_eq!(
+            describe(&check("exec:/bin/true")),
+            "programs web; exec:/bin/true; defaults"
+        );
     }
 }

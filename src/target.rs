@@ -115,15 +115,33 @@ const SECRET_NAMES: [&str; 5] = ["password", "passwd", "secret", "token", "api-k
 /// arguments that look like secrets as `***`. A heuristic: a check that needs a
 /// secret should read it from a file (`~/.pgpass`, `--defaults-file`).
 fn shown_argv(argv: &[String]) -> Vec<String> {
-    let mut shown = Vec::with_capacity(argv.len());
+    classify_argv(argv)
+        .into_iter()
+        .map(|(shown, _)| shown)
+        .collect()
+}
+
+/// The values [`shown_argv`] hides, so that a command's own output quoting them (an
+/// exec check's failure reason) can hide them too.
+pub fn argv_secrets(argv: &[String]) -> Vec<String> {
+    classify_argv(argv)
+        .into_iter()
+        .filter_map(|(_, secret)| secret)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Each argument as shown, and the secret it holds, if any.
+fn classify_argv(argv: &[String]) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::with_capacity(argv.len());
     let mut hide_next = false;
     for arg in argv {
-        let lower = arg.to_ascii_lowercase();
         if hide_next {
-            shown.push("***".to_string());
+            out.push(("***".to_string(), Some(arg.clone())));
             hide_next = false;
             continue;
         }
+        let lower = arg.to_ascii_lowercase();
         hide_next = SECRET_FLAGS.contains(&lower.as_str());
         let secret_value = lower.split_once('=').is_some_and(|(name, _)| {
             SECRET_NAMES
@@ -131,11 +149,13 @@ fn shown_argv(argv: &[String]) -> Vec<String> {
                 .any(|s| name.trim_start_matches('-').ends_with(s))
         });
         match arg.split_once('=') {
-            Some((name, _)) if secret_value => shown.push(format!("{name}=***")),
-            _ => shown.push(redact(arg)),
+            Some((name, value)) if secret_value => {
+                out.push((format!("{name}=***"), Some(value.to_string())));
+            }
+            _ => out.push((redact(arg), None)),
         }
     }
-    shown
+    out
 }
 
 /// What marks a command check where a URL may stand.
@@ -159,16 +179,43 @@ fn shown(raw: &str) -> String {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::Http { url, .. } => f.write_str(url),
-            Target::Tcp { host, port } if host.contains(':') => write!(f, "tcp://[{host}]:{port}"),
-            Target::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
+            Target::Http { url, .. } => f.write_str(&without_query_secrets(url)),
             Target::HttpUnix { socket, path } => {
                 let socket = percent_encode(socket.as_os_str().as_bytes(), SOCKET_PATH_KEPT);
-                write!(f, "http+unix://{socket}{path}")
+                write!(f, "http+unix://{socket}{}", without_query_secrets(path))
             }
+            Target::Tcp { host, port } if host.contains(':') => write!(f, "tcp://[{host}]:{port}"),
+            Target::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Target::Exec { argv } => write!(f, "{EXEC_PREFIX}{}", shown_argv(argv).join(" ")),
         }
     }
+}
+
+/// Whether a URL query parameter or a header of this name likely holds a credential
+/// (`?token=`, `?api_key=`, `X-Auth-Token`, `Cookie`, ...).
+pub fn looks_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "auth", "token", "key", "secret", "pass", "cookie", "session", "sig",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
+/// A URL or path with the values of query parameters that look like credentials
+/// (`?token=...`) shown as `***`.
+fn without_query_secrets(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if looks_secret(name) => format!("{name}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }
 
 /// Never prints credentials, even in `{:?}`.
@@ -308,6 +355,18 @@ mod tests {
                 assert_eq!(Target::parse(&parsed.to_string()), Ok(parsed), "{raw}");
             }
         }
+    }
+
+    #[test]
+    fn query_parameters_that_look_like_credentials_are_not_shown() {
+        let t = Target::parse("http://h/health?verbose=1&token=s3cret&api_key=k3y").expect("url");
+        assert_eq!(
+            t.to_string(),
+            "http://h/health?verbose=1&token=***&api_key=***"
+        );
+        let t = Target::parse("http+unix://%2Frun%2Fa.sock/x?Signature=abc").expect("url");
+        assert_eq!(t.to_string(), "http+unix://%2Frun%2Fa.sock/x?Signature=***");
+        assert!(looks_secret("X-Auth-Token") && looks_secret("Cookie") && !looks_secret("Host"));
     }
 
     #[test]

@@ -333,7 +333,7 @@ fn check_config_prints_one_line_per_check_of_a_good_command_line_and_refuses_a_b
         "--check",
         "web=http://127.0.0.1:8080/health",
         "--check",
-        "db=exec:/usr/bin/pg_isready -q",
+        "db=exec:/bin/true -q",
     ]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert_eq!(err, "", "stderr of a good command line");
@@ -342,7 +342,7 @@ fn check_config_prints_one_line_per_check_of_a_good_command_line_and_refuses_a_b
     for (line, program, target) in [
         (lines[0], "api", "http://127.0.0.1:9000/"),
         (lines[1], "web", "http://127.0.0.1:8080/health"),
-        (lines[2], "db", "exec:/usr/bin/pg_isready -q"),
+        (lines[2], "db", "exec:/bin/true -q"),
     ] {
         assert!(line.contains(&format!("programs {program};")), "{line}");
         assert!(line.contains(target), "{line}");
@@ -379,7 +379,7 @@ fn check_config_reads_a_good_file_and_names_file_line_and_key_of_a_bad_one() {
          [[check]]\n\
          name = \"db\"\n\
          program = \"postgres\"\n\
-         exec = [\"/usr/bin/pg_isready\", \"-q\"]\n\
+         exec = [\"/bin/true\", \"-q\"]\n\
          timeout = 8\n",
     );
     let shown = good.display().to_string();
@@ -393,7 +393,7 @@ fn check_config_reads_a_good_file_and_names_file_line_and_key_of_a_bad_one() {
         "{out}"
     );
     assert!(lines[1].starts_with("db: programs postgres;"), "{out}");
-    assert!(lines[1].contains("exec:/usr/bin/pg_isready -q"), "{out}");
+    assert!(lines[1].contains("exec:/bin/true -q"), "{out}");
     assert!(lines[1].contains("timeout=8"), "{out}");
 
     // Line 6: a timeout of 0 in the second check.

@@ -324,7 +324,7 @@ fn check_config_needs_no_supervisord_and_prints_every_check() {
     crate::check_config::print(&config, &mut out).expect("print");
     assert_eq!(
         String::from_utf8_lossy(&out),
-        "programs web; http://h/; codes=2xx\nprograms db; exec:/bin/true; codes=2xx\n"
+        "programs web; http://h/; codes=2xx\nprograms db; exec:/bin/true; defaults\n"
     );
     let e = request(&["--check-config", "-t", "0", "http://h/"]).expect_err("bad -t");
     assert!(e.contains("-t/--timeout must be"), "{e}");

@@ -309,9 +309,12 @@ fn headers(given: &[String]) -> Result<Vec<(String, String)>, UsageError> {
                 .filter(|(n, _)| !n.trim().is_empty() && !n.contains(char::is_whitespace))
                 .map(|(name, value)| (name.to_string(), value.trim().to_string()))
                 .ok_or_else(|| {
-                    invalid(format!(
-                        "-H {header:?} must look like 'Name: value', e.g. -H 'Host: example.com'"
-                    ))
+                    // Not echoed: a malformed header may well be `Authorization Bearer ...`.
+                    invalid(
+                        "-H needs 'Name: value', a name without spaces then a colon, e.g. \
+                         -H 'Host: example.com'"
+                            .into(),
+                    )
                 })
         })
         .collect()

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::{CheckProber, Failure};
 use crate::notify::{self, Ending};
+use crate::target::argv_secrets;
 
 /// How much of the command's output a failure reason quotes: its last line, this long.
 const LAST_LINE_CHARS: usize = 200;
@@ -17,10 +18,17 @@ impl CheckProber {
             notify::run_probe_command(argv, self.settings.timeout).map_err(Failure::Unrunnable)?;
         match finished.ending {
             Ending::Exited(status) if status.success() => Ok(0),
-            Ending::Exited(status) => Err(Failure::Exit {
-                status: describe_status(status),
-                last_line: last_line(&finished.output),
-            }),
+            Ending::Exited(status) => {
+                // Its output may quote a secret its arguments hide (`--password X`).
+                let mut line = last_line(&finished.output);
+                for secret in argv_secrets(argv) {
+                    line = line.replace(&secret, "***");
+                }
+                Err(Failure::Exit {
+                    status: describe_status(status),
+                    last_line: line,
+                })
+            }
             Ending::TimedOut => Err(Failure::Timeout(self.settings.timeout)),
             Ending::Lost(e) => Err(Failure::Connect(format!("its exit status was lost: {e}"))),
         }
@@ -152,6 +160,16 @@ mod tests {
             probe("/nonexistent/httpok-check", 5000),
             Err(Failure::Unrunnable(_))
         ));
+    }
+
+    #[test]
+    fn a_secret_in_the_arguments_is_hidden_in_the_output_too() {
+        let failure = probe(
+            "/bin/sh -c echo${IFS}login${IFS}failed:${IFS}$1${IFS}$2;exit${IFS}1 sh --password hunter2",
+            5000,
+        );
+        let text = failure.expect_err("fails").to_string();
+        assert_eq!(text, "exit status 1: login failed: --password ***");
     }
 
     #[test]
