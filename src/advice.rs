@@ -1,7 +1,8 @@
-//! Advice on the parts of supervisord.conf that decide whether restarts are safe, read
-//! from supervisord at start. Today one rule: httpok's own stopwaitsecs must exceed
-//! those of the programs it restarts, or `supervisorctl stop/restart httpok` during a
-//! restart SIGKILLs httpok before it can issue the start, and the program stays STOPPED.
+//! Advice on the parts of supervisord.conf that decide whether restarts work, read
+//! from supervisord at start. Two rules: httpok's own stopwaitsecs must exceed those of
+//! the programs it restarts, or `supervisorctl stop/restart httpok` during a restart
+//! SIGKILLs httpok before it can issue the start, and the program stays STOPPED; and a
+//! program a check names must exist (a typo restarts nothing, silently, forever).
 //! Pure: the facts are passed in.
 
 use crate::selection::{Exclusions, Selection, spec_matches_namespec};
@@ -37,9 +38,54 @@ pub fn stopwait_advice(
     })
 }
 
+/// A WARN line for each `-p`/`program` spec that names no process supervisord knows
+/// (`known`: every namespec of getAllConfigInfo).
+pub fn unknown_program_advice(known: &[String], selections: &[Selection]) -> Vec<String> {
+    let mut specs: Vec<&String> = selections
+        .iter()
+        .filter_map(|s| match s {
+            Selection::Programs(specs) => Some(specs),
+            Selection::Any => None,
+        })
+        .flatten()
+        .filter(|spec| !known.iter().any(|ns| spec_matches_namespec(spec, ns)))
+        .collect();
+    specs.dedup();
+    specs
+        .into_iter()
+        .map(|spec| {
+            format!(
+                "a check names program {spec}, which supervisord has no process of (a \
+                 typo? supervisorctl avail lists them): nothing is restarted for it until \
+                 it is added"
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_no_process_of_supervisord_matches_is_named() {
+        let known: Vec<String> = ["web", "api:app", "api:worker"].map(String::from).to_vec();
+        let sel = [
+            Selection::Programs(vec!["web".into(), "api:*".into(), "ghost".into()]),
+            Selection::Programs(vec!["api:app".into(), "api:nope".into()]),
+            Selection::Any,
+        ];
+        let advice = unknown_program_advice(&known, &sel);
+        assert_eq!(advice.len(), 2, "{advice:?}");
+        assert!(
+            advice[0].starts_with("a check names program ghost,"),
+            "{advice:?}"
+        );
+        assert!(
+            advice[1].starts_with("a check names program api:nope,"),
+            "{advice:?}"
+        );
+    }
 
     fn table() -> Vec<(String, i64)> {
         vec![

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::advice::stopwait_advice;
+use crate::advice::{stopwait_advice, unknown_program_advice};
 use crate::cert_watch::CertWatch;
 use crate::config::{CheckSpec, Config};
 use crate::event::Event;
@@ -176,6 +176,10 @@ impl Watcher {
                 if let Some(advice) =
                     stopwait_advice(own, &stopwaits, &selections, &self.exclusions)
                 {
+                    log::warn!("{advice}");
+                }
+                let known: Vec<String> = stopwaits.into_iter().map(|(ns, _)| ns).collect();
+                for advice in unknown_program_advice(&known, &selections) {
                     log::warn!("{advice}");
                 }
             }
