@@ -30,6 +30,9 @@ pub fn run_once(config: &Config, out: &mut impl Write) -> Result<bool, String> {
         let ms = outcome.latency.as_millis();
         let line = match &outcome.result {
             Ok(0) if target.kind() == "exec" => format!("healthy {target} exited 0 {ms}ms"),
+            Ok(0) if config.checks[request.check].probe.expect.is_some() => {
+                format!("healthy {target} answered as expected {ms}ms")
+            }
             Ok(0) => format!("healthy {target} connected {ms}ms"),
             Ok(status) => format!("healthy {target} status {status} {ms}ms"),
             Err(failure) => {

@@ -378,7 +378,9 @@ fn urls() -> Roff {
          with httpok's environment less supervisord's credentials: healthy when it exits \
          0 within the timeout (-t). At the timeout its whole process group is killed. The \
          failure reason gives its exit status and the last line it wrote, e.g. \
-         --check 'db=exec:/usr/bin/pg_isready -q'.",
+         --check 'db=exec:/usr/bin/pg_isready -q'. A process it starts in a session of \
+         its own (setsid) leaves the group and is not killed. A command that cannot run \
+         at all is a WARN at start and never counts against the program.",
     );
     paragraph(
         &mut r,
@@ -431,7 +433,7 @@ fn config_file() -> Roff {
     paragraph(
         &mut r,
         [roman(
-            "A check's keys: name (its label in logs and metrics; default its URL), \
+            "A check's keys: name (its label in metrics, /status and --on-change; default its URL), \
              program, one of url and exec, and the settings. The settings, also allowed at \
              the top level: timeout, codes (200, \"2xx\", \"200-399\"), body, body_regex, \
              body_not_regex, headers, method and cacert (http checks), insecure, send and \
@@ -546,7 +548,8 @@ fn environment() -> Roff {
     item(
         &mut r,
         "RUST_LOG",
-        "Log level on stderr: error, warn, info (the default), debug or trace.",
+        "Log level on stderr: error, warn, info (the default), debug or trace. \
+         httpok=debug shows httpok's own debug lines without the HTTP client's.",
     );
     item(
         &mut r,

@@ -71,7 +71,7 @@ fn render_checks(registry: &mut Registry, checks: &[CheckStatus]) {
     let failures: IntGauge = register(
         registry,
         "httpok_check_consecutive_failures",
-        "Failed rounds in a row of the check (a restart comes at --failures)",
+        "Failed rounds in a row of the check, also those not counted toward --failures (no program of it could be judged)",
     );
     for check in checks {
         let of_check = vec![
