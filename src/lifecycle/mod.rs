@@ -420,8 +420,14 @@ impl Program {
                 self.mailed = true;
                 let mut body = story;
                 body.push(line);
+                // Not the subject of a restart's mail: this one says nothing restarts.
                 plan.notices.push(Notice::Mail {
-                    subject: cause.subject(),
+                    subject: format!(
+                        "giving up on {}: {} still fails after {k} restart(s) within {}s",
+                        self.namespec,
+                        cause.url,
+                        window.as_secs()
+                    ),
                     body,
                 });
             }

@@ -521,6 +521,13 @@ fn the_window_passing_allows_restarts_again() {
     let plan = round(&mut p, clock.at(5), &f, &[running("web", 11)]);
     assert!(has(&plan, "giving up on web"));
     assert_eq!(mails(&plan), 1);
+    // Its subject says so: not a restart's subject.
+    assert!(
+        plan.notices
+            .iter()
+            .any(|n| matches!(n, Notice::Mail { subject, .. }
+        if subject == "giving up on web: http://h/ still fails after 1 restart(s) within 60s"))
+    );
     let plan = round(&mut p, clock.at(61), &f, &[running("web", 11)]);
     assert!(has(&plan, "web: restarts allowed again"), "{plan:?}");
     assert_eq!(orders(&plan), [("web".to_string(), 11)]);
