@@ -47,6 +47,16 @@ pub(super) fn describe_tls(error: &rustls::Error) -> String {
             }
             Cert::BadSignature => "bad certificate signature".into(),
             Cert::Revoked => "certificate revoked".into(),
+            // webpki's reasons, which rustls passes on by their Debug names.
+            Cert::Other(other) => match other.to_string().as_str() {
+                "CaUsedAsEndEntity" => {
+                    "the server's certificate is a CA certificate, not one for a server".into()
+                }
+                "EndEntityUsedAsCa" => {
+                    "a server certificate signed the server's certificate, as if a CA".into()
+                }
+                reason => format!("certificate rejected ({reason})"),
+            },
             _ => error.to_string(),
         },
         // What a plain-HTTP server's answer looks like to a TLS client.
@@ -95,6 +105,32 @@ mod tests {
         assert_eq!(
             describe_tls(&rustls::Error::NoCertificatesPresented),
             rustls::Error::NoCertificatesPresented.to_string()
+        );
+    }
+
+    #[test]
+    fn webpki_reasons_read_as_words() {
+        /// What webpki's errors look like to us: their Debug name as Display.
+        #[derive(Debug)]
+        struct Webpki(&'static str);
+        impl std::fmt::Display for Webpki {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Webpki {}
+        let other = |reason| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+                std::sync::Arc::new(Webpki(reason)),
+            )))
+        };
+        assert_eq!(
+            describe_tls(&other("CaUsedAsEndEntity")),
+            "the server's certificate is a CA certificate, not one for a server"
+        );
+        assert_eq!(
+            describe_tls(&other("UnsupportedCertVersion")),
+            "certificate rejected (UnsupportedCertVersion)"
         );
     }
 
