@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::plan::{Notice, Plan};
+use crate::state_file::SavedCert;
 
 /// How often a target's certificate is read again.
 pub const READ_EVERY: Duration = Duration::from_secs(3600);
@@ -36,6 +37,37 @@ impl CertWatch {
         CertWatch {
             warn_within,
             targets: HashMap::new(),
+        }
+    }
+
+    /// The notices given, for `--state-file` (`now` = `epoch`).
+    pub fn export(&self, now: Instant, epoch: i64) -> Vec<SavedCert> {
+        let mut saved: Vec<SavedCert> = self
+            .targets
+            .iter()
+            .filter(|(_, e)| e.warned_at.is_some() || e.mailed_for.is_some())
+            .map(|(target, e)| SavedCert {
+                target: target.clone(),
+                warned_at: e.warned_at.map(|at| {
+                    epoch - i64::try_from(now.saturating_duration_since(at).as_secs()).unwrap_or(0)
+                }),
+                mailed_for: e.mailed_for,
+            })
+            .collect();
+        saved.sort_by(|a, b| a.target.cmp(&b.target));
+        saved
+    }
+
+    /// Takes back the notices a previous httpok gave: a restart of httpok neither
+    /// repeats the day's WARN nor mails about the same certificate again.
+    pub fn import(&mut self, saved: &[SavedCert], now: Instant, epoch: i64) {
+        for cert in saved {
+            let entry = self.targets.entry(cert.target.clone()).or_default();
+            entry.warned_at = cert.warned_at.map(|at| {
+                let ago = Duration::from_secs(u64::try_from(epoch - at).unwrap_or(0));
+                now.checked_sub(ago).unwrap_or(now)
+            });
+            entry.mailed_for = cert.mailed_for;
         }
     }
 
@@ -211,6 +243,35 @@ mod tests {
             plan.texts()
         );
         assert_eq!(mails(&plan), 1);
+    }
+
+    #[test]
+    fn a_restarted_httpok_with_the_state_neither_warns_nor_mails_again_that_day() {
+        let t0 = Instant::now() + Duration::from_secs(2 * 86_400);
+        let within = Some(Duration::from_secs(14 * 86_400));
+        let mut first = CertWatch::new(within);
+        let mut plan = Plan::default();
+        first.record("https://h/", Some(NOW + 5 * DAY), t0, NOW, &mut plan);
+        assert_eq!((plan.texts().len(), mails(&plan)), (1, 1));
+        let saved = first.export(t0 + Duration::from_secs(60), NOW + 60);
+        // The next httpok, an hour later.
+        let t1 = Instant::now();
+        let mut next = CertWatch::new(within);
+        next.import(&saved, t1, NOW + 3600);
+        let mut plan = Plan::default();
+        next.record("https://h/", Some(NOW + 5 * DAY), t1, NOW + 3600, &mut plan);
+        assert!(plan.lines.is_empty() && plan.notices.is_empty(), "{plan:?}");
+        // A day after the first WARN, the WARN again, still no second mail.
+        let mut plan = Plan::default();
+        let later = t1 + Duration::from_secs(86_400 - 3600);
+        next.record(
+            "https://h/",
+            Some(NOW + 5 * DAY),
+            later,
+            NOW + DAY,
+            &mut plan,
+        );
+        assert_eq!((plan.texts().len(), mails(&plan)), (1, 0));
     }
 
     #[test]

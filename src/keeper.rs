@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::lock;
 use crate::planner::Planner;
-use crate::state_file::{self, Saved};
+use crate::state_file::{self, Saved, SavedCert};
 
 pub struct Keeper {
     path: Option<PathBuf>,
@@ -20,6 +20,8 @@ pub struct Keeper {
     written: Mutex<Option<String>>,
     /// The last write error, said once.
     failed: Mutex<Option<String>>,
+    /// Certificate notices given (cert_watch.rs), as the watcher last exported them.
+    certs: Mutex<Vec<SavedCert>>,
 }
 
 /// Seconds since the epoch now (the state file's clock).
@@ -36,6 +38,7 @@ impl Keeper {
             in_flight: Mutex::new(BTreeMap::new()),
             written: Mutex::new(None),
             failed: Mutex::new(None),
+            certs: Mutex::new(Vec::new()),
         }
     }
 
@@ -76,12 +79,18 @@ impl Keeper {
         self.save(planner);
     }
 
+    /// The certificate notices to keep from now on (written with the next save).
+    pub fn note_certs(&self, certs: Vec<SavedCert>) {
+        *lock(&self.certs) = certs;
+    }
+
     /// Writes the planner's state (and the restarts in flight) if it changed.
     pub fn save(&self, planner: &Planner) {
         let Some(path) = &self.path else {
             return;
         };
         let mut saved = planner.export(Instant::now(), epoch_now());
+        saved.certs = lock(&self.certs).clone();
         for (namespec, pid) in lock(&self.in_flight).iter() {
             match saved.programs.iter_mut().find(|p| &p.program == namespec) {
                 Some(p) => p.stopping = Some(*pid),

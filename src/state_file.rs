@@ -20,6 +20,19 @@ pub struct Saved {
     pub version: u32,
     pub checks: Vec<SavedCheck>,
     pub programs: Vec<SavedProgram>,
+    /// Certificate-expiry notices already given (absent in files of older httpoks).
+    #[serde(default)]
+    pub certs: Vec<SavedCert>,
+}
+
+/// An https target's certificate notice: when it was last WARNed about (epoch
+/// seconds) and which certificate (its notAfter) was mailed about, so a restart of
+/// httpok does not repeat them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SavedCert {
+    pub target: String,
+    pub warned_at: Option<i64>,
+    pub mailed_for: Option<i64>,
 }
 
 /// A check's count toward its threshold, by its label (its URLs).
@@ -107,6 +120,11 @@ mod tests {
         let path = dir.join("httpok.state");
         assert_eq!(load(&path), Ok(None));
         let saved = Saved {
+            certs: vec![SavedCert {
+                target: "https://h/".into(),
+                warned_at: Some(1_700_000_000),
+                mailed_for: Some(1_700_500_000),
+            }],
             version: VERSION,
             checks: vec![SavedCheck {
                 check: "http://h/".into(),

@@ -177,7 +177,7 @@ fn a_certificate_expiring_in_5_days_warns_once_mails_once_fills_the_metric_and_r
         sleeper("web"),
         listener(&format!(
             "-t 5 --cacert {ca} --metrics-listen 127.0.0.1:{metrics} -m ops@example.com \
-             -s {} --check web={url}",
+             -s {} --state-file {{dir}}/httpok.state --check web={url}",
             sendmail.command()
         )),
         Section::listener(
@@ -208,6 +208,15 @@ fn a_certificate_expiring_in_5_days_warns_once_mails_once_fills_the_metric_and_r
     // --cert-expiry-warn 0: the certificate was read (the metric) but nothing said.
     let quiet = read_file_lossy(sup.path("httpok2.err.log"));
     assert!(!quiet.contains("certificate"), "{quiet}");
+    // A restart of httpok with --state-file: the day's WARN and the mail are not
+    // repeated (the operator trial got one of each per `supervisorctl restart`).
+    let (code, out) = sup.ctl(&["restart", "httpok"]);
+    assert_eq!(code, 0, "{out}");
+    wait_for_count(&sup, "httpok 0.1.0 started", 2);
+    wait_for_more_ticks(&sup, 2);
+    let log = httpok_log(&sup);
+    assert_eq!(count(&log, "its certificate expires"), 1, "{log}");
+    assert_eq!(sendmail.calls().len(), 1, "{:?}", sendmail.calls());
     assert_listener_healthy(&sup);
 }
 

@@ -14,6 +14,7 @@ impl Planner {
     pub fn export(&self, now: Instant, epoch: i64) -> Saved {
         let to_epoch = |t: &Instant| epoch - now.saturating_duration_since(*t).as_secs() as i64;
         Saved {
+            certs: Vec::new(),
             version: state_file::VERSION,
             checks: self
                 .checks

@@ -145,11 +145,13 @@ impl Watcher {
 
     /// Takes back what --state-file kept and finishes any restart the previous httpok
     /// left between its stop and its start. Call once, before the first event.
-    pub fn resume(&self) {
+    pub fn resume(&mut self) {
         self.advise();
         let Some(saved) = self.shared.keeper.load() else {
             return;
         };
+        self.certs.import(&saved.certs, Instant::now(), epoch_now());
+        self.shared.keeper.note_certs(saved.certs.clone());
         let in_flight = {
             let mut planner = lock(&self.shared.planner);
             let in_flight = planner.import(&saved, Instant::now(), epoch_now());

@@ -79,6 +79,10 @@ impl Watcher {
             .collect();
         let outcomes = self.prober.probe_all(&requests);
         note_certs(&mut self.certs, &self.shared, &requests, &outcomes, now);
+        if requests.iter().any(|r| r.read_cert) {
+            let saved = self.certs.export(now, epoch_now());
+            self.shared.keeper.note_certs(saved);
+        }
         note_unrunnable(&mut self.unrunnable, &requests, &outcomes);
         let mut outcomes = outcomes.into_iter();
         let mut status = lock(&self.shared.status);
