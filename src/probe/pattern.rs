@@ -33,6 +33,7 @@
 //!   and log why.
 
 use std::fmt;
+use std::sync::Arc;
 
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::hybrid::dfa::{Cache, DFA};
@@ -61,7 +62,9 @@ const LOOK_BEHIND: [Look; 4] = [
 #[derive(Clone)]
 pub struct Pattern {
     source: String,
-    dfa: DFA,
+    /// Shared, not inline: a DFA is kilobytes, and every check's settings hold three
+    /// `Option<Pattern>`s, most of them `None` (3 x 4 KiB per check for 1000 checks).
+    dfa: Arc<DFA>,
     /// Whether a match ending at the last byte fed is certain without the next byte.
     certain_at_end: bool,
     /// For a pattern the DFA may quit on (a Unicode word boundary): the engine that
@@ -110,7 +113,7 @@ impl Pattern {
         };
         Ok(Pattern {
             source: source.to_string(),
-            dfa,
+            dfa: Arc::new(dfa),
             certain_at_end: looks.subtract(behind).is_empty(),
             fallback,
         })

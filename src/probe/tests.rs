@@ -50,3 +50,11 @@ fn failures_read_as_plain_reasons() {
     assert_eq!(Failure::Refused.subject(), "connection refused");
     assert_eq!(Failure::Status(404).subject(), "bad status returned");
 }
+
+#[test]
+fn probe_settings_stay_small_per_check() {
+    // A config of 1000 checks holds three copies of every check's settings; an inline
+    // DFA in each `Option<Pattern>` once made that 12 KiB a check (docs/benchmarks.md).
+    let size = std::mem::size_of::<ProbeSettings>();
+    assert!(size <= 512, "ProbeSettings is {size} bytes");
+}
