@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::planner::CheckPolicy;
-use crate::probe::{Pattern, ProbeSettings, StatusCodes};
+use crate::probe::{Pattern, ProbeSettings, StatusCodes, read_cacert};
 
 /// Where a value was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,8 +141,7 @@ impl Layer {
             given
                 .as_ref()
                 .map(|g| {
-                    Pattern::new(&g.value)
-                        .map_err(|e| format!("{} {}", g.origin.naming(key), one_line(&e)))
+                    Pattern::new(&g.value).map_err(|e| format!("{} {e}", g.origin.naming(key)))
                 })
                 .transpose()
         };
@@ -167,7 +166,7 @@ impl Layer {
             }
         }
         if let Some(cacert) = &self.cacert {
-            check_cacert(&cacert.value)
+            read_cacert(&cacert.value)
                 .map_err(|e| format!("{} {e}", cacert.origin.naming("cacert")))?;
         }
         Ok(ProbeSettings {
@@ -310,21 +309,6 @@ impl Layer {
     }
 }
 
-/// regex's syntax errors draw the pattern with a caret under the fault, over several
-/// lines; a usage error is one: the first line and the last (what is wrong).
-fn one_line(message: &str) -> String {
-    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or_default();
-    match lines.next_back() {
-        Some(last) => format!(
-            "{} {}",
-            first.trim_end_matches("regex parse error:").trim_end(),
-            last.trim_start_matches("error: ")
-        ),
-        None => first.to_string(),
-    }
-}
-
 /// `send`'s escapes: `\r`, `\n`, `\t` and `\\`; any other backslash is an error.
 pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(text.len());
@@ -349,34 +333,6 @@ pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
         });
     }
     Ok(out)
-}
-
-/// A `cacert` file must be readable and hold at least one PEM certificate: a bad file
-/// is an error at start, not a failing probe later.
-fn check_cacert(path: &Path) -> Result<(), String> {
-    let shown = path.display();
-    let pem = std::fs::read(path).map_err(|e| {
-        format!("{shown}: cannot read it ({e}): give a readable PEM file of CA certificates")
-    })?;
-    let mut certificates = 0;
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(ureq::tls::PemItem::Certificate(_)) => certificates += 1,
-            Ok(_) => {}
-            Err(e) => {
-                return Err(format!(
-                    "{shown} is not a valid PEM file ({e}): give the CA certificates as \
-                     -----BEGIN CERTIFICATE----- blocks"
-                ));
-            }
-        }
-    }
-    if certificates == 0 {
-        return Err(format!(
-            "{shown} holds no certificate: give a PEM file with -----BEGIN CERTIFICATE----- blocks"
-        ));
-    }
-    Ok(())
 }
 
 impl fmt::Display for Origin {

@@ -80,7 +80,8 @@ pub struct Planner {
 }
 
 impl Planner {
-    /// A planner whose checks share one policy.
+    /// A planner whose checks share one policy (the tables of `tests.rs`).
+    #[cfg(test)]
     pub fn new(
         policy: PolicyConfig,
         selections: Vec<Selection>,
@@ -474,7 +475,9 @@ fn combine<'a>(so_far: Health<'a>, verdict: &'a Verdict) -> Health<'a> {
 mod persist;
 mod policy;
 
+pub use policy::CheckPolicy;
+#[cfg(test)]
+pub use policy::PolicyConfig;
 use policy::strictest;
-pub use policy::{CheckPolicy, PolicyConfig};
 #[cfg(test)]
 mod tests;

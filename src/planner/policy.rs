@@ -32,8 +32,9 @@ impl Default for CheckPolicy {
     }
 }
 
-/// One policy for every check (the command line without a config file), and how many
-/// processes of one selection may restart at once.
+/// One policy for every check and how many processes of one selection may restart at
+/// once: the tables of `planner/tests.rs` are written in it.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyConfig {
     /// Failed rounds in a row that trip a check (`-f`).

@@ -114,15 +114,10 @@ fn has(plan: &Plan, needle: &str) -> bool {
     plan.texts().iter().any(|t| t.contains(needle))
 }
 
-/// `--max-restarts 1 --restart-window WINDOW`, web (pid 10) failed at t=0 and was
-/// restarted as pid 11 at t=1: the window is full.
-fn restarted_once_with_room_for_one(window: u64) -> (Clock, Planner) {
-    let clock = Clock(Instant::now());
-    let mut limited = policy(1);
-    limited.max_restarts = Some((1, secs(window)));
-    let mut p = planner(limited, vec![programs(&["web"])]);
+/// web (pid 10) fails at t=0 and is restarted as pid 11 at t=1.
+fn web_fails_and_is_restarted(p: &mut Planner, clock: &Clock) {
     round(
-        &mut p,
+        p,
         clock.at(0),
         &[failing("http://h/")],
         &[running("web", 10)],
@@ -133,6 +128,16 @@ fn restarted_once_with_room_for_one(window: u64) -> (Clock, Planner) {
         &[],
         clock.0 + secs(1),
     );
+}
+
+/// `--max-restarts 1 --restart-window WINDOW`, web (pid 10) failed at t=0 and was
+/// restarted as pid 11 at t=1: the window is full.
+fn restarted_once_with_room_for_one(window: u64) -> (Clock, Planner) {
+    let clock = Clock(Instant::now());
+    let mut limited = policy(1);
+    limited.max_restarts = Some((1, secs(window)));
+    let mut p = planner(limited, vec![programs(&["web"])]);
+    web_fails_and_is_restarted(&mut p, &clock);
     (clock, p)
 }
 
@@ -606,18 +611,7 @@ fn a_state_export_reads_back_with_its_window_and_in_flight_restarts() {
     limited.max_restarts = Some((2, secs(600)));
     let mut p = planner(limited.clone(), vec![programs(&["web"])]);
     p.label_checks(vec!["http://h/".into()]);
-    round(
-        &mut p,
-        clock.at(0),
-        &[failing("http://h/")],
-        &[running("web", 10)],
-    );
-    p.restart_finished(
-        "web",
-        &RestartOutcome::Restarted { pid: 11 },
-        &[],
-        clock.0 + secs(1),
-    );
+    web_fails_and_is_restarted(&mut p, &clock);
     let mut saved = p.export(clock.0 + secs(2), 1_000_002);
     assert_eq!(saved.programs[0].restarts, [1_000_001]);
     saved.programs[0].stopping = Some(11);

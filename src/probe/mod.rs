@@ -46,6 +46,7 @@ pub use codes::StatusCodes;
 pub use exec::check_runnable;
 pub use http::body_contains;
 pub use pattern::{Matcher, Pattern};
+pub use tls::read_cacert;
 
 /// Most probes in flight at once; the rest wait for a free worker.
 pub const MAX_CONCURRENT_PROBES: usize = 256;

@@ -81,8 +81,12 @@ impl Pattern {
     /// (or the least this pattern needs, if more).
     fn with_cache_capacity(source: &str, cache_capacity: usize) -> Result<Pattern, String> {
         // regex's own messages, which point at the error in the pattern.
-        regex::bytes::Regex::new(source)
-            .map_err(|e| format!("{source:?} is not a valid regular expression: {e}"))?;
+        regex::bytes::Regex::new(source).map_err(|e| {
+            format!(
+                "{source:?} is not a valid regular expression: {}",
+                one_line(&e.to_string())
+            )
+        })?;
         // As regex::bytes::Regex: Unicode on, and a pattern may match invalid UTF-8.
         let syntax = syntax::Config::new().utf8(false);
         let dfa = DFA::builder()
@@ -143,6 +147,16 @@ impl Pattern {
         matcher.give_up_if_stopped();
         matcher
     }
+}
+
+/// regex's syntax errors draw the pattern with a caret under the fault, over several
+/// lines; a usage error is one line: the last, what is wrong.
+fn one_line(message: &str) -> &str {
+    message
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map_or(message, |last| last.trim_start_matches("error: "))
 }
 
 impl fmt::Debug for Pattern {

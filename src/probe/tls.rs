@@ -1,7 +1,9 @@
 //! TLS for the probes: the rustls config ureq gets (`--cacert` roots, `--insecure`)
 //! and rustls' errors in words, named by their type rather than by their text.
 
-use ureq::tls::{PemItem, RootCerts, TlsConfig};
+use std::path::Path;
+
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use super::ProbeSettings;
 
@@ -10,25 +12,38 @@ use super::ProbeSettings;
 pub(super) fn tls_config(settings: &ProbeSettings) -> Result<TlsConfig, String> {
     let mut builder = TlsConfig::builder().disable_verification(settings.insecure);
     if let Some(path) = &settings.cacert {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read --cacert {}: {e}", path.display()))?;
-        let mut certs = Vec::new();
-        for item in ureq::tls::parse_pem(&pem) {
-            match item {
-                Ok(PemItem::Certificate(cert)) => certs.push(cert),
-                Ok(_) => {}
-                Err(e) => return Err(format!("--cacert {}: bad PEM: {e}", path.display())),
-            }
-        }
-        if certs.is_empty() {
-            return Err(format!(
-                "--cacert {} holds no certificate: give a PEM file with -----BEGIN CERTIFICATE-----",
-                path.display()
-            ));
-        }
+        let certs = read_cacert(path).map_err(|e| format!("--cacert {e}"))?;
         builder = builder.root_certs(RootCerts::new_with_certs(&certs));
     }
     Ok(builder.build())
+}
+
+/// The CA certificates of a `cacert` PEM file: at least one, or why not. The settings
+/// call it at start, so that a bad file is an error then, not a failing probe later.
+pub fn read_cacert(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| {
+        format!("{shown}: cannot read it ({e}): give a readable PEM file of CA certificates")
+    })?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(format!(
+                    "{shown} is not a valid PEM file ({e}): give the CA certificates as \
+                     -----BEGIN CERTIFICATE----- blocks"
+                ));
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!(
+            "{shown} holds no certificate: give a PEM file with -----BEGIN CERTIFICATE----- blocks"
+        ));
+    }
+    Ok(certs)
 }
 
 /// A TLS failure in words: the certificate faults people meet (self-signed or private

@@ -58,6 +58,7 @@ impl Watcher {
                 *last = Some(now);
             }
         }
+        let certs = &self.certs;
         let requests: Vec<ProbeRequest<'_>> = self
             .checks
             .iter()
@@ -68,13 +69,9 @@ impl Watcher {
                 spec.targets.iter().map(move |target| ProbeRequest {
                     check,
                     target,
-                    read_cert: false,
+                    read_cert: target.https_authority().is_some()
+                        && certs.due(&target.to_string(), now),
                 })
-            })
-            .map(|mut request| {
-                request.read_cert = request.target.https_authority().is_some()
-                    && self.certs.due(&request.target.to_string(), now);
-                request
             })
             .collect();
         let outcomes = self.prober.probe_all(&requests);
@@ -119,6 +116,11 @@ fn note_unrunnable(
     outcomes: &[Outcome],
 ) {
     for (request, outcome) in requests.iter().zip(outcomes) {
+        let cannot_run = matches!(outcome.result, Err(Failure::Unrunnable(_)));
+        // Most rounds have nothing to say: no label is made for them.
+        if !cannot_run && unrunnable.is_empty() {
+            continue;
+        }
         let target = request.target.to_string();
         match &outcome.result {
             Err(Failure::Unrunnable(why)) => {

@@ -180,43 +180,39 @@ pub fn process_gone(pid: u32) -> bool {
 /// arguments, read from /proc/*/cmdline: a unique marker argument finds the processes a
 /// test started, whoever their parent is.
 pub fn processes_with_arg(arg: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut pids: Vec<u32> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|cmdline| cmdline.split(|&b| b == 0).any(|a| a == arg.as_bytes()))
-        })
-        .filter(|&pid| !process_gone(pid))
-        .collect();
-    pids.sort_unstable();
-    pids
+    pids_where(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|cmdline| cmdline.split(|&b| b == 0).any(|a| a == arg.as_bytes()))
+            && !process_gone(pid)
+    })
 }
 
 /// The zombie children of `parent`: exited, never reaped (a zombie's cmdline is
 /// empty, so it is found by its parent, /proc/PID/status `PPid:`).
 pub fn zombie_children(parent: u32) -> Vec<u32> {
+    pids_where(|pid| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_string()
+        };
+        field("PPid:") == parent.to_string() && field("State:").starts_with('Z')
+    })
+}
+
+/// Every pid in /proc for which `keep` holds, in order.
+fn pids_where(keep: impl Fn(u32) -> bool) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     let mut pids: Vec<u32> = entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            let field = |name: &str| {
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix(name))
-                    .map(str::trim)
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            field("PPid:") == parent.to_string() && field("State:").starts_with('Z')
-        })
+        .filter(|&pid| keep(pid))
         .collect();
     pids.sort_unstable();
     pids

@@ -103,18 +103,7 @@ fn a_restarted_program_is_recovered_after_successes_healthy_rounds() {
         ..CheckPolicy::default()
     };
     let mut p = planner_of(vec![(programs(&["web"]), policy)]);
-    round(
-        &mut p,
-        clock.at(0),
-        &[failing("http://h/")],
-        &[running("web", 10)],
-    );
-    p.restart_finished(
-        "web",
-        &RestartOutcome::Restarted { pid: 11 },
-        &[],
-        clock.at(1).now,
-    );
+    web_fails_and_is_restarted(&mut p, &clock);
     let new = [running("web", 11)];
     for s in [5, 10] {
         let plan = round(&mut p, clock.at(s), &[Verdict::Healthy], &new);
