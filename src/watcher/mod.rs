@@ -203,7 +203,8 @@ impl Watcher {
         match event {
             Event::Tick { name, when } => {
                 let received = Instant::now();
-                if let Some(why) = self.ticks.stale(crate::ticks::period(name), *when) {
+                let period = crate::ticks::period(name);
+                if let Some(why) = self.ticks.stale(period, *when, received) {
                     log::debug!("{name} {why}; skipping it");
                     return;
                 }
