@@ -21,9 +21,9 @@ use crate::status::Snapshot;
 /// How long accepting pauses after an error such as "too many open files" (the
 /// listening socket stays readable, so polling it again at once would spin).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-/// Connections accepted per wake-up, so a flood of connects cannot starve the
-/// connections already open.
-const ACCEPTS_PER_WAKE: usize = 64;
+/// Connections accepted per wake-up, so that a burst of connects cannot starve (or,
+/// the table full, push out) the connections already open before their heads are read.
+const ACCEPTS_PER_WAKE: usize = 16;
 /// How often an accept or poll error is logged at most.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 

@@ -167,9 +167,9 @@ impl Endpoint {
             }
             Err(e) => {
                 log::error!(
-                    "--metrics-listen {addr}: cannot listen there ({e}): is another httpok or \
-                     exporter using it? httpok watches on without the endpoint and tries \
-                     again every {}s",
+                    "--metrics-listen {addr}: cannot listen there ({e}): {}? httpok watches \
+                     on without the endpoint and tries again every {}s",
+                    bind_hint(&e),
                     limits.rebind_every.as_secs()
                 );
                 None
@@ -221,6 +221,19 @@ fn bind_again(addr: &ListenAddr, limits: Limits, owner: &SocketFile) -> Option<M
             }
             Err(e) => log::debug!("--metrics-listen {addr}: still cannot listen there: {e}"),
         }
+    }
+}
+
+/// What to look at when an address cannot be bound, as a question.
+fn bind_hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => {
+            "may httpok's user bind there (a port below 1024 needs root; a socket's \
+             directory must be writable)"
+        }
+        io::ErrorKind::NotFound => "does the socket's directory exist",
+        io::ErrorKind::AddrNotAvailable => "does this host have that IP address",
+        _ => "is another httpok or exporter using it",
     }
 }
 
