@@ -45,7 +45,7 @@ if [ "$#" -eq 0 ] && [ "$fuzz" != 0 ]; then
         cargo install --locked --root "$tools" cargo-fuzz
     fi
     if cargo fuzz --version >/dev/null 2>&1; then
-        for target in listener xmlrpc config_file; do
+        for target in listener xmlrpc config_file ticks; do
             # New inputs go to a scratch dir under fuzz/target; the checked-in seeds stay as they are.
             mkdir -p "fuzz/target/corpus/$target"
             log="fuzz/target/fuzz-$target.log"

@@ -1,7 +1,7 @@
 //! The bodies of the fuzz targets in `fuzz/`, shared with `tests/fuzz_corpus.rs`, which
 //! replays the checked-in corpus on every test run. Each harness takes arbitrary bytes,
 //! runs them through code that faces a peer (supervisord's event stream, its XML-RPC
-//! replies) and panics only when an invariant breaks.
+//! replies, its ticks' `when`) and panics only when an invariant breaks.
 //!
 //! Not part of httpok's interface: public only so the fuzz crate and tests can call it.
 
@@ -22,6 +22,9 @@ use crate::selection::Exclusions;
 use crate::supervisor::{self, ClientError, Supervisor};
 use crate::watcher::{Probe, Watcher, run_listener};
 use crate::xmlrpc::{self, Value};
+
+mod tick_clock;
+pub use tick_clock::ticks;
 
 /// What supervisord writes to the listener's stdin.
 ///

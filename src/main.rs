@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use httpok::cli::{Request, parse_command_line};
 use httpok::config::Config;
-use httpok::metrics::{Limits, ListenAddr, MetricsListener};
+use httpok::metrics::{self, Limits, ListenAddr};
 use httpok::notifier::Commands;
 use httpok::selection::Exclusions;
 use httpok::status_client::{self, StatusUrl};
@@ -57,15 +57,7 @@ fn main() -> ExitCode {
     if config.once {
         return run_once(&config);
     }
-    // Bound before httpok says "started": an address in use is an error at start.
-    let metrics = match metrics_listen.as_ref().map(bind_metrics).transpose() {
-        Ok(metrics) => metrics,
-        Err(e) => {
-            log::error!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(config, metrics) {
+    match run(config, metrics_listen) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");
@@ -107,15 +99,6 @@ fn print_status(url: &StatusUrl) -> ExitCode {
     }
 }
 
-fn bind_metrics(addr: &ListenAddr) -> Result<MetricsListener, String> {
-    MetricsListener::bind(addr, Limits::default()).map_err(|e| {
-        format!(
-            "--metrics-listen {addr}: cannot listen there ({e}): is another httpok or \
-             exporter using it? Choose another address"
-        )
-    })
-}
-
 /// The checks' `failures`, for the start line: `3`, or `1-3` when they differ.
 fn thresholds(config: &Config) -> String {
     let counts = config.checks.iter().map(|c| c.policy.failures);
@@ -126,7 +109,7 @@ fn thresholds(config: &Config) -> String {
     }
 }
 
-fn run(config: Config, metrics: Option<MetricsListener>) -> Result<(), String> {
+fn run(config: Config, metrics_listen: Option<ListenAddr>) -> Result<(), String> {
     let server = config
         .server
         .clone()
@@ -168,16 +151,12 @@ fn run(config: Config, metrics: Option<MetricsListener>) -> Result<(), String> {
         Arc::new(notifier),
         exclusions,
     );
-    if let Some(metrics) = metrics {
-        let addr = metrics
-            .local_addr()
-            .map_or_else(|e| e.to_string(), |a| a.to_string());
-        metrics
-            .serve(watcher.status())
-            .map_err(|e| format!("cannot start the metrics endpoint: {e}"))?;
-        log::info!("serving GET /metrics and GET /status on {addr}");
-    }
-    stop_on_signals(watcher.stopper())?;
+    // An address that cannot be bound is an ERROR and retried: the watch goes on.
+    let endpoint = metrics_listen
+        .map(|addr| metrics::Endpoint::start(&addr, watcher.status(), Limits::default()))
+        .transpose()
+        .map_err(|e| format!("cannot start the metrics endpoint: {e}"))?;
+    stop_on_signals(watcher.stopper(), endpoint.clone())?;
     watcher.resume();
     let stdin = io::stdin().lock();
     // std's stdout is line-buffered: it would write `RESULT 2\nOK` in two pieces, split
@@ -190,6 +169,9 @@ fn run(config: Config, metrics: Option<MetricsListener>) -> Result<(), String> {
         .map_err(|e| format!("cannot use stdout: {e}"))?;
     let result = run_listener(stdin, ProtocolOut(stdout), &mut watcher);
     watcher.finish();
+    if let Some(endpoint) = &endpoint {
+        endpoint.close();
+    }
     result.map_err(|e| {
         format!(
             "event stream failed: {e} (supervisord closed httpok's stdin/stdout; if this \
@@ -201,8 +183,9 @@ fn run(config: Config, metrics: Option<MetricsListener>) -> Result<(), String> {
 /// On SIGTERM, SIGINT, SIGHUP or SIGQUIT (supervisorctl stop/restart/update/reload, or
 /// supervisord's shutdown): start no new restart, let every stop already issued be
 /// followed by its start, then exit. httpok's own stopwaitsecs must exceed the watched
-/// programs' stopwaitsecs for that wait to finish before supervisord's SIGKILL.
-fn stop_on_signals(stopper: Stopper) -> Result<(), String> {
+/// programs' stopwaitsecs for that wait to finish before supervisord's SIGKILL. The
+/// metrics endpoint's unix socket file goes last.
+fn stop_on_signals(stopper: Stopper, endpoint: Option<metrics::Endpoint>) -> Result<(), String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT])
         .map_err(|e| format!("cannot handle signals: {e}"))?;
@@ -213,6 +196,9 @@ fn stop_on_signals(stopper: Stopper) -> Result<(), String> {
                 let name = signal_hook::low_level::signal_name(signal).unwrap_or("a signal");
                 log::info!("received {name}; stopping (restarts under way finish their start)");
                 stopper.stop(&format!("stopping on {name}"));
+                if let Some(endpoint) = &endpoint {
+                    endpoint.close();
+                }
                 std::process::exit(0);
             }
         })

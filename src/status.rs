@@ -3,6 +3,8 @@
 //! [`Snapshot`] up to date; the metrics endpoint renders it (Prometheus text, JSON) and
 //! `httpok --status` reads it back. Pure data; URLs in it are already redacted.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::CheckSpec;
@@ -20,6 +22,11 @@ pub struct Snapshot {
     pub rounds_total: u64,
     /// How long the last round took (httpok_round_duration_seconds).
     pub last_round_seconds: f64,
+    /// When the last round ended, in unix seconds; before the first round, when httpok
+    /// started, so that an httpok that never ends a round is seen stuck too
+    /// (httpok_last_round_timestamp_seconds). 0 from an httpok too old to say.
+    #[serde(default)]
+    pub last_round_timestamp_seconds: f64,
     pub checks: Vec<CheckStatus>,
     pub programs: Vec<ProgramStatus>,
 }
@@ -80,10 +87,11 @@ impl Snapshot {
 }
 
 impl Snapshot {
-    /// The checks as configured, nothing probed yet.
+    /// The checks as configured, nothing probed yet; the round clock at now.
     pub fn new(checks: &[CheckSpec]) -> Snapshot {
         Snapshot {
             version: env!("CARGO_PKG_VERSION").to_string(),
+            last_round_timestamp_seconds: unix_seconds(SystemTime::now()),
             checks: checks
                 .iter()
                 .map(|c| CheckStatus {
@@ -102,6 +110,13 @@ impl Snapshot {
                 .collect(),
             ..Snapshot::default()
         }
+    }
+
+    /// A round ran to its end at `ended`, after `took`.
+    pub fn round_ended(&mut self, took: Duration, ended: SystemTime) {
+        self.rounds_total += 1;
+        self.last_round_seconds = took.as_secs_f64();
+        self.last_round_timestamp_seconds = unix_seconds(ended);
     }
 
     /// Check `i` was probed: its targets' outcomes and its verdict.
@@ -146,5 +161,38 @@ impl Snapshot {
                 restarts_in_window: u32::try_from(p.restarts_in_window()).unwrap_or(u32::MAX),
             })
             .collect();
+    }
+}
+
+/// `at` in unix seconds (0 for a clock set before 1970).
+fn unix_seconds(at: SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_that_ends_moves_the_round_clock_and_counts() {
+        let mut snap = Snapshot::new(&[]);
+        let started = snap.last_round_timestamp_seconds;
+        let now = unix_seconds(SystemTime::now());
+        assert!((now - started).abs() < 60.0, "{started} vs {now}");
+        let ended = UNIX_EPOCH + Duration::from_millis(1_900_000_000_250);
+        snap.round_ended(Duration::from_millis(125), ended);
+        assert_eq!(snap.rounds_total, 1);
+        assert_eq!(snap.last_round_seconds, 0.125);
+        assert_eq!(snap.last_round_timestamp_seconds, 1_900_000_000.25);
+    }
+
+    #[test]
+    fn a_status_without_the_round_clock_still_reads() {
+        // What an httpok from before the field answers to GET /status.
+        let old = r#"{"version":"0.1.0","rounds_total":3,"last_round_seconds":0.5,"checks":[],"programs":[]}"#;
+        let snap: Snapshot = serde_json::from_str(old).expect("reads");
+        assert_eq!(snap.last_round_timestamp_seconds, 0.0);
+        assert_eq!(snap.rounds_total, 3);
     }
 }

@@ -8,7 +8,7 @@ mod fake_supervisord;
 
 use common::e2e::*;
 use common::*;
-use fake_supervisord::Listener;
+use fake_supervisord::{Listener, epoch};
 use std::time::Duration;
 
 /// The listener with a longer stopwaitsecs than any watched program, as the docs say.
@@ -324,6 +324,37 @@ fn ticks_after_a_backward_when_still_probe() {
         wait_until("probed once more", T, || counter.requests() > i);
     }
     assert_eq!(counter.requests(), 3, "every tick probed once");
+    assert!(httpok.close(T).success());
+}
+
+#[test]
+fn ticks_after_a_when_at_the_limits_of_i64_still_probe() {
+    // A hostile supervisord's `when:-9223372036854775808` overflowed the tick clock:
+    // the debug build panicked, the release build skipped every later tick for good.
+    let counter = StatusServer::start(200);
+    let sup = start([]);
+    let url = format!("http://127.0.0.1:{}/", counter.port());
+    let mut httpok = Listener::start(
+        sup.dir(),
+        &["-t", "2", &url],
+        &[("SUPERVISOR_SERVER_URL", sup.server_url())],
+    );
+    let now = i64::try_from(epoch()).expect("epoch fits");
+    let whens = [
+        i64::MIN.to_string(),
+        now.to_string(),
+        (now + 5).to_string(),
+        i64::MAX.to_string(),
+        (now + 10).to_string(),
+        i64::MIN.to_string(),
+        (now + 15).to_string(),
+    ];
+    for (i, when) in whens.iter().enumerate() {
+        httpok.tick_saying(&format!("when:{when}"), T);
+        wait_until("probed once more", T, || counter.requests() > i);
+    }
+    assert_eq!(counter.requests(), whens.len(), "every tick probed once");
+    assert!(!httpok.stderr().contains("panicked"), "{}", httpok.stderr());
     assert!(httpok.close(T).success());
 }
 

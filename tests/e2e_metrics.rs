@@ -1,20 +1,23 @@
 //! The metrics endpoint and `httpok --status` (issue 11, items 1 and 2), proven end to
 //! end: a real supervisord sending TICK_5 to an httpok started with --metrics-listen,
 //! scraped over TCP and a unix socket. Every page is parsed whole by the Prometheus
-//! text-format parser below, and the values are checked, not only the names.
+//! text-format parser below, and the values are checked, not only the names. And the
+//! endpoint never costs the watch (issue 16, item 6): a taken port, idle connections,
+//! an exposed address, the socket file at start and exit.
 mod common;
 
 use common::e2e::*;
 use common::*;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use httpok::status::Snapshot;
 
@@ -372,6 +375,19 @@ fn rounds(page: &Page) -> f64 {
         .expect("httpok_rounds_total")
 }
 
+/// httpok_last_round_timestamp_seconds.
+fn last_round_end(page: &Page) -> f64 {
+    page.get("httpok_last_round_timestamp_seconds", &[])
+        .expect("httpok_last_round_timestamp_seconds")
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+}
+
 // ---------------------------------------------------------------- supervisord cases
 
 #[test]
@@ -405,6 +421,12 @@ fn metrics_follow_a_check_from_healthy_to_failing_to_restarted() {
         Some(1.0)
     );
     assert!(rounds(&healthy) >= 1.0);
+    let round_ended = last_round_end(&healthy);
+    assert!(
+        (unix_now() - round_ended).abs() < 30.0,
+        "the last round ended at {round_ended}, now is {}",
+        unix_now()
+    );
     let restarted = [("program", "web"), ("outcome", "restarted")];
     let (code, table, _) = status_command(&format!("http://127.0.0.1:{metrics}"));
     assert_eq!(code, 0, "{table}");
@@ -425,6 +447,7 @@ fn metrics_follow_a_check_from_healthy_to_failing_to_restarted() {
     let state = [("program", "web"), ("state", "watching")];
     assert_eq!(failing.get("httpok_program_state", &state), Some(1.0));
     assert!(rounds(&failing) > rounds(&healthy));
+    assert!(last_round_end(&failing) > round_ended);
     let (code, table, _) = status_command(&format!("http://127.0.0.1:{metrics}"));
     assert_eq!(code, 1, "{table}");
     assert_eq!(
@@ -516,7 +539,8 @@ fn a_unix_socket_endpoint_serves_status_and_the_exit_codes_follow_the_checks() {
 }
 
 /// Until dropped, keeps the endpoint full: every 100 ms a new connection that sends
-/// nothing (the server drops each after its 5 s), and now and then a 64 KiB head.
+/// nothing, up to 40 held (more than the endpoint's 32, so new ones push out the oldest
+/// idle ones), and now and then a 64 KiB head.
 struct Flood {
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
@@ -611,10 +635,15 @@ fn silent_and_oversized_requests_do_not_delay_rounds_and_the_endpoint_recovers()
         assert_eq!(slow, 0, "rounds delayed during the flood: {during:?}");
         let log = read_file_lossy(sup.log_path());
         assert!(!log.contains("buffer overflowed"), "{}", tail(&log, 30));
-        // And the endpoint was full: it refused at once rather than queueing without end.
-        wait_until("a 503 while flooded", T, || {
-            answer_to(metrics, b"GET /metrics HTTP/1.0\r\n\r\n") == 503
-        });
+        // And scrapes are answered meanwhile, at once. (Before issue 16 a full endpoint
+        // answered 503: its workers sat on the idle connections. Now one poll(2)
+        // thread serves everyone, and a full table closes the oldest idle connection.)
+        for _ in 0..5 {
+            let started = Instant::now();
+            assert_eq!(answer_to(metrics, b"GET /metrics HTTP/1.0\r\n\r\n"), 200);
+            let took = started.elapsed();
+            assert!(took < Duration::from_secs(2), "a scrape took {took:?}");
+        }
     }
     // Free again: an oversized head is refused with 431, a scrape is served and shows
     // the rounds that ran during the flood.
@@ -631,12 +660,10 @@ fn silent_and_oversized_requests_do_not_delay_rounds_and_the_endpoint_recovers()
 // ---------------------------------------------------------------- without supervisord
 
 #[test]
-fn an_address_in_use_is_one_error_line_and_exit_2_before_started() {
-    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = taken.local_addr().expect("addr");
-    let out = Command::new(httpok_bin())
+fn a_malformed_address_is_still_a_usage_error_with_exit_2() {
+    let out = httpok_cmd()
         .args(["--server-url", "unix:///nonexistent/supervisor.sock"])
-        .args(["--metrics-listen", &addr.to_string(), "http://127.0.0.1:9/"])
+        .args(["--metrics-listen", "localhost:9117", "http://127.0.0.1:9/"])
         .stdin(Stdio::null())
         .output()
         .expect("run httpok");
@@ -644,10 +671,32 @@ fn an_address_in_use_is_one_error_line_and_exit_2_before_started() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(out.stdout.is_empty(), "{:?}", out.stdout);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains(&format!(
-        " ERROR --metrics-listen {addr}: cannot listen there"
-    )));
+    assert!(stderr.contains(" ERROR "), "{stderr}");
+    assert!(stderr.contains("localhost:9117"), "{stderr}");
     assert!(!stderr.contains("started"), "{stderr}");
+}
+
+#[test]
+fn at_the_end_of_stdin_the_socket_file_is_removed() {
+    let dir = TempDir::new("eof-socket");
+    let socket = dir.join("metrics.sock");
+    let mut cmd = httpok_cmd();
+    cmd.args(["--server-url", "unix:///nonexistent/supervisor.sock"])
+        .arg("--metrics-listen")
+        .arg(format!("unix:{}", socket.display()))
+        .arg("http://127.0.0.1:9/")
+        .stdin(Stdio::piped());
+    let mut httpok = Running::spawn(&mut cmd);
+    let stdin = httpok.take_stdin();
+    wait_for("the endpoint on its socket", T, || {
+        http_get_unix(&socket, "/status", T)
+            .map(|answer| answer.status)
+            .map_err(|e| e.to_string())
+    });
+    drop(stdin);
+    let done = httpok.finish(T, |_| {});
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert!(!socket.exists(), "the socket file is left: {}", done.stderr);
 }
 
 #[test]
@@ -658,5 +707,158 @@ fn status_of_an_address_where_nothing_listens_exits_2_with_one_error_line() {
     assert!(
         stderr.contains(" ERROR cannot reach httpok at http://127.0.0.2:"),
         "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------- it never costs the watch
+
+#[test]
+fn a_taken_port_is_one_error_httpok_restarts_a_frozen_app_and_serves_once_it_is_free() {
+    // Some local user holds the port when httpok starts.
+    let (port, metrics) = (free_port(), free_port());
+    let taken = TcpListener::bind(("127.0.0.1", metrics)).expect("take the port");
+    let started = Instant::now();
+    let sup = start(vec![
+        web("web", port, "ok"),
+        listener(&format!(
+            "-f 2 -p web -t 2 --metrics-listen 127.0.0.1:{metrics} http://127.0.0.1:{port}/"
+        )),
+    ]);
+    let error = format!(" ERROR --metrics-listen 127.0.0.1:{metrics}: cannot listen there");
+    let log = wait_for_log(sup.path("httpok.err.log"), &error, T);
+    assert!(log.contains("tries again every 60s"), "{log}");
+    // It watches all the same: RUNNING, never FATAL, and a frozen app is restarted.
+    let pid = sup.wait_running("web", T);
+    sup.wait_running("httpok", T);
+    sup.freeze(pid);
+    assert_restarted(&sup, "web", pid);
+    assert_eq!(sup.state("httpok"), "RUNNING");
+
+    // Freed: served at the next try, a minute after the start, said once.
+    drop(taken);
+    let page = wait_for(
+        "served once the port is free",
+        Duration::from_secs(90),
+        || scrape(metrics),
+    );
+    let restarted = [("program", "web"), ("outcome", "restarted")];
+    assert_eq!(page.get("httpok_restarts_total", &restarted), Some(1.0));
+    let took = started.elapsed();
+    eprintln!(
+        "served {:.1}s after supervisord started",
+        took.as_secs_f64()
+    );
+    let log = httpok_log(&sup);
+    assert_eq!(count(&log, &error), 1, "{log}");
+    assert_eq!(count(&log, " ERROR "), 1, "{log}");
+    let serving = format!("serving GET /metrics and GET /status on 127.0.0.1:{metrics} now");
+    assert_eq!(count(&log, &serving), 1, "{log}");
+    assert_listener_healthy(&sup);
+}
+
+#[test]
+fn sixteen_idle_connections_held_open_do_not_delay_a_scrape() {
+    let (port, metrics) = (free_port(), free_port());
+    let sup = start(vec![
+        web("web", port, "ok"),
+        listener(&format!(
+            "-p web -t 2 --metrics-listen 127.0.0.1:{metrics} http://127.0.0.1:{port}/"
+        )),
+    ]);
+    let before = wait_for_page(metrics, "a first round", |p| rounds(p) >= 1.0);
+    let idle = IdleClients::hold(metrics, 16);
+    wait_until("16 idle connections open", T, || idle.opened() >= 16);
+    // Scrapes over more than one head timeout (5 s), so that the server has dropped
+    // idle connections and the clients have opened new ones meanwhile.
+    let mut slowest = Duration::ZERO;
+    for _ in 0..8 {
+        let started = Instant::now();
+        let answer = http_get(metrics, "/metrics", T).expect("GET /metrics");
+        let took = started.elapsed();
+        assert_eq!(answer.status, 200, "{}", answer.head);
+        assert!(took < Duration::from_secs(2), "a scrape took {took:?}");
+        slowest = slowest.max(took);
+        thread::sleep(Duration::from_secs(1));
+    }
+    assert!(
+        idle.opened() > 16,
+        "the server never dropped an idle connection"
+    );
+    eprintln!(
+        "slowest of 8 scrapes beside 16 idle connections: {slowest:?}; {} opened",
+        idle.opened()
+    );
+    // Rounds went on: counted, and their end moved.
+    let after = wait_for_page(metrics, "more rounds", |p| rounds(p) > rounds(&before));
+    assert!(last_round_end(&after) > last_round_end(&before));
+    drop(idle);
+    assert_listener_healthy(&sup);
+}
+
+#[test]
+fn an_address_other_hosts_reach_is_warned_about_once_and_served() {
+    let (port, metrics) = (free_port(), free_port());
+    let sup = start(vec![
+        web("web", port, "ok"),
+        listener(&format!(
+            "-p web -t 2 --metrics-listen 0.0.0.0:{metrics} http://127.0.0.1:{port}/"
+        )),
+    ]);
+    let warning =
+        format!(" WARN --metrics-listen 0.0.0.0:{metrics} can be reached from other hosts");
+    let log = wait_for_log(sup.path("httpok.err.log"), &warning, T);
+    assert!(
+        log.contains("targets") && log.contains("programs behind them"),
+        "{log}"
+    );
+    wait_for_page(metrics, "a first round", |p| rounds(p) >= 1.0);
+    wait_for_more_ticks(&sup, 2);
+    assert_eq!(
+        count(&httpok_log(&sup), " WARN "),
+        1,
+        "{}",
+        httpok_log(&sup)
+    );
+    assert_listener_healthy(&sup);
+}
+
+#[test]
+fn a_stale_socket_file_is_replaced_at_start_and_the_socket_is_gone_after_a_stop() {
+    let port = free_port();
+    let sup = start(vec![web("web", port, "ok")]);
+    // Left by an httpok that was killed: a socket file nobody listens on.
+    let socket = sup.path("metrics.sock");
+    drop(UnixListener::bind(&socket).expect("bind the stale one"));
+    let refused = UnixStream::connect(&socket).expect_err("stale");
+    assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+    add_listener(
+        &sup,
+        listener(&format!(
+            "-p web -t 2 --metrics-listen unix:{} http://127.0.0.1:{port}/",
+            socket.display()
+        )),
+    );
+    let status = wait_for("a status over the socket", T, || {
+        let answer = http_get_unix(&socket, "/status", T).map_err(|e| e.to_string())?;
+        Ok(status_json(&answer))
+    });
+    // Answered on that path: the stale file was replaced by httpok's socket.
+    assert_eq!(status.checks[0].program, "web");
+    assert_eq!(
+        count(&httpok_log(&sup), " ERROR "),
+        0,
+        "{}",
+        httpok_log(&sup)
+    );
+    assert_listener_healthy(&sup);
+
+    let (code, out) = sup.ctl(&["stop", "httpok"]);
+    assert_eq!(code, 0, "{out}");
+    sup.wait_state("httpok", "STOPPED", T);
+    let log = httpok_log(&sup);
+    assert!(log.contains("received SIGTERM"), "{log}");
+    assert!(
+        !socket.exists(),
+        "the socket file is left after the stop:\n{log}"
     );
 }

@@ -72,3 +72,8 @@ fn the_captured_seeds_decode_as_supervisord_meant_them() {
 fn every_config_file_seed_passes_the_config_file_harness() {
     replay("config_file", httpok::fuzzing::config_file);
 }
+
+#[test]
+fn every_ticks_seed_passes_the_ticks_harness() {
+    replay("ticks", httpok::fuzzing::ticks);
+}

@@ -1,5 +1,5 @@
-//! A TCP or unix-socket stream whose reads and writes end by a deadline, for the
-//! endpoint's server and for `httpok --status`. Every blocking call gets the time
+//! A TCP or unix-socket stream whose reads and writes end by a deadline, for
+//! `httpok --status` (the endpoint itself uses non-blocking sockets, `exchange.rs`). Every blocking call gets the time
 //! left as its socket timeout, so a peer that sends one byte a second cannot stretch
 //! an exchange past its deadline.
 

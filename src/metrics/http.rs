@@ -30,8 +30,6 @@ pub enum Refusal {
     HeadTooLarge,
     /// 500: the page could not be made.
     Internal,
-    /// 503: every worker is busy and the queue is full.
-    Busy,
 }
 
 impl Refusal {
@@ -42,7 +40,6 @@ impl Refusal {
             Refusal::MethodNotAllowed => (405, "Method Not Allowed"),
             Refusal::HeadTooLarge => (431, "Request Header Fields Too Large"),
             Refusal::Internal => (500, "Internal Server Error"),
-            Refusal::Busy => (503, "Service Unavailable"),
         }
     }
 }

@@ -2,18 +2,21 @@
 //! format and `GET /status` as JSON, both from a clone of the watcher's [`Snapshot`].
 //!
 //! ```text
-//!  accept thread ──send──▶ [queue: Limits::queue] ──▶ Limits::workers worker threads
-//!      │ all taken                                           │ read head (deadline)
-//!      ▼                                                     │ clone the Snapshot (lock
-//!   503 Busy, close                                          │ held for the clone only)
-//!                                                            ▼ render, write (deadline)
+//!              one thread, poll(2), non-blocking sockets
+//!  listener ──accept──▶ [table: Limits::connections] ──▶ head (deadline) ──▶ answer (deadline)
+//!                        │ full: close an answered,                  │ clone the Snapshot (lock
+//!                        ▼ else the oldest idle one                  │ held for the clone only),
+//!                                                                    ▼ render, write
 //! ```
 //!
-//! Owns: the address ([`ListenAddr`]), the bounded server ([`server`]), the HTTP head
-//! parsing and answers, sans IO ([`http`]), the page ([`render`]) and the deadline-bound
-//! sockets it shares with `httpok --status` ([`conn`]). It never writes stdout, never
-//! holds the snapshot's lock longer than a clone and never blocks the watcher: a round
-//! is never delayed by a scrape, a slow client or a flood.
+//! Owns: the address ([`ListenAddr`]), the endpoint's life ([`server`]: bound at start or
+//! retried every minute, the unix socket file removed at exit), the event loop and one
+//! connection's exchange (`event_loop.rs`, `exchange.rs`), the HTTP head parsing and
+//! answers, sans IO ([`http`]), the page ([`render`]) and the deadline-bound client
+//! socket of `httpok --status` ([`conn`]). It never writes stdout, never holds the
+//! snapshot's lock longer than a clone and never blocks the watcher: a round is never
+//! delayed by a scrape, a slow client or a flood, and an address that cannot be bound
+//! costs the endpoint, not the watch.
 //!
 //! Out of scope: TLS and authentication (bind to 127.0.0.1 or a unix socket, or put a
 //! proxy in front), keep-alive, anything but two GET pages.
@@ -23,11 +26,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub mod conn;
+mod event_loop;
+mod exchange;
 pub mod http;
 pub mod render;
 pub mod server;
+mod socket_file;
 
-pub use server::{Limits, MetricsListener};
+pub use server::{Endpoint, Limits, MetricsListener};
 
 use crate::status::Snapshot;
 
@@ -68,6 +74,23 @@ impl ListenAddr {
             .parse()
             .map_err(|_| format!("{text:?} is not an address to listen on: {expected}"))?;
         Ok(ListenAddr::Tcp(addr))
+    }
+
+    /// The WARN for an address other hosts can reach (`0.0.0.0`, `::`, a LAN address):
+    /// the pages name every check's targets and the programs behind them, to anyone.
+    pub fn exposure_warning(&self) -> Option<String> {
+        let ListenAddr::Tcp(addr) = self else {
+            return None;
+        };
+        if addr.ip().to_canonical().is_loopback() {
+            return None;
+        }
+        Some(format!(
+            "--metrics-listen {addr} can be reached from other hosts: /metrics and /status \
+             show every check's targets (URLs, hosts, ports) and the programs behind them \
+             to anyone who asks, with no TLS and no password. Bind to 127.0.0.1, [::1] or \
+             a unix socket unless that network is yours"
+        ))
     }
 }
 
@@ -120,6 +143,41 @@ mod tests {
                 .to_string(),
             "unix:/run/httpok.sock"
         );
+    }
+
+    #[test]
+    fn only_addresses_other_hosts_can_reach_are_warned_about() {
+        for quiet in [
+            "127.0.0.1:9117",
+            "127.0.0.2:9117",
+            "[::1]:9117",
+            "[::ffff:127.0.0.1]:9117",
+            "unix:/run/h.sock",
+        ] {
+            let addr = ListenAddr::parse(quiet).expect(quiet);
+            assert_eq!(addr.exposure_warning(), None, "{quiet}");
+        }
+        for exposed in [
+            "0.0.0.0:9117",
+            "[::]:9117",
+            "192.168.1.10:9117",
+            "[2001:db8::1]:9117",
+        ] {
+            let warning = ListenAddr::parse(exposed)
+                .expect(exposed)
+                .exposure_warning()
+                .expect(exposed);
+            assert!(
+                warning.starts_with(&format!(
+                    "--metrics-listen {exposed} can be reached from other hosts"
+                )),
+                "{warning}"
+            );
+            assert!(
+                warning.contains("targets") && warning.contains("programs"),
+                "{warning}"
+            );
+        }
     }
 
     #[test]

@@ -151,6 +151,13 @@ fn render_process(registry: &mut Registry, snapshot: &Snapshot) {
         "How long the last round took: probes, the process list and the plan, in seconds",
     );
     round.set(snapshot.last_round_seconds);
+    let ended: Gauge<f64, AtomicU64> = register(
+        registry,
+        "httpok_last_round_timestamp_seconds",
+        "When the last round ended, in unix seconds (before the first round: when httpok \
+         started); time() minus this grows without end when rounds stop",
+    );
+    ended.set(snapshot.last_round_timestamp_seconds);
     registry.register(
         "httpok_build",
         "httpok's version; always 1",

@@ -18,7 +18,7 @@ use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::advice::{stopwait_advice, unknown_program_advice};
 use crate::cert_watch::CertWatch;
@@ -203,7 +203,8 @@ impl Watcher {
         match event {
             Event::Tick { name, when } => {
                 let received = Instant::now();
-                if let Some(why) = self.ticks.stale(crate::ticks::period(name), *when) {
+                let period = crate::ticks::period(name);
+                if let Some(why) = self.ticks.stale(period, *when, received) {
                     log::debug!("{name} {why}; skipping it");
                     return;
                 }
@@ -266,8 +267,7 @@ impl Watcher {
             let plan = planner.plan_round(&facts);
             let mut status = lock(&self.shared.status);
             status.record_planner(&planner);
-            status.rounds_total += 1;
-            status.last_round_seconds = probes_started.elapsed().as_secs_f64();
+            status.round_ended(probes_started.elapsed(), SystemTime::now());
             self.shared.keeper.save(&planner);
             plan
         };

@@ -322,10 +322,12 @@ fn finishing_starts_no_queued_restart() {
 #[test]
 fn the_status_snapshot_follows_rounds_and_restarts() {
     let mut r = web_rig();
-    r.watcher.round();
     let status = r.watcher.status();
+    let before = lock(&status).last_round_timestamp_seconds;
+    r.watcher.round();
     let snap = lock(&status).clone();
     assert_eq!(snap.rounds_total, 1);
+    assert!(snap.last_round_timestamp_seconds >= before);
     assert_eq!(snap.checks[0].healthy, Some(true));
     assert_eq!(snap.checks[0].targets[0].success, Some(true));
     r.prober.fail("tcp://h:1", Failure::Refused);

@@ -1,15 +1,16 @@
 //! HTTP on both ends for tests: a tiny client for asking an app whether it answers
 //! ([`http_get`], [`http_get_unix`]), and the servers probes are pointed at: a
 //! [`StatusServer`] for a fixed (or switchable) status, and [`serve_each`] and
-//! [`read_head`] to build the odd ones (a trickle, a huge body) from.
+//! [`read_head`] to build the odd ones (a trickle, a huge body) from. And a client that
+//! only holds connections open ([`IdleClients`]).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 // ---------------------------------------------------------------- the client
@@ -181,5 +182,68 @@ impl StatusServer {
     /// The head (request line and headers) of every request so far, in arrival order.
     pub fn heads(&self) -> Vec<String> {
         self.heads.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+// ---------------------------------------------------------------- idle clients
+
+/// Until dropped, holds `n` connections to 127.0.0.1:`port` that send nothing, and
+/// opens a new one for each the server closes: the attacker, whose idle
+/// connections, reopened as they were dropped, starved every scrape.
+pub struct IdleClients {
+    stop: Arc<AtomicBool>,
+    opened: Arc<AtomicUsize>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl IdleClients {
+    pub fn hold(port: u16, n: usize) -> IdleClients {
+        let stop = Arc::new(AtomicBool::new(false));
+        let opened = Arc::new(AtomicUsize::new(0));
+        let (stopped, count) = (Arc::clone(&stop), Arc::clone(&opened));
+        let thread = thread::spawn(move || {
+            let mut held: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
+            while !stopped.load(Ordering::Relaxed) {
+                for slot in &mut held {
+                    if slot.as_ref().is_some_and(closed_by_peer) {
+                        *slot = None;
+                    }
+                    if slot.is_none()
+                        && let Ok(conn) = TcpStream::connect(("127.0.0.1", port))
+                    {
+                        let _ = conn.set_nonblocking(true);
+                        count.fetch_add(1, Ordering::Relaxed);
+                        *slot = Some(conn);
+                    }
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+        });
+        IdleClients {
+            stop,
+            opened,
+            thread: Some(thread),
+        }
+    }
+
+    /// Connections opened so far: `n` at first, one more for each the server closed.
+    pub fn opened(&self) -> usize {
+        self.opened.load(Ordering::Relaxed)
+    }
+}
+
+/// Whether the server closed `conn` (end of stream, reset, or anything sent to a
+/// client that asked nothing). `conn` is non-blocking.
+fn closed_by_peer(conn: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    !matches!(conn.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+impl Drop for IdleClients {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

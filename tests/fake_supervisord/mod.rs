@@ -598,8 +598,15 @@ impl Listener {
     /// acknowledged; returns how long the round took.
     #[track_caller]
     pub fn tick_at(&mut self, when: u64, timeout: Duration) -> Duration {
+        self.tick_saying(&format!("when:{when}"), timeout)
+    }
+
+    /// Sends a TICK_5 with `payload` as it is (a `when` no supervisord would send) and
+    /// waits up to `timeout` for it to be acknowledged; returns how long that took.
+    #[track_caller]
+    pub fn tick_saying(&mut self, payload: &str, timeout: Duration) -> Duration {
         let started = Instant::now();
-        self.send_event("TICK_5", &format!("when:{when}"));
+        self.send_event("TICK_5", payload);
         let ack = self.read_exactly(ACK.len(), timeout);
         assert_eq!(
             String::from_utf8_lossy(&ack),

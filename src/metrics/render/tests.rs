@@ -6,6 +6,7 @@ fn snapshot() -> Snapshot {
         version: "9.8.7".into(),
         rounds_total: 42,
         last_round_seconds: 0.25,
+        last_round_timestamp_seconds: 1_900_000_000.5,
         checks: vec![
             CheckStatus {
                 check: "http://127.0.0.1:8080/".into(),
@@ -125,6 +126,8 @@ fn the_process_series_count_rounds_and_name_the_version() {
     assert_has(&page, "httpok_rounds_total 42");
     assert_has(&page, "# TYPE httpok_rounds_total counter");
     assert_has(&page, "httpok_round_duration_seconds 0.25");
+    assert_has(&page, "httpok_last_round_timestamp_seconds 1900000000.5");
+    assert_has(&page, "# TYPE httpok_last_round_timestamp_seconds gauge");
     assert_has(&page, r#"httpok_build_info{version="9.8.7"} 1"#);
 }
 
