@@ -144,9 +144,11 @@ fn the_wheel_installs_httpok_next_to_supervisord_which_runs_it_through_a_restart
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
+    // Any Python 3, no ABI, a manylinux tag for this machine's architecture.
+    let arch = std::env::consts::ARCH;
     assert!(
-        name.starts_with(&format!("httpok-{VERSION}-py3-none-")) && name.ends_with("_x86_64.whl")
-            || !cfg!(target_arch = "x86_64"),
+        name.starts_with(&format!("httpok-{VERSION}-py3-none-manylinux_"))
+            && name.ends_with(&format!("_{arch}.whl")),
         "the wheel's name: {name}"
     );
 

@@ -59,6 +59,7 @@ impl Venv {
         path
     }
 
+    #[track_caller]
     pub fn python(&self) -> PathBuf {
         self.bin("python")
     }
