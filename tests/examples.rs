@@ -9,7 +9,7 @@
 //! the programs they watch from the test, as a user's other conf.d files would.
 //!
 //! apache2-behind-nginx.conf runs the real apache2 and nginx from Debian's packages
-//! (`apt-get install apache2 nginx`; .ci/run installs them when they are missing), with
+//! (`apt-get install apache2 nginx`; scripts/test.sh installs them when missing), with
 //! their /etc files written into a temp dir, and re-enacts the 2009 outage: apache2's
 //! whole process group frozen. It also runs without stopasgroup/killasgroup, to show
 //! what docs/operating.md says happens then.
@@ -346,7 +346,7 @@ fn web_server(path: &str) -> PathBuf {
     let bin = PathBuf::from(path);
     assert!(
         bin.exists(),
-        "{path} is missing: apt-get update && apt-get install -y apache2 nginx (.ci/run does)"
+        "{path} is missing: apt-get update && apt-get install -y apache2 nginx (scripts/test.sh does)"
     );
     bin
 }

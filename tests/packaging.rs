@@ -4,9 +4,12 @@
 //!
 //! Needs cargo-deb and cargo-generate-rpm (scripts/test.sh installs them into
 //! target/tools/bin, which these tests put first on PATH), dpkg-deb and rpm (on Debian:
-//! `apt-get install rpm`; .ci/run does it). A missing tool fails the test; nothing is
-//! skipped. The release binary is built once for both tests (a few minutes: LTO, one
-//! codegen unit); the packages go to target/tmp/packaging/.
+//! `apt-get install rpm`; scripts/test.sh does it). A missing tool fails the test;
+//! nothing is skipped. The release binary is built once for both tests (a few minutes:
+//! LTO, one codegen unit); the packages go to target/tmp/packaging/. That build is the
+//! one a `cargo build --release` from a shell makes, and the one tests/wheel.rs packs
+//! (cargo runs [`as_from_a_shell`]), so whichever comes first builds it for all.
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -16,6 +19,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
+
+use common::as_from_a_shell;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -39,7 +44,9 @@ fn command(program: &str) -> Command {
     ));
     let path: OsString = std::env::join_paths(paths).expect("PATH entries without ':'");
     let mut cmd = Command::new(program);
-    cmd.env("PATH", path).current_dir(root());
+    as_from_a_shell(&mut cmd)
+        .env("PATH", path)
+        .current_dir(root());
     cmd
 }
 
@@ -545,7 +552,7 @@ fn packaging_rpm_installs_the_declared_files_under_usr_with_a_changelog() {
     require_tool(
         rpm,
         "rpm",
-        "on Debian: apt-get install rpm (.ci/run does it)",
+        "on Debian: apt-get install rpm (scripts/test.sh does it)",
     );
     build_release_binary();
 

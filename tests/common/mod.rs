@@ -10,7 +10,9 @@
 //! * [`sections`]: supervisord.conf sections ([`Section`], [`web`], [`listener`]).
 //! * [`scripts`]: executable stand-ins for sendmail, gcore and hooks ([`Recorder`]).
 //! * [`supervisord`]: the one way to run a real supervisord ([`Supervisor`]), from
-//!   `.venv` (made by `scripts/venv.sh`).
+//!   `.venv` (made by `scripts/venv.sh`) or another virtualenv.
+//! * [`venvs`]: those virtualenvs ([`Venv`]): `.venv`, one cached per supervisor
+//!   version, maturin's.
 //! * [`e2e`]: what the supervisord end-to-end tests observe (ticks, httpok's log).
 //!
 //! Every test gets its own dir, socket and ports, so tests run in parallel. Every wait
@@ -25,6 +27,7 @@ pub mod scripts;
 pub mod sections;
 pub mod supervisord;
 pub mod tls;
+pub mod venvs;
 
 // Each test crate uses some of these; the rest would be "unused" there.
 #[allow(unused_imports)]
@@ -41,6 +44,8 @@ pub use sections::*;
 pub use supervisord::*;
 #[allow(unused_imports)]
 pub use tls::*;
+#[allow(unused_imports)]
+pub use venvs::*;
 
 use std::fs;
 use std::net::TcpListener;
@@ -59,15 +64,9 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// `.venv/bin/NAME`; panics with a hint when the venv is missing.
+#[track_caller]
 pub fn venv_bin(name: &str) -> PathBuf {
-    let p = repo_root().join(".venv").join("bin").join(name);
-    if !p.exists() {
-        panic!(
-            "{} is missing: run scripts/venv.sh first (the README test command does)",
-            p.display()
-        );
-    }
-    p
+    Venv::project().bin(name)
 }
 
 pub fn python() -> PathBuf {

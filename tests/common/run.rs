@@ -30,6 +30,32 @@ pub fn httpok_cmd() -> Command {
     cmd
 }
 
+/// `cmd` (a cargo, or a tool that runs one: maturin, pip building the wheel) without
+/// the variables cargo sets for a test process. ring's build script reruns when
+/// CARGO_MANIFEST_DIR changes: a cargo that inherited it would rebuild ring and all
+/// that depends on it (the release build: minutes), and the next cargo run from a shell
+/// would rebuild it all again. Without them, a release build from a test and one from a
+/// shell are the same build.
+pub fn as_from_a_shell(cmd: &mut Command) -> &mut Command {
+    let set_by_cargo_test = |name: &str| {
+        [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_MANIFEST_PATH",
+            "CARGO_CRATE_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+        ]
+        .contains(&name)
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+    };
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_test) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
 /// `httpok --once ARGS` (no supervisord, stdin closed), killed after `limit`.
 #[track_caller]
 pub fn run_once(args: &[&str], limit: Duration) -> Finished {

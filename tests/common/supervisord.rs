@@ -1,12 +1,15 @@
-//! The one supervisord starter: a real supervisord (from `.venv`) with the sections a
-//! test gives, in a [`TempDir`] of its own, talking on its own socket or port.
+//! The one supervisord starter: a real supervisord with the sections a test gives, in a
+//! [`TempDir`] of its own, talking on its own socket or port. It runs from `.venv`
+//! (supervisor 4.3.0) unless the test names a supervisor version
+//! ([`SupervisorConfig::version`]) or a virtualenv ([`SupervisorConfig::venv`]).
 //!
 //! Sections passed to [`SupervisorConfig::program`] may use these placeholders,
 //! replaced when supervisord is started (write `{{python}}` etc. inside `format!`):
 //!
 //! | placeholder    | replaced by                                   |
 //! |----------------|-----------------------------------------------|
-//! | `{python}`     | `.venv/bin/python`                            |
+//! | `{python}`     | the virtualenv's `bin/python`                 |
+//! | `{bin}`        | the virtualenv's `bin` (next to supervisord)  |
 //! | `{webapp}`     | `tests/apps/webapp.py`                        |
 //! | `{httpok}`     | the httpok binary under test                  |
 //! | `{dir}`        | this supervisord's temp dir                   |
@@ -20,8 +23,8 @@ use std::thread;
 use std::time::Duration;
 
 use super::{
-    Section, TempDir, free_port, httpok_bin, poll, python, read_file_lossy, run_with_timeout,
-    send_signal, tail, venv_bin, wait_for, webapp_script,
+    Section, TempDir, Venv, free_port, httpok_bin, poll, read_file_lossy, run_with_timeout,
+    send_signal, tail, wait_for, webapp_script,
 };
 
 /// How long supervisord gets to start answering.
@@ -55,6 +58,8 @@ pub struct SupervisorConfig {
     pub sections: Vec<String>,
     /// Extra `key=value` lines for the `[supervisord]` section.
     pub supervisord_lines: Vec<String>,
+    /// Where supervisord, supervisorctl and `{python}` come from; `.venv` when unset.
+    pub venv: Option<Venv>,
 }
 
 impl Default for SupervisorConfig {
@@ -64,6 +69,7 @@ impl Default for SupervisorConfig {
             auth: None,
             sections: Vec::new(),
             supervisord_lines: Vec::new(),
+            venv: None,
         }
     }
 }
@@ -100,6 +106,17 @@ impl SupervisorConfig {
         self.supervisord_lines.push(line.into());
         self
     }
+    /// Run supervisor `version` (e.g. "4.0.4") from its cached virtualenv, made on
+    /// first use by `scripts/venv.sh --supervisor VERSION`.
+    #[track_caller]
+    pub fn version(self, version: &str) -> Self {
+        self.venv(Venv::supervisor(version))
+    }
+    /// Run supervisord, supervisorctl and `{python}` from `venv`.
+    pub fn venv(mut self, venv: Venv) -> Self {
+        self.venv = Some(venv);
+        self
+    }
 }
 
 /// A running supervisord in its own temp dir, at loglevel=debug (so its log shows every
@@ -108,6 +125,7 @@ impl SupervisorConfig {
 /// go to stderr.
 pub struct Supervisor {
     dir: TempDir,
+    venv: Venv,
     conf: PathBuf,
     server_url: String,
     child: Option<Child>,
@@ -123,6 +141,7 @@ impl Supervisor {
         let mut sup = Supervisor {
             conf: dir.join("supervisord.conf"),
             dir,
+            venv: cfg.venv.clone().unwrap_or_else(Venv::project),
             server_url: String::new(),
             child: None,
             frozen: Mutex::new(Vec::new()),
@@ -221,8 +240,8 @@ impl Supervisor {
     /// Runs supervisord on the config (its stdout and stderr appended to logs in the
     /// dir) and waits until it answers.
     fn spawn(&mut self) -> Result<(), String> {
-        let supervisord = venv_bin("supervisord");
-        venv_bin("supervisorctl");
+        let supervisord = self.venv.bin("supervisord");
+        self.venv.bin("supervisorctl");
         let log = |name: &str| {
             File::options()
                 .create(true)
@@ -269,7 +288,8 @@ impl Supervisor {
 
     /// Replaces the placeholders listed in the module docs.
     pub fn expand(&self, s: &str) -> String {
-        s.replace("{python}", &python().display().to_string())
+        s.replace("{python}", &self.venv.python().display().to_string())
+            .replace("{bin}", &self.venv.dir().join("bin").display().to_string())
             .replace("{webapp}", &webapp_script().display().to_string())
             .replace("{httpok}", &httpok_bin().display().to_string())
             .replace("{dir}", &self.dir().display().to_string())
@@ -294,6 +314,11 @@ impl Supervisor {
         &self.conf
     }
 
+    /// The virtualenv supervisord runs from.
+    pub fn venv(&self) -> &Venv {
+        &self.venv
+    }
+
     /// `unix:///…/supervisor.sock` or `http://127.0.0.1:PORT`.
     pub fn server_url(&self) -> &str {
         &self.server_url
@@ -306,7 +331,7 @@ impl Supervisor {
 
     /// `supervisorctl -c CONF ARGS…`: (exit code, stdout + stderr).
     pub fn ctl(&self, args: &[&str]) -> (i32, String) {
-        let mut cmd = Command::new(venv_bin("supervisorctl"));
+        let mut cmd = Command::new(self.venv.bin("supervisorctl"));
         cmd.arg("-c")
             .arg(&self.conf)
             .args(args)
@@ -430,6 +455,7 @@ impl Supervisor {
     }
 
     fn dump_logs(&self) {
+        eprintln!("---- supervisord from {}", self.venv.dir().display());
         eprintln!("---- {}", self.conf.display());
         eprintln!("{}", read_file_lossy(&self.conf).trim_end());
         let mut logs: Vec<PathBuf> = fs::read_dir(self.dir())
