@@ -48,6 +48,7 @@ pub fn save(path: &Path, text: &[u8]) -> Result<(), String> {
     let name = path
         .file_name()
         .ok_or_else(|| format!("{} names no file", path.display()))?;
+    refuse_special(path)?;
     let dir = dir_of(path);
     fs::DirBuilder::new()
         .recursive(true)
@@ -64,6 +65,23 @@ pub fn save(path: &Path, text: &[u8]) -> Result<(), String> {
         return Err(format!("writing {}: {e}", tmp.display()));
     }
     sync_dir(dir).map_err(|e| format!("syncing the directory {}: {e}", dir.display()))
+}
+
+/// A FIFO, device or socket at the path is not replaced: `--state-file /dev/null` must
+/// not cost the machine its /dev/null. A symlink is (the link, not its target).
+fn refuse_special(path: &Path) -> Result<(), String> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() && !meta.file_type().is_symlink() => {
+            match regular(&meta) {
+                Err(LoadError::NotRegular(kind)) => Err(format!(
+                    "{} is a {kind}, not a regular file; httpok does not replace it",
+                    path.display()
+                )),
+                _ => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Reads to the end, but never more than [`MAX_BYTES`] (a length the file reports is

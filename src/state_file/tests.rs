@@ -2,7 +2,7 @@ use std::ffi::{CString, OsStr};
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
@@ -275,4 +275,21 @@ fn a_corrupt_or_foreign_file_is_an_error_not_a_panic() {
     }
     fs::write(&path, br#"{"version":99,"checks":[],"programs":[]}"#).expect("write");
     assert_eq!(load(&path), Err(LoadError::Version(99)));
+}
+
+#[test]
+fn a_fifo_at_the_path_is_not_replaced() {
+    let dir = TestDir::new("state-keep");
+    let path = dir.join("httpok.state");
+    mkfifo(&path);
+    let err = save(&path, b"{}").expect_err("refused");
+    assert!(err.contains("is a FIFO, not a regular file"), "{err}");
+    assert!(
+        fs::symlink_metadata(&path)
+            .expect("stat")
+            .file_type()
+            .is_fifo()
+    );
+    // Nothing left behind.
+    assert_eq!(fs::read_dir(&*dir).expect("ls").count(), 1);
 }
