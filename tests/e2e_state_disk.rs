@@ -95,7 +95,8 @@ fn a_fifo_at_the_state_path_is_refused_and_httpok_watches_on() {
         count(
             &log,
             &format!(
-                "WARN cannot write the state file {shown}: {shown} is a FIFO, not a regular file"
+                "WARN cannot write the state file {shown}: it is a FIFO, not a regular \
+                 file, and is left in place"
             )
         ),
         1,

@@ -19,18 +19,16 @@ use super::{LoadError, MAX_BYTES, Saved, parse};
 
 /// Reads the file: `Ok(None)` when it does not exist.
 pub fn load(path: &Path) -> Result<Option<Saved>, LoadError> {
+    let dir = dir_of(path);
     let meta = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // Said now, not only once a file written there is refused at the next start.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return trusted_dir(dir).map(|()| None),
         Err(e) => return Err(LoadError::Io(e.to_string())),
     };
     // Refused before anything is opened: opening a FIFO or a device is already an act.
     regular(&meta)?;
-    let dir = dir_of(path);
-    let dir_meta =
-        fs::metadata(dir).map_err(|e| LoadError::Io(format!("{}: {e}", dir.display())))?;
-    trusted(&dir_meta, euid())
-        .map_err(|why| LoadError::Untrusted(format!("its directory {} {why}", dir.display())))?;
+    trusted_dir(dir)?;
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -74,8 +72,7 @@ fn refuse_special(path: &Path) -> Result<(), String> {
         Ok(meta) if !meta.file_type().is_file() && !meta.file_type().is_symlink() => {
             match regular(&meta) {
                 Err(LoadError::NotRegular(kind)) => Err(format!(
-                    "{} is a {kind}, not a regular file; httpok does not replace it",
-                    path.display()
+                    "it is a {kind}, not a regular file, and is left in place"
                 )),
                 _ => Ok(()),
             }
@@ -96,6 +93,18 @@ pub(super) fn read_bounded(reader: impl Read) -> Result<Vec<u8>, LoadError> {
         return Err(LoadError::TooLarge);
     }
     Ok(text)
+}
+
+/// Refuses a directory another user can write (one that does not exist yet is created
+/// 0700 by the first write).
+fn trusted_dir(dir: &Path) -> Result<(), LoadError> {
+    let meta = match fs::metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(LoadError::Io(format!("{}: {e}", dir.display()))),
+    };
+    trusted(&meta, euid())
+        .map_err(|why| LoadError::Untrusted(format!("its directory {} {why}", dir.display())))
 }
 
 /// Refuses anything but a regular file, naming what it is.

@@ -222,6 +222,13 @@ fn a_directory_others_can_write_is_refused_sticky_or_not() {
     }
     chmod(&dir, 0o755);
     assert_eq!(load(&path), Ok(Some(sample())));
+    // Said already before any file is there; a directory not made yet is fine.
+    fs::remove_file(&path).expect("rm");
+    chmod(&dir, 0o1777);
+    assert!(matches!(load(&path), Err(LoadError::Untrusted(_))));
+    chmod(&dir, 0o755);
+    assert_eq!(load(&path), Ok(None));
+    assert_eq!(load(&dir.join("new").join("httpok.state")), Ok(None));
 }
 
 #[test]
@@ -283,7 +290,10 @@ fn a_fifo_at_the_path_is_not_replaced() {
     let path = dir.join("httpok.state");
     mkfifo(&path);
     let err = save(&path, b"{}").expect_err("refused");
-    assert!(err.contains("is a FIFO, not a regular file"), "{err}");
+    assert_eq!(
+        err,
+        "it is a FIFO, not a regular file, and is left in place"
+    );
     assert!(
         fs::symlink_metadata(&path)
             .expect("stat")
