@@ -144,19 +144,16 @@ impl Keeper {
         let mut memo = lock(&self.memo);
         saved.certs = memo.certs.clone();
         for (namespec, record) in &memo.in_flight {
-            let program = match saved.programs.iter_mut().find(|p| &p.program == namespec) {
-                Some(p) => p,
-                None => {
-                    saved.programs.push(state_file::SavedProgram {
-                        program: namespec.clone(),
-                        ..Default::default()
-                    });
-                    let last = saved.programs.len() - 1;
-                    &mut saved.programs[last]
-                }
-            };
-            program.stopping = Some(record.pid);
-            program.stop_issued_at = record.issued_at;
+            if !saved.programs.iter().any(|p| &p.program == namespec) {
+                saved.programs.push(state_file::SavedProgram {
+                    program: namespec.clone(),
+                    ..Default::default()
+                });
+            }
+            for program in saved.programs.iter_mut().filter(|p| &p.program == namespec) {
+                program.stopping = Some(record.pid);
+                program.stop_issued_at = record.issued_at;
+            }
         }
         memo.taken += 1;
         Some(Snapshot {
@@ -173,15 +170,17 @@ impl Keeper {
         stopping: Option<StopRecord>,
         planner: &Planner,
     ) -> Option<Snapshot> {
-        self.writer.as_ref()?;
-        {
-            let mut memo = lock(&self.memo);
-            match stopping {
-                Some(record) => memo.in_flight.insert(namespec.to_string(), record),
-                None => memo.in_flight.remove(namespec),
-            };
-        }
+        self.note_stop(namespec, stopping);
         self.snapshot(planner)
+    }
+
+    /// Notes a restart in flight (`Some`) or its end (`None`) for the next snapshot.
+    pub fn note_stop(&self, namespec: &str, stopping: Option<StopRecord>) {
+        let mut memo = lock(&self.memo);
+        match stopping {
+            Some(record) => memo.in_flight.insert(namespec.to_string(), record),
+            None => memo.in_flight.remove(namespec),
+        };
     }
 
     /// The certificate notices to keep from now on (written with the next snapshot).

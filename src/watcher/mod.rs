@@ -169,10 +169,7 @@ impl Watcher {
             // Still in flight until its resume job has judged it: the next state
             // written keeps the record (nothing is written now: it is on disk).
             for (namespec, record) in &imported.in_flight {
-                let _ = self
-                    .shared
-                    .keeper
-                    .journal(namespec, Some(*record), &planner);
+                self.shared.keeper.note_stop(namespec, Some(*record));
             }
             imported
         };
