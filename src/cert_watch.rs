@@ -138,7 +138,7 @@ fn days(seconds: i64) -> String {
 }
 
 /// Epoch seconds as `2026-12-07 12:00 UTC`.
-fn utc(epoch: i64) -> String {
+pub(crate) fn utc(epoch: i64) -> String {
     let (days, secs) = (epoch.div_euclid(86_400), epoch.rem_euclid(86_400));
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;

@@ -1,27 +1,63 @@
 //! Keeps the `--state-file` in step with the planner: after every round and restart,
 //! and around every stop (so a restart cut short by a SIGKILL of httpok is finished by
-//! the next one). Writes only when the state changed; a failed write is a WARN, once
-//! per kind of failure, and never stops httpok.
+//! the next one).
+//!
+//! Never blocked by the disk: callers take a [`Snapshot`] while they hold the
+//! planner's lock (memory only) and [`Keeper::submit`] it after letting go; one writer
+//! thread (`writer.rs`) does the IO, newest snapshot first. Only a restart's stop waits
+//! for its record to reach the disk, on the restart's own thread, holding no lock, and
+//! for at most [`STOP_RECORD_WAIT`]. Reading at start is bounded too
+//! ([`LOAD_DEADLINE`]). A write that fails or hangs is one WARN and httpok goes on; one
+//! INFO when a write works again.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::lock;
 use crate::planner::Planner;
-use crate::state_file::{self, Saved, SavedCert};
+use crate::state_file::{self, Saved, SavedCert, StopRecord};
+
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use writer::Writer;
+pub use writer::{Say, Store};
+
+/// A write still running after this long is said to hang.
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a restart waits for its stop record to reach the disk before it stops the
+/// program anyway (a restart matters more than the record).
+pub const STOP_RECORD_WAIT: Duration = WRITE_DEADLINE;
+/// How long reading the file at start may take before httpok starts fresh.
+pub const LOAD_DEADLINE: Duration = WRITE_DEADLINE;
 
 pub struct Keeper {
     path: Option<PathBuf>,
-    /// Restarts between their stop and their start: namespec, pid stopped.
-    in_flight: Mutex<BTreeMap<String, u32>>,
-    /// What was last written, so an unchanged state is not written again.
-    written: Mutex<Option<String>>,
-    /// The last write error, said once.
-    failed: Mutex<Option<String>>,
+    /// What the planner does not know. Locked after the planner's lock (or alone).
+    memo: Mutex<Memo>,
+    /// `None` without --state-file, or when its thread could not start.
+    writer: Option<Writer>,
+}
+
+#[derive(Default)]
+struct Memo {
+    /// Restarts between their stop and their start, by namespec.
+    in_flight: BTreeMap<String, StopRecord>,
     /// Certificate notices given (cert_watch.rs), as the watcher last exported them.
-    certs: Mutex<Vec<SavedCert>>,
+    certs: Vec<SavedCert>,
+    /// Snapshots taken so far: each one's number, so the newest wins.
+    taken: u64,
+}
+
+/// The state to write, numbered in the order it was taken.
+#[derive(Debug)]
+pub struct Snapshot {
+    seq: u64,
+    saved: Saved,
 }
 
 /// Seconds since the epoch now (the state file's clock).
@@ -31,27 +67,61 @@ pub fn epoch_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The writer's lines go to the log.
+fn log_line() -> Say {
+    Arc::new(|level, text| log::log!(level, "{text}"))
+}
+
+struct FileStore(PathBuf);
+
+impl Store for FileStore {
+    fn write(&self, text: &[u8]) -> Result<(), String> {
+        state_file::save(&self.0, text)
+    }
+}
+
 impl Keeper {
     pub fn new(path: Option<PathBuf>) -> Keeper {
+        let writer = path.as_ref().and_then(|path| {
+            let store = Box::new(FileStore(path.clone()));
+            let what = format!("the state file {}", path.display());
+            Writer::spawn(store, what, log_line(), WRITE_DEADLINE)
+                .map_err(|e| {
+                    log::warn!(
+                        "cannot start the state file's writer ({e}); {} is not written",
+                        path.display()
+                    );
+                })
+                .ok()
+        });
         Keeper {
             path,
-            in_flight: Mutex::new(BTreeMap::new()),
-            written: Mutex::new(None),
-            failed: Mutex::new(None),
-            certs: Mutex::new(Vec::new()),
+            memo: Mutex::default(),
+            writer,
         }
     }
 
-    /// The state a previous httpok left; `None` (with a WARN) when there is none to use.
+    /// A keeper writing to `store` (unit tests).
+    #[cfg(test)]
+    pub fn with_store(store: Box<dyn Store>, say: Say, deadline: Duration) -> Keeper {
+        let writer = Writer::spawn(store, "the state file".into(), say, deadline).ok();
+        Keeper {
+            path: None,
+            memo: Mutex::default(),
+            writer,
+        }
+    }
+
+    /// The state a previous httpok left; `None` (with a line) when there is none to use.
     pub fn load(&self) -> Option<Saved> {
         let path = self.path.as_ref()?;
-        match state_file::load(path) {
+        match load_within(path, LOAD_DEADLINE) {
             Ok(Some(saved)) => {
                 log::info!("state read from {}", path.display());
                 Some(saved)
             }
             // A first start (INFO, not WARN: a fresh install is not a problem); an
-            // unreadable or corrupt file is a WARN below.
+            // unreadable, unsafe or corrupt file is a WARN below.
             Ok(None) => {
                 log::info!("no state file at {} yet; starting fresh", path.display());
                 None
@@ -67,60 +137,96 @@ impl Keeper {
         }
     }
 
-    /// A restart's stop is about to be issued (`Some(pid)`) or its start was (`None`).
-    pub fn journal(&self, namespec: &str, stopping: Option<u32>, planner: &Planner) {
-        {
-            let mut in_flight = lock(&self.in_flight);
-            match stopping {
-                Some(pid) => in_flight.insert(namespec.to_string(), pid),
-                None => in_flight.remove(namespec),
-            };
-        }
-        self.save(planner);
-    }
-
-    /// The certificate notices to keep from now on (written with the next save).
-    pub fn note_certs(&self, certs: Vec<SavedCert>) {
-        *lock(&self.certs) = certs;
-    }
-
-    /// Writes the planner's state (and the restarts in flight) if it changed.
-    pub fn save(&self, planner: &Planner) {
-        let Some(path) = &self.path else {
-            return;
-        };
+    /// The state to write now. Call with the planner's lock held: memory only.
+    pub fn snapshot(&self, planner: &Planner) -> Option<Snapshot> {
+        self.writer.as_ref()?;
         let mut saved = planner.export(Instant::now(), epoch_now());
-        saved.certs = lock(&self.certs).clone();
-        for (namespec, pid) in lock(&self.in_flight).iter() {
-            match saved.programs.iter_mut().find(|p| &p.program == namespec) {
-                Some(p) => p.stopping = Some(*pid),
-                None => saved.programs.push(state_file::SavedProgram {
+        let mut memo = lock(&self.memo);
+        saved.certs = memo.certs.clone();
+        for (namespec, record) in &memo.in_flight {
+            if !saved.programs.iter().any(|p| &p.program == namespec) {
+                saved.programs.push(state_file::SavedProgram {
                     program: namespec.clone(),
-                    stopping: Some(*pid),
                     ..Default::default()
-                }),
+                });
+            }
+            for program in saved.programs.iter_mut().filter(|p| &p.program == namespec) {
+                program.stopping = Some(record.pid);
+                program.stop_issued_at = record.issued_at;
             }
         }
-        let text = match serde_json::to_string(&saved) {
-            Ok(text) => text,
-            Err(e) => return log::warn!("cannot encode the state: {e}"),
+        memo.taken += 1;
+        Some(Snapshot {
+            seq: memo.taken,
+            saved,
+        })
+    }
+
+    /// A restart's stop is about to be issued (`Some`) or its start was (`None`):
+    /// noted, and the state to write returned. Call with the planner's lock held.
+    pub fn journal(
+        &self,
+        namespec: &str,
+        stopping: Option<StopRecord>,
+        planner: &Planner,
+    ) -> Option<Snapshot> {
+        self.note_stop(namespec, stopping);
+        self.snapshot(planner)
+    }
+
+    /// Notes a restart in flight (`Some`) or its end (`None`) for the next snapshot.
+    pub fn note_stop(&self, namespec: &str, stopping: Option<StopRecord>) {
+        let mut memo = lock(&self.memo);
+        match stopping {
+            Some(record) => memo.in_flight.insert(namespec.to_string(), record),
+            None => memo.in_flight.remove(namespec),
         };
-        let mut written = lock(&self.written);
-        if written.as_deref() == Some(text.as_str()) {
-            return;
-        }
-        match state_file::save(path, &saved) {
-            Ok(()) => {
-                *written = Some(text);
-                lock(&self.failed).take();
-            }
-            Err(e) => {
-                let mut failed = lock(&self.failed);
-                if failed.as_deref() != Some(e.as_str()) {
-                    log::warn!("cannot write the state file {}: {e}", path.display());
-                    *failed = Some(e);
-                }
-            }
+    }
+
+    /// The certificate notices to keep from now on (written with the next snapshot).
+    pub fn note_certs(&self, certs: Vec<SavedCert>) {
+        lock(&self.memo).certs = certs;
+    }
+
+    /// Hands a snapshot to the writer. Never waits on the disk; call with no lock held
+    /// (it may log the WARN of a hung write).
+    pub fn submit(&self, snapshot: Option<Snapshot>) {
+        if let (Some(writer), Some(s)) = (&self.writer, snapshot) {
+            writer.submit(s.seq, s.saved);
         }
     }
+
+    /// Hands a snapshot over and waits, at most `timeout` (less if writing is known to
+    /// hang), until it is on disk; whether it is. Call with no lock held.
+    pub fn submit_and_wait(&self, snapshot: Option<Snapshot>, timeout: Duration) -> bool {
+        let (Some(writer), Some(s)) = (&self.writer, snapshot) else {
+            return false;
+        };
+        let seq = s.seq;
+        writer.submit(seq, s.saved);
+        writer.wait_stored(seq, timeout)
+    }
+}
+
+/// [`state_file::load`] on a thread of its own, given up on after `deadline` (a hung
+/// mount must not keep httpok from its first READY; the thread is left to finish).
+fn load_within(path: &Path, deadline: Duration) -> Result<Option<Saved>, state_file::LoadError> {
+    let (tx, rx) = mpsc::channel();
+    let owned = path.to_path_buf();
+    let spawned = thread::Builder::new()
+        .name("state file load".into())
+        .spawn(move || {
+            let _ = tx.send(state_file::load(&owned));
+        });
+    if let Err(e) = spawned {
+        return Err(state_file::LoadError::Io(format!(
+            "cannot start a thread: {e}"
+        )));
+    }
+    rx.recv_timeout(deadline).unwrap_or_else(|_| {
+        Err(state_file::LoadError::Io(format!(
+            "reading it has not finished after {}s (a hung disk or network mount?)",
+            deadline.as_secs()
+        )))
+    })
 }

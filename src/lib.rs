@@ -16,7 +16,8 @@
 //!   program's state machine (restarted, recovered, down, gave up, gone), rolling
 //!   restarts within a selection. They return a [`plan::Plan`]: log lines, restart
 //!   orders, notices. [`selection`]: which processes `-p`/`-a`/`--check` name.
-//! * [`restart`]: carrying out one restart order (stop, start, wait for RUNNING).
+//! * [`restart`]: carrying out one restart order (stop, start, wait for RUNNING), and
+//!   whether a restart the previous httpok left half done is still its own to finish.
 //! * [`probe`] and [`target`]: HTTP(S)/TCP/unix-socket/exec probes, each by its
 //!   check's own settings, with one deadline.
 //! * [`supervisor`], [`model`] and [`xmlrpc`]: the supervisord client, its process
@@ -26,7 +27,8 @@
 //! * [`status`] (what the watcher sees, as data), [`metrics`] (`--metrics-listen`: the
 //!   bounded endpoint serving it as Prometheus text and JSON) and [`status_client`]
 //!   (`--status URL`: the table of a running httpok).
-//! * [`keeper`] and [`state_file`]: `--state-file`; [`advice`]: warnings about
+//! * [`keeper`] and [`state_file`]: `--state-file`, written off every lock by a thread
+//!   of its own, read only from a file no other user can write; [`advice`]: warnings about
 //!   supervisord.conf read at start.
 //! * [`once`]: `--once`, for trying a command line from a shell.
 //! * [`fuzzing`]: the fuzz targets' bodies, also replayed over the corpus by `cargo test`.

@@ -81,8 +81,11 @@ pub struct ProcessInfo {
     pub group: String,
     pub state: ProcessState,
     pub pid: u32,
-    /// Epoch seconds the process started (supervisord's wall clock).
+    /// Epoch seconds the process last started (supervisord's wall clock; 0: never).
     pub start: i64,
+    /// Epoch seconds the process last stopped or exited (supervisord's wall clock; 0:
+    /// never).
+    pub stop: i64,
     /// supervisord's wall clock when it answered.
     pub now: i64,
     /// Why the last spawn failed ("Exited too quickly (process log may have details)").
@@ -159,6 +162,7 @@ impl ProcessInfo {
             state: ProcessState::from_code(int("state")?),
             pid: u32::try_from(int("pid")?).unwrap_or(0),
             start: int("start").unwrap_or(0),
+            stop: int("stop").unwrap_or(0),
             now: int("now").unwrap_or(0),
             spawnerr: text("spawnerr").unwrap_or_default(),
             exitstatus: int("exitstatus").unwrap_or(0),

@@ -1,19 +1,27 @@
 //! `--state-file`: what httpok must not forget when it is restarted. Failure counts,
 //! each program's restart history and give-up, and any restart in flight (a program
-//! httpok stopped and had not yet started). Written atomically (a temp file in the same
-//! directory, then rename) whenever it changes; read at start. JSON, so an operator can
-//! read it. Times are epoch seconds: the only clock two httpok processes share.
+//! httpok stopped and had not yet started). JSON, so an operator can read it. Times are
+//! epoch seconds: the only clock two httpok processes share.
+//!
+//! This module owns the format and the file's IO (`disk.rs`): written atomically, so
+//! a reader sees the old state or the new, never half; read only from a regular file
+//! no other user can write. The keeper ([`crate::keeper`]) decides when to write and
+//! keeps the IO off every lock and off the listener's thread.
 
-use std::fs;
-use std::io::Write;
-use std::path::Path;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+mod disk;
+#[cfg(test)]
+mod tests;
+
+pub use disk::{load, save};
 
 /// The file's format version; a file of another version is ignored (with a WARN).
 pub const VERSION: u32 = 1;
 /// Largest state file read: thousands of programs fit; anything bigger is not ours.
-const MAX_BYTES: u64 = 4 * 1024 * 1024;
+pub const MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Saved {
@@ -50,112 +58,78 @@ pub struct SavedProgram {
     pub gave_up: bool,
     /// httpok issued a stop of this pid for a restart and had not issued the start.
     pub stopping: Option<u32>,
+    /// When that stop was issued, by supervisord's clock (absent in files of older
+    /// httpoks: such a restart is not finished, nothing says it is still ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_issued_at: Option<i64>,
 }
 
-/// Reads the file: `Ok(None)` when it does not exist.
-pub fn load(path: &Path) -> Result<Option<Saved>, String> {
-    let meta = match fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
-    if meta.len() > MAX_BYTES {
-        return Err(format!("larger than {MAX_BYTES} bytes"));
+impl SavedProgram {
+    /// The restart this program was left in, if any.
+    pub fn stop_record(&self) -> Option<StopRecord> {
+        self.stopping.map(|pid| StopRecord {
+            pid,
+            issued_at: self.stop_issued_at,
+        })
     }
-    let text = fs::read(path).map_err(|e| e.to_string())?;
+}
+
+/// A restart's stop, kept until its start is issued: what lets the next httpok finish
+/// a restart cut short, and only one that is still its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopRecord {
+    /// The pid the stop was issued for.
+    pub pid: u32,
+    /// supervisord's clock (epoch seconds) when the stop was issued.
+    pub issued_at: Option<i64>,
+}
+
+/// Why a state file was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    /// A symlink, FIFO, device, directory or socket: never opened for reading (a FIFO
+    /// would hang httpok, `/dev/zero` would never end).
+    NotRegular(&'static str),
+    /// Another user can write it or its directory, so it may say anything (the reason).
+    Untrusted(String),
+    TooLarge,
+    Io(String),
+    /// Not JSON of this format.
+    Corrupt(String),
+    /// A format version this httpok does not read.
+    Version(u32),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::NotRegular(kind) => write!(f, "it is a {kind}, not a regular file"),
+            LoadError::Untrusted(why) => write!(
+                f,
+                "{why}: another user could have written it; keep it in a directory only \
+                 httpok's user can write (e.g. /var/lib/httpok, mode 0700)"
+            ),
+            LoadError::TooLarge => write!(f, "larger than {MAX_BYTES} bytes, not a state file"),
+            LoadError::Io(e) => f.write_str(e),
+            LoadError::Corrupt(e) => write!(f, "not a state file: {e}"),
+            LoadError::Version(v) => write!(f, "version {v} (this httpok writes {VERSION})"),
+        }
+    }
+}
+
+/// Reads a state file's text (at most [`MAX_BYTES`]).
+pub fn parse(text: &[u8]) -> Result<Saved, LoadError> {
     let saved: Saved =
-        serde_json::from_slice(&text).map_err(|e| format!("not a state file: {e}"))?;
+        serde_json::from_slice(text).map_err(|e| LoadError::Corrupt(e.to_string()))?;
     if saved.version != VERSION {
-        return Err(format!(
-            "version {} (this httpok writes {VERSION})",
-            saved.version
-        ));
+        return Err(LoadError::Version(saved.version));
     }
-    Ok(Some(saved))
+    Ok(saved)
 }
 
-/// Writes the file atomically: a reader sees the old state or the new, never half.
-pub fn save(path: &Path, saved: &Saved) -> Result<(), String> {
-    let text = serde_json::to_vec_pretty(saved).map_err(|e| e.to_string())?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| "the path names no file".to_string())?;
-    let mut tmp_name = name.to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> std::io::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)?;
-        }
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(&text)?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        e.to_string()
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn dir() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "httpok-state-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("mkdir");
-        dir
-    }
-
-    #[test]
-    fn a_saved_state_reads_back_and_a_missing_file_is_none() {
-        let dir = dir();
-        let path = dir.join("httpok.state");
-        assert_eq!(load(&path), Ok(None));
-        let saved = Saved {
-            certs: vec![SavedCert {
-                target: "https://h/".into(),
-                warned_at: Some(1_700_000_000),
-                mailed_for: Some(1_700_500_000),
-            }],
-            version: VERSION,
-            checks: vec![SavedCheck {
-                check: "http://h/".into(),
-                failures: 2,
-            }],
-            programs: vec![SavedProgram {
-                program: "web".into(),
-                restarts: vec![1_700_000_000],
-                gave_up: true,
-                stopping: Some(42),
-            }],
-        };
-        save(&path, &saved).expect("save");
-        assert_eq!(load(&path), Ok(Some(saved)));
-        assert!(!dir.join("httpok.state.tmp").exists());
-        let _ = fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn a_corrupt_or_foreign_file_is_an_error_not_a_panic() {
-        let dir = dir();
-        let path = dir.join("httpok.state");
-        for bad in [
-            &b"{not json"[..],
-            b"",
-            b"\xff\xfe",
-            br#"{"version":99,"checks":[],"programs":[]}"#,
-        ] {
-            fs::write(&path, bad).expect("write");
-            assert!(load(&path).is_err(), "{bad:?}");
-        }
-        let _ = fs::remove_dir_all(&dir);
-    }
+/// The text written: pretty JSON and a newline.
+pub fn encode(saved: &Saved) -> Result<Vec<u8>, String> {
+    let mut text = serde_json::to_vec_pretty(saved).map_err(|e| e.to_string())?;
+    text.push(b'\n');
+    Ok(text)
 }

@@ -1,18 +1,13 @@
-//! `--state-file` under a real supervisord (issue 11): restart windows survive a restart
-//! of httpok, a restart cut short by a SIGKILL of httpok is finished by the next one, a
-//! program the operator stopped stays stopped, and a corrupt file is a fresh start.
+//! `--state-file` under a real supervisord (issues 11 and 16): restart windows survive a
+//! restart of httpok and are told against a changed policy, a restart cut short by a
+//! SIGKILL of httpok is finished by the next one, but not after the operator started and
+//! stopped the program meanwhile nor under --dry-run, a program the operator stopped
+//! stays stopped, and a corrupt file is a fresh start.
 mod common;
 
 use common::e2e::*;
 use common::*;
 use std::fs;
-
-/// The listener with a state file in the test dir, restarted by supervisord if killed.
-fn stateful_listener(args: &str) -> Section {
-    listener(&format!("--state-file {{dir}}/httpok.state {args}"))
-        .set("autorestart", "true")
-        .set("stopwaitsecs", "30")
-}
 
 fn spawned(sup: &Supervisor, name: &str) -> usize {
     count(
@@ -42,8 +37,11 @@ fn the_restart_window_continues_across_a_restart_of_httpok() {
     assert!(log.contains("giving up on web"), "{log}");
 }
 
-#[test]
-fn a_restart_cut_short_by_sigkill_is_finished_by_the_next_httpok() {
+/// A frozen `web` whose restart httpok has begun: its stop record on disk and the stop
+/// issued (web STOPPING, supervisord SIGKILLs it after 8 s), then httpok SIGKILLed.
+/// `autorestart` is the listener's: whether supervisord brings httpok back at once.
+/// Returns supervisord and web's old pid.
+fn kill_httpok_mid_restart(autorestart: &str) -> (Supervisor, u32) {
     let port = free_port();
     let sup = start(vec![web("web", port, "ok").set("stopwaitsecs", "8")]);
     let pid = sup.wait_running("web", T);
@@ -52,16 +50,29 @@ fn a_restart_cut_short_by_sigkill_is_finished_by_the_next_httpok() {
     });
     add_listener(
         &sup,
-        stateful_listener(&format!("-p web -t 1 http://127.0.0.1:{port}/")),
+        stateful_listener(&format!("-p web -t 1 http://127.0.0.1:{port}/"))
+            .set("autorestart", autorestart),
     );
     let httpok = sup.wait_running("httpok", T);
     sup.freeze(pid);
-    wait_for_log(
-        sup.path("httpok.err.log"),
-        "web is in RUNNING state, restarting",
-        T,
+    sup.wait_state("web", "STOPPING", T);
+    let saved = httpok::state_file::load(&sup.path("httpok.state"))
+        .expect("a state file httpok trusts")
+        .expect("a state file");
+    let record = saved.programs.iter().find(|p| p.program == "web");
+    assert_eq!(record.and_then(|p| p.stopping), Some(pid), "{saved:?}");
+    assert!(
+        record.is_some_and(|p| p.stop_issued_at.is_some()),
+        "{saved:?}"
     );
     assert!(send_signal(httpok, "KILL"));
+    (sup, pid)
+}
+
+#[test]
+fn a_restart_cut_short_by_sigkill_is_finished_by_the_next_httpok() {
+    let (sup, pid) = kill_httpok_mid_restart("true");
+    let httpok = sup.pid("httpok");
     // supervisord SIGKILLs the frozen web after stopwaitsecs: STOPPED, and nobody but
     // the next httpok knows it was meant to come back.
     let new_pid = sup.wait_pid_change("web", pid, T);
@@ -72,7 +83,101 @@ fn a_restart_cut_short_by_sigkill_is_finished_by_the_next_httpok() {
         log.contains("web was stopped by the previous httpok for a restart"),
         "{log}"
     );
-    assert_ne!(sup.pid("httpok"), Some(httpok));
+    assert!(httpok.is_some());
+}
+
+#[test]
+fn a_restart_cut_short_is_not_finished_once_the_operator_started_and_stopped_it() {
+    let (sup, pid) = kill_httpok_mid_restart("false");
+    sup.wait_state("web", "STOPPED", T);
+    // Maintenance: the operator starts web, works, stops it again.
+    for action in ["start", "stop"] {
+        let (code, out) = sup.ctl(&[action, "web"]);
+        assert_eq!(code, 0, "{action}: {out}");
+    }
+    let (code, out) = sup.ctl(&["start", "httpok"]);
+    assert_eq!(code, 0, "{out}");
+    wait_for_log(
+        sup.path("httpok.err.log"),
+        &format!(
+            "INFO web was being restarted by the previous httpok (pid {pid} stopped); it was \
+             started or stopped by someone else since"
+        ),
+        T,
+    );
+    wait_for_more_ticks(&sup, 2);
+    assert_eq!(sup.state("web"), "STOPPED");
+    assert_eq!(
+        spawned(&sup, "web"),
+        2,
+        "the first start and the operator's"
+    );
+    let log = httpok_log(&sup);
+    assert!(
+        !log.contains("web was stopped by the previous httpok"),
+        "{log}"
+    );
+    assert!(!log.contains("web restarted"), "{log}");
+    assert_listener_healthy(&sup);
+}
+
+#[test]
+fn dry_run_does_not_finish_a_restart_cut_short() {
+    let (sup, pid) = kill_httpok_mid_restart("false");
+    sup.wait_state("web", "STOPPED", T);
+    let url = format!("http://127.0.0.1:{}/", free_port());
+    // The same state file, now read by an httpok with --dry-run.
+    sup.replace(
+        stateful_listener(&format!("--dry-run -p web -t 1 {url}")).set("autorestart", "false"),
+    );
+    sup.wait_running("httpok", T);
+    wait_for_log(
+        sup.path("httpok.err.log"),
+        &format!(
+            "INFO web was being restarted by the previous httpok (pid {pid} stopped); not \
+             starting it: --dry-run starts nothing"
+        ),
+        T,
+    );
+    wait_for_more_ticks(&sup, 2);
+    assert_eq!(sup.state("web"), "STOPPED");
+    assert_eq!(spawned(&sup, "web"), 1);
+    assert_listener_healthy(&sup);
+}
+
+#[test]
+fn restarts_carried_into_a_stricter_policy_are_told_at_start() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let sup = start(vec![
+        web("web", port, "error"),
+        stateful_listener(&format!(
+            "-p web -t 2 --max-restarts 2 --restart-window 600 {url}"
+        )),
+    ]);
+    sup.wait_running("web", T);
+    wait_for_count(&sup, "web restarted", 2);
+    // The operator tightens the policy: one restart in the window.
+    sup.replace(stateful_listener(&format!(
+        "-p web -t 2 --max-restarts 1 --restart-window 600 {url}"
+    )));
+    let log = wait_for_log(
+        sup.path("httpok.err.log"),
+        "INFO web: 2 restart(s) carried from the state file, 2 within --restart-window \
+         600s; --max-restarts 1 is reached: restarts are allowed again at ",
+        T,
+    );
+    let line = lines_with(&log, "carried from the state file").join("\n");
+    let secs: u64 = line
+        .rsplit_once("(in ")
+        .and_then(|(_, rest)| rest.strip_suffix("s)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no (in Ns) in {line}"));
+    assert!((500..=600).contains(&secs), "{line}");
+    wait_for_more_ticks(&sup, 2);
+    assert_eq!(count(&httpok_log(&sup), "web restarted"), 2);
+    assert_eq!(spawned(&sup, "web"), 3);
+    assert_listener_healthy(&sup);
 }
 
 #[test]

@@ -174,3 +174,60 @@ fn a_process_that_changed_since_it_failed_is_left_alone() {
     );
     assert!(stderr.contains("changed since it failed"), "{stderr}");
 }
+
+#[test]
+fn a_program_restarted_during_its_core_dump_keeps_its_new_instance() {
+    let sup = start([]);
+    let mode = sup.path("mode");
+    std::fs::write(&mode, "error").expect("mode file");
+    // A gcore that takes its time (a real one takes up to a minute on a big heap).
+    let dumping = sup.path("gcore.started");
+    let gcore = sup.path("slow-gcore.sh");
+    write_script(
+        &gcore,
+        &format!(
+            "touch '{}'\nsleep 10\necho \"Saved corefile $1.$2\"",
+            dumping.display()
+        ),
+    );
+    let cores = sup.path("cores");
+    std::fs::create_dir(&cores).expect("mkdir");
+    let port = free_port();
+    sup.add(web("web", port, &format!("mode-file:{}", mode.display())));
+    let pid = sup.wait_running("web", T);
+    common::e2e::add_listener(
+        &sup,
+        listener(&format!(
+            "-p web -t 2 -g {} -d {} http://127.0.0.1:{port}/",
+            gcore.display(),
+            cores.display()
+        )),
+    );
+    wait_until("gcore started", T, || dumping.exists());
+    // Meanwhile the operator fixes it and restarts it by hand.
+    std::fs::write(&mode, "ok").expect("mode file");
+    let (code, out) = sup.ctl(&["restart", "web"]);
+    assert_eq!(code, 0, "{out}");
+    let fresh = sup.wait_pid_change("web", pid, T);
+    wait_for_log(
+        sup.path("httpok.err.log"),
+        &format!(
+            "INFO web changed while its core was dumped (pid {pid}, now RUNNING pid {fresh}), \
+             NOT restarting"
+        ),
+        T,
+    );
+    common::e2e::wait_for_more_ticks(&sup, 2);
+    assert_eq!(sup.pid("web"), Some(fresh), "the fresh instance was killed");
+    let log = httpok_log(&sup);
+    assert!(
+        log.contains("gcore output for web: Saved corefile"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("web is in RUNNING state, restarting"),
+        "{log}"
+    );
+    assert!(!log.contains("web restarted"), "{log}");
+    common::e2e::assert_listener_healthy(&sup);
+}

@@ -242,7 +242,9 @@ pub struct Args {
 
     /// Keep failure counts, restart history, give-ups and any restart in flight in this
     /// file (written atomically when they change, read at start), so a restart of httpok
-    /// continues where it was, and a program it had stopped for a restart is started.
+    /// continues where it was, and a program it had stopped for a restart is started if
+    /// nobody ran it since. Put it in a directory only httpok's user can write (e.g.
+    /// /var/lib/httpok): a file others could have written is not read.
     #[arg(long, value_name = "PATH", help_heading = POLICY)]
     pub state_file: Option<std::path::PathBuf>,
 

@@ -1,18 +1,37 @@
 //! The planner's part of `--state-file`: what it keeps across a restart of httpok, and
 //! taking it back. Restart times cross as epoch seconds, the only clock two httpok
-//! processes share; inside, they are monotonic `Instant`s again.
+//! processes share; inside, they are monotonic `Instant`s again. Taking them back also
+//! says, per program, how the restarts carried fare under the current
+//! `--max-restarts`/`--restart-window` (a changed policy must not give up unexplained).
 
 use std::time::{Duration, Instant};
 
-use super::Planner;
-use crate::lifecycle::{Program, State};
-use crate::state_file::{self, Saved, SavedCheck, SavedProgram};
+use super::{Planner, strictest};
+use crate::cert_watch::utc;
+use crate::lifecycle::{Limits, Program, State};
+use crate::model::ProcessInfo;
+use crate::plan::Plan;
+use crate::state_file::{self, Saved, SavedCheck, SavedProgram, StopRecord};
+
+/// What a state file gave back.
+#[derive(Debug, Default, PartialEq)]
+pub struct Imported {
+    /// Restarts the previous httpok left between stop and start (namespec, record):
+    /// each program is busy now, until a resume job has judged its record.
+    pub in_flight: Vec<(String, StopRecord)>,
+    /// One INFO line per program with restarts carried.
+    pub plan: Plan,
+}
 
 impl Planner {
     /// What a state file keeps: counts and restart history (epoch seconds, converted
     /// from our monotonic clock at `now` = `epoch`).
     pub fn export(&self, now: Instant, epoch: i64) -> Saved {
-        let to_epoch = |t: &Instant| epoch - now.saturating_duration_since(*t).as_secs() as i64;
+        let to_epoch = |t: &Instant| {
+            let age =
+                i64::try_from(now.saturating_duration_since(*t).as_secs()).unwrap_or(i64::MAX);
+            epoch.saturating_sub(age)
+        };
         Saved {
             certs: Vec::new(),
             version: state_file::VERSION,
@@ -32,36 +51,111 @@ impl Planner {
                     program: p.namespec.clone(),
                     restarts: p.restart_times().map(to_epoch).collect(),
                     gave_up: *p.state() == State::GaveUp,
-                    stopping: None,
+                    ..Default::default()
                 })
                 .collect(),
         }
     }
 
-    /// Takes back what a state file kept; returns the restarts left in flight
-    /// (namespec, pid stopped), now marked busy: resume each with a job.
-    pub fn import(&mut self, saved: &Saved, now: Instant, epoch: i64) -> Vec<(String, u32)> {
+    /// Takes back what a state file kept, at `now` = `epoch`.
+    pub fn import(&mut self, saved: &Saved, now: Instant, epoch: i64) -> Imported {
         for (i, label) in self.labels.iter().enumerate() {
             if let Some(c) = saved.checks.iter().find(|c| &c.check == label) {
                 self.checks[i].failures = c.failures;
             }
         }
         let to_instant = |t: i64| {
-            let age = Duration::from_secs(u64::try_from(epoch - t).unwrap_or(0));
+            let age = Duration::from_secs(u64::try_from(epoch.saturating_sub(t)).unwrap_or(0));
             now.checked_sub(age).unwrap_or(now)
         };
-        let mut in_flight = Vec::new();
+        let mut imported = Imported::default();
         for p in &saved.programs {
+            if let Some(line) = self.carried(p, epoch) {
+                imported.plan.info(line);
+            }
             let program = self
                 .programs
                 .entry(p.program.clone())
                 .or_insert_with(|| Program::new(p.program.clone()));
             program.restore(p.restarts.iter().map(|t| to_instant(*t)), p.gave_up);
-            if let Some(pid) = p.stopping {
-                program.resume(pid);
-                in_flight.push((p.program.clone(), pid));
+            if let Some(record) = p.stop_record() {
+                program.resume(record.pid);
+                imported.in_flight.push((p.program.clone(), record));
             }
         }
-        in_flight
+        imported
+    }
+
+    /// Does a check of this httpok name the process (and no exclusion spare it)?
+    pub fn names(&self, info: &ProcessInfo) -> bool {
+        let namespec = info.namespec();
+        !self.exclusions.excludes(info) && self.selections.iter().any(|s| s.names(&namespec))
+    }
+
+    /// --dry-run: nothing is stopped or started.
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// How the restarts a program carries fare under the current policy: how many
+    /// fall in its window, and when restarts are allowed again.
+    fn carried(&self, p: &SavedProgram, epoch: i64) -> Option<String> {
+        if p.restarts.is_empty() {
+            return None;
+        }
+        let head = format!(
+            "{}: {} restart(s) carried from the state file",
+            p.program,
+            p.restarts.len()
+        );
+        let Some((k, window)) = self.limits_by_name(&p.program).max_restarts else {
+            return Some(format!("{head}; no --max-restarts, so they limit nothing"));
+        };
+        let w = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+        // A time ahead of our clock (a clock stepped back) counts as now.
+        let mut within: Vec<i64> = p
+            .restarts
+            .iter()
+            .map(|t| (*t).min(epoch))
+            .filter(|t| epoch.saturating_sub(*t) < w)
+            .collect();
+        within.sort_unstable();
+        let head = format!("{head}, {} within --restart-window {w}s", within.len());
+        let k = k as usize;
+        if k == 0 {
+            return Some(format!("{head}; --max-restarts 0 allows none"));
+        }
+        if within.len() < k {
+            return Some(format!(
+                "{head}; --max-restarts {k} allows {} more now",
+                k - within.len()
+            ));
+        }
+        // Allowed again once all but k-1 of them have left the window.
+        let at = within[within.len() - k].saturating_add(w);
+        Some(format!(
+            "{head}; --max-restarts {k} is reached: restarts are allowed again at {} (in {}s)",
+            utc(at),
+            at.saturating_sub(epoch)
+        ))
+    }
+
+    /// The limits of the checks naming `namespec` (by name: no process list yet), or
+    /// the most careful of all when none does.
+    fn limits_by_name(&self, namespec: &str) -> Limits {
+        let naming = self
+            .selections
+            .iter()
+            .zip(&self.policies)
+            .filter(|(s, _)| s.names(namespec))
+            .map(|(_, p)| p);
+        if self.selections.iter().any(|s| s.names(namespec)) {
+            strictest(naming)
+        } else {
+            strictest(self.policies.iter())
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

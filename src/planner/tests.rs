@@ -619,9 +619,13 @@ fn a_state_export_reads_back_with_its_window_and_in_flight_restarts() {
     let later = Instant::now() + secs(500);
     let mut q = planner(limited, vec![programs(&["web"])]);
     q.label_checks(vec!["http://h/".into()]);
+    let record = crate::state_file::StopRecord {
+        pid: 11,
+        issued_at: None,
+    };
     assert_eq!(
-        q.import(&saved, later, 1_000_102),
-        [("web".to_string(), 11)]
+        q.import(&saved, later, 1_000_102).in_flight,
+        [("web".to_string(), record)]
     );
     assert!(q.program("web").is_some_and(Program::is_busy));
     assert_eq!(q.program("web").map(Program::restarts_in_window), Some(1));

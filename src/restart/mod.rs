@@ -1,6 +1,7 @@
 //! Carrying out one restart through the [`Supervisor`] trait, on a restart thread (never
 //! the listener's): re-read the process and restart only the pid that failed, dump a
-//! core if asked, stop and wait until it is gone, start without waiting for startsecs,
+//! core if asked (and re-read it after: the stop is for the pid that failed, never for
+//! one someone started during the dump), stop and wait until it is gone, start without waiting for startsecs,
 //! then watch supervisord until the new process is RUNNING (restarted) or has failed
 //! (FATAL, EXITED, STOPPED). Never starts a second copy when the stop failed.
 //!
@@ -11,11 +12,14 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::keeper::epoch_now;
 use crate::lifecycle::RestartOutcome;
-use crate::model::ProcessState;
+use crate::model::{ProcessInfo, ProcessState};
 use crate::notifier::Notifier;
 use crate::shutdown::Gate;
+use crate::state_file::StopRecord;
 use crate::supervisor::{ClientError, Supervisor, fault};
+use resume::{ResumeFacts, ResumeStep};
 
 /// How long to wait for a stopping process; supervisord SIGKILLs it after its
 /// stopwaitsecs, so this only guards against a supervisord that stops answering.
@@ -36,9 +40,10 @@ pub struct Restarter<'a> {
     pub supervisor: &'a dyn Supervisor,
     pub notifier: &'a dyn Notifier,
     pub gate: &'a Gate,
-    /// Told `Some(pid)` just before the stop is issued and `None` once the start is
-    /// (or the restart ended without one): --state-file keeps restarts in flight.
-    pub journal: &'a (dyn Fn(&str, Option<u32>) + Sync),
+    /// Told the stop's record just before the stop is issued (and may wait, bounded,
+    /// until it is on disk) and `None` once the start is (or the restart ended without
+    /// one): --state-file keeps restarts in flight.
+    pub journal: &'a (dyn Fn(&str, Option<StopRecord>) + Sync),
 }
 
 /// How the stop ended.
@@ -56,22 +61,21 @@ impl Restarter<'_> {
         failed_pid: u32,
         note: &mut dyn FnMut(String),
     ) -> RestartOutcome {
-        match self.supervisor.process_info(namespec) {
-            Ok(info) if info.is_running() && info.pid == failed_pid => {}
-            Ok(info) => {
-                return RestartOutcome::Skipped(format!(
-                    "{namespec} changed since it failed (pid {failed_pid}, now {} pid {}), \
-                     NOT restarting",
-                    info.state, info.pid
-                ));
-            }
-            Err(e) => return RestartOutcome::StopFailed(format!("cannot re-read it: {e}")),
-        }
+        let mut info = match self.still_failed(namespec, failed_pid, "since it failed") {
+            Ok(info) => info,
+            Err(outcome) => return outcome,
+        };
         if let Some(output) = self.notifier.dump_core(namespec, failed_pid) {
             note(format!(
                 "gcore output for {namespec}: {}",
                 one_line(&output)
             ));
+            // gcore may take a minute: a program someone restarted meanwhile runs a
+            // fresh instance now, not ours to stop.
+            info = match self.still_failed(namespec, failed_pid, "while its core was dumped") {
+                Ok(info) => info,
+                Err(outcome) => return outcome,
+            };
         }
         if !self.gate.enter() {
             return RestartOutcome::Skipped(format!(
@@ -79,7 +83,13 @@ impl Restarter<'_> {
             ));
         }
         note(format!("{namespec} is in RUNNING state, restarting"));
-        (self.journal)(namespec, Some(failed_pid));
+        // By supervisord's clock, which its start/stop times are compared with later.
+        let issued_at = if info.now > 0 { info.now } else { epoch_now() };
+        let record = StopRecord {
+            pid: failed_pid,
+            issued_at: Some(issued_at),
+        };
+        (self.journal)(namespec, Some(record));
         let started = self.stop_then_start(namespec, failed_pid);
         (self.journal)(namespec, None);
         self.gate.leave();
@@ -90,29 +100,70 @@ impl Restarter<'_> {
         }
     }
 
-    /// Finishes a restart a previous httpok left between its stop and its start: waits
-    /// while the process is still STOPPING, then starts it if it is STOPPED. Anything
-    /// else (running again, FATAL) is not ours to touch.
-    pub fn resume(&self, namespec: &str, stopped_pid: u32) -> RestartOutcome {
+    /// The process as it is now, if it is still RUNNING as `failed_pid`.
+    fn still_failed(
+        &self,
+        namespec: &str,
+        failed_pid: u32,
+        when: &str,
+    ) -> Result<ProcessInfo, RestartOutcome> {
+        match self.supervisor.process_info(namespec) {
+            Ok(info) if info.is_running() && info.pid == failed_pid => Ok(info),
+            Ok(info) => Err(RestartOutcome::Skipped(format!(
+                "{namespec} changed {when} (pid {failed_pid}, now {} pid {}), NOT restarting",
+                info.state, info.pid
+            ))),
+            Err(e) => Err(RestartOutcome::StopFailed(format!(
+                "cannot re-read it: {e}"
+            ))),
+        }
+    }
+
+    /// Finishes a restart a previous httpok left between its stop and its start, if
+    /// it is still its own (`resume.rs` decides, `named` says whether a check names
+    /// the process): waits while that stop is still ending, then starts it.
+    pub fn resume(
+        &self,
+        namespec: &str,
+        record: &StopRecord,
+        named: &dyn Fn(&ProcessInfo) -> bool,
+        dry_run: bool,
+    ) -> RestartOutcome {
         let deadline = Instant::now() + STOP_DEADLINE;
         loop {
-            match self.supervisor.process_info(namespec) {
-                Ok(info) if info.state == ProcessState::Stopping && Instant::now() < deadline => {}
-                Ok(info) if info.state == ProcessState::Stopped => break,
-                Ok(info) => {
+            // --dry-run decides before asking supervisord anything.
+            let info = if dry_run {
+                None
+            } else {
+                match self.supervisor.process_info(namespec) {
+                    Ok(info) => Some(info),
+                    Err(e) if e.fault_code() == Some(fault::BAD_NAME) => None,
+                    Err(e) => return RestartOutcome::StartFailed(format!("cannot read it: {e}")),
+                }
+            };
+            let facts = ResumeFacts {
+                info: info.as_ref(),
+                named: info.as_ref().is_some_and(named),
+                dry_run,
+            };
+            match resume::decide(namespec, record, &facts) {
+                ResumeStep::Start => break,
+                ResumeStep::Drop(why) => return RestartOutcome::Skipped(why),
+                ResumeStep::Wait if Instant::now() < deadline => thread::sleep(POLL_INTERVAL),
+                ResumeStep::Wait => {
                     return RestartOutcome::Skipped(format!(
-                        "{namespec} was being restarted by the previous httpok (pid \
-                         {stopped_pid} stopped); it is {} now, nothing to finish",
-                        info.state
+                        "{namespec} is still STOPPING {}s after the previous httpok's stop \
+                         (pid {}); not starting it",
+                        STOP_DEADLINE.as_secs(),
+                        record.pid
                     ));
                 }
-                Err(e) => return RestartOutcome::StartFailed(format!("cannot read it: {e}")),
             }
-            thread::sleep(POLL_INTERVAL);
         }
         log::info!(
-            "{namespec} was stopped by the previous httpok for a restart (pid {stopped_pid}) \
-             and not started again; starting it"
+            "{namespec} was stopped by the previous httpok for a restart (pid {}) and not \
+             started again; starting it",
+            record.pid
         );
         match start(self.supervisor, namespec) {
             Ok(()) => self.await_running(namespec),
@@ -281,5 +332,6 @@ fn stop_and_wait(
 
 #[cfg(test)]
 pub mod fake;
+pub mod resume;
 #[cfg(test)]
 mod tests;

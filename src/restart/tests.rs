@@ -3,6 +3,7 @@
 use super::fake::FakeSupervisor;
 use super::*;
 use crate::model::ProcessInfo;
+use crate::notifier::Notifier;
 use crate::notifier::fake::FakeNotifier;
 use crate::xmlrpc::Fault;
 
@@ -120,4 +121,126 @@ fn once_httpok_is_stopping_no_stop_is_issued() {
     let (outcome, _) = run(&sup, &gate, 42);
     assert!(matches!(outcome, RestartOutcome::Skipped(ref why) if why.contains("stopping")));
     assert!(sup.calls().is_empty());
+}
+
+/// gcore that takes its time while the operator runs `supervisorctl restart web`.
+struct RestartedDuringDump<'a>(&'a FakeSupervisor);
+
+impl Notifier for RestartedDuringDump<'_> {
+    fn notify(&self, _: &crate::plan::Notice) {}
+    fn dump_core(&self, _: &str, _: u32) -> Option<String> {
+        self.0.set("web", ProcessState::Running, 777, "");
+        Some("Saved corefile core.42".into())
+    }
+}
+
+#[test]
+fn a_program_restarted_during_its_core_dump_is_not_stopped() {
+    let sup = FakeSupervisor::with(vec![web(42)]);
+    let notifier = RestartedDuringDump(&sup);
+    let gate = Gate::default();
+    let journaled = std::sync::Mutex::new(Vec::new());
+    let journal =
+        |ns: &str, r: Option<StopRecord>| journaled.lock().expect("lock").push((ns.to_string(), r));
+    let restarter = Restarter {
+        supervisor: &sup,
+        notifier: &notifier,
+        gate: &gate,
+        journal: &journal,
+    };
+    let mut notes = Vec::new();
+    let outcome = restarter.restart("web", 42, &mut |n| notes.push(n));
+    assert_eq!(
+        outcome,
+        RestartOutcome::Skipped(
+            "web changed while its core was dumped (pid 42, now RUNNING pid 777), NOT restarting"
+                .into()
+        )
+    );
+    assert!(sup.calls().is_empty(), "{:?}", sup.calls());
+    assert!(journaled.lock().expect("lock").is_empty());
+    assert_eq!(notes, ["gcore output for web: Saved corefile core.42"]);
+}
+
+#[test]
+fn the_stop_record_is_journaled_before_the_stop_by_supervisords_clock() {
+    let mut info = web(42);
+    info.now = 1_800_000_123;
+    let sup = FakeSupervisor::with(vec![info]);
+    let notifier = FakeNotifier::default();
+    let gate = Gate::default();
+    // (record, stop/start calls issued when it was journaled)
+    let journaled = std::sync::Mutex::new(Vec::new());
+    let journal = |_: &str, r: Option<StopRecord>| {
+        journaled.lock().expect("lock").push((r, sup.calls().len()));
+    };
+    let restarter = Restarter {
+        supervisor: &sup,
+        notifier: &notifier,
+        gate: &gate,
+        journal: &journal,
+    };
+    let outcome = restarter.restart("web", 42, &mut |_| {});
+    assert!(matches!(outcome, RestartOutcome::Restarted { .. }));
+    let record = StopRecord {
+        pid: 42,
+        issued_at: Some(1_800_000_123),
+    };
+    assert_eq!(
+        *journaled.lock().expect("lock"),
+        [(Some(record), 0), (None, 2)]
+    );
+}
+
+fn stopped(start: i64, stop: i64) -> ProcessInfo {
+    ProcessInfo {
+        state: ProcessState::Stopped,
+        pid: 0,
+        start,
+        stop,
+        ..web(0)
+    }
+}
+
+fn resume(sup: &FakeSupervisor, named: bool, dry_run: bool) -> RestartOutcome {
+    let notifier = FakeNotifier::default();
+    let gate = Gate::default();
+    let restarter = Restarter {
+        supervisor: sup,
+        notifier: &notifier,
+        gate: &gate,
+        journal: &|_, _| {},
+    };
+    let record = StopRecord {
+        pid: 42,
+        issued_at: Some(1_800_000_000),
+    };
+    restarter.resume("web", &record, &|_| named, dry_run)
+}
+
+#[test]
+fn a_restart_left_by_the_previous_httpok_is_finished_only_while_still_ours() {
+    // Stopped by our stop, started by nobody since: finished.
+    let sup = FakeSupervisor::with(vec![stopped(1_799_999_000, 1_800_000_005)]);
+    assert!(matches!(
+        resume(&sup, true, false),
+        RestartOutcome::Restarted { .. }
+    ));
+    assert_eq!(sup.calls(), ["start web false"]);
+    // Started and stopped for maintenance since: left STOPPED.
+    let maintenance = stopped(1_800_000_060, 1_800_000_090);
+    let sup = FakeSupervisor::with(vec![maintenance.clone()]);
+    assert!(
+        matches!(resume(&sup, true, false), RestartOutcome::Skipped(ref why) if why.contains("someone else"))
+    );
+    assert!(sup.calls().is_empty());
+    // No check names it, or --dry-run: nothing started.
+    for (named, dry_run) in [(false, false), (true, true)] {
+        let sup = FakeSupervisor::with(vec![stopped(1_799_999_000, 1_800_000_005)]);
+        assert!(matches!(
+            resume(&sup, named, dry_run),
+            RestartOutcome::Skipped(_)
+        ));
+        assert!(sup.calls().is_empty());
+    }
 }

@@ -7,10 +7,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::Shared;
+use crate::keeper::STOP_RECORD_WAIT;
 use crate::lock;
+use crate::model::ProcessInfo;
 use crate::notifier::Notifier;
 use crate::plan::{Notice, Plan};
 use crate::restart::Restarter;
+use crate::state_file::StopRecord;
 
 /// Carries out a plan: logs, queues notices, starts restart jobs.
 pub(super) fn apply(shared: &Arc<Shared>, plan: Plan) {
@@ -23,15 +26,14 @@ pub(super) fn apply(shared: &Arc<Shared>, plan: Plan) {
         }
     }
     for order in plan.restarts {
-        spawn_job(shared, Job::Restart, order.namespec, order.pid);
+        spawn_job(shared, Job::Restart(order.pid), order.namespec);
     }
 }
 
 /// One restart job: restart, then tell the planner (which may start the next one).
-fn run_job(shared: &Arc<Shared>, kind: Job, namespec: &str, pid: u32) {
-    let journal = |namespec: &str, stopping: Option<u32>| {
-        let planner = lock(&shared.planner);
-        shared.keeper.journal(namespec, stopping, &planner);
+fn run_job(shared: &Arc<Shared>, job: Job, namespec: &str) {
+    let journal = |namespec: &str, stopping: Option<StopRecord>| {
+        journal(shared, namespec, stopping);
     };
     let restarter = Restarter {
         supervisor: &*shared.supervisor,
@@ -40,41 +42,59 @@ fn run_job(shared: &Arc<Shared>, kind: Job, namespec: &str, pid: u32) {
         journal: &journal,
     };
     let mut notes = Vec::new();
-    let outcome = match kind {
-        Job::Restart => restarter.restart(namespec, pid, &mut |line| {
+    let outcome = match job {
+        Job::Restart(pid) => restarter.restart(namespec, pid, &mut |line| {
             log::info!("{line}");
             notes.push(line);
         }),
-        Job::Resume => {
-            let outcome = restarter.resume(namespec, pid);
+        Job::Resume(record) => {
+            let named = |info: &ProcessInfo| lock(&shared.planner).names(info);
+            let dry_run = lock(&shared.planner).dry_run();
+            let outcome = restarter.resume(namespec, &record, &named, dry_run);
             journal(namespec, None);
             outcome
         }
     };
-    let plan = {
+    let (plan, snapshot) = {
         let mut planner = lock(&shared.planner);
         let plan = planner.restart_finished(namespec, &outcome, &notes, Instant::now());
         lock(&shared.status).record_planner(&planner);
-        shared.keeper.save(&planner);
-        plan
+        (plan, shared.keeper.snapshot(&planner))
     };
+    shared.keeper.submit(snapshot);
     apply(shared, plan);
 }
 
-/// What a job does: a restart the planner ordered, or one a previous httpok left.
+/// Notes a restart's stop (its record) or start (`None`) in --state-file, off the
+/// planner's lock. A stop's record is waited for, bounded, so that it is on disk
+/// before the stop is issued whenever the disk works.
+fn journal(shared: &Shared, namespec: &str, stopping: Option<StopRecord>) {
+    let snapshot = {
+        let planner = lock(&shared.planner);
+        shared.keeper.journal(namespec, stopping, &planner)
+    };
+    if stopping.is_some() {
+        shared.keeper.submit_and_wait(snapshot, STOP_RECORD_WAIT);
+    } else {
+        shared.keeper.submit(snapshot);
+    }
+}
+
+/// What a job does: a restart of the pid that failed, which the planner ordered, or
+/// one a previous httpok left between its stop and its start.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Job {
-    Restart,
-    Resume,
+    Restart(u32),
+    Resume(StopRecord),
 }
 
 /// Starts a job on its own thread.
-pub(super) fn spawn_job(shared: &Arc<Shared>, kind: Job, namespec: String, pid: u32) {
+pub(super) fn spawn_job(shared: &Arc<Shared>, job: Job, namespec: String) {
     let job_shared = Arc::clone(shared);
     let name = namespec.clone();
     let spawned = thread::Builder::new()
         .name(format!("restart {name}"))
-        .spawn(move || run_job(&job_shared, kind, &namespec, pid));
+        .spawn(move || run_job(&job_shared, job, &namespec));
     match spawned {
         Ok(handle) => {
             let mut jobs = lock(&shared.jobs);

@@ -55,10 +55,20 @@ impl Probe for Prober {
 /// about once a minute on TICK_5).
 const LIST_EVERY: u32 = 12;
 
+/// How long the last state may take to reach the disk at exit.
+const STATE_FLUSH: Duration = Duration::from_secs(2);
+
 /// How long notices still queued at exit may take to go out.
 const NOTICE_DRAIN: Duration = Duration::from_secs(15);
 
 /// What the listener thread, the restart jobs and the signal thread share.
+///
+/// Locks hold memory only: no file IO, child process, network call or log line while
+/// one is held (a hung disk or supervisord must never stall a round, `/metrics` or a
+/// stop). Taken in this order, never the other way round: `planner`, then `status`
+/// (shared with the metrics server), then the keeper's own (its snapshot). Every other
+/// lock (`notices`, `notice_thread`, `jobs`, the gate's, the state file writer's) is
+/// taken alone.
 struct Shared {
     planner: Mutex<Planner>,
     supervisor: Arc<dyn Supervisor>,
@@ -152,18 +162,20 @@ impl Watcher {
         };
         self.certs.import(&saved.certs, Instant::now(), epoch_now());
         self.shared.keeper.note_certs(saved.certs.clone());
-        let in_flight = {
+        let imported = {
             let mut planner = lock(&self.shared.planner);
-            let in_flight = planner.import(&saved, Instant::now(), epoch_now());
+            let imported = planner.import(&saved, Instant::now(), epoch_now());
             lock(&self.shared.status).record_planner(&planner);
-            // Still in flight until the resume job has started it.
-            for (namespec, pid) in &in_flight {
-                self.shared.keeper.journal(namespec, Some(*pid), &planner);
+            // Still in flight until its resume job has judged it: the next state
+            // written keeps the record (nothing is written now: it is on disk).
+            for (namespec, record) in &imported.in_flight {
+                self.shared.keeper.note_stop(namespec, Some(*record));
             }
-            in_flight
+            imported
         };
-        for (namespec, pid) in in_flight {
-            spawn_job(&self.shared, Job::Resume, namespec, pid);
+        apply(&self.shared, imported.plan);
+        for (namespec, record) in imported.in_flight {
+            spawn_job(&self.shared, Job::Resume(record), namespec);
         }
     }
 
@@ -262,15 +274,16 @@ impl Watcher {
                 listed_late,
             },
         };
-        let plan = {
+        let (plan, snapshot) = {
             let mut planner = lock(&self.shared.planner);
             let plan = planner.plan_round(&facts);
             let mut status = lock(&self.shared.status);
             status.record_planner(&planner);
             status.round_ended(probes_started.elapsed(), SystemTime::now());
-            self.shared.keeper.save(&planner);
-            plan
+            (plan, self.shared.keeper.snapshot(&planner))
         };
+        // The disk after the locks: a hung write must not hold up /metrics or a stop.
+        self.shared.keeper.submit(snapshot);
         apply(&self.shared, plan);
     }
 
@@ -344,6 +357,9 @@ impl Stopper {
             // A job past the gate only polls for RUNNING and returns when it sees it closed.
             join_within(job, Duration::from_secs(5));
         }
+        // The last state on disk, unless the disk hangs: then exit without it.
+        let snapshot = shared.keeper.snapshot(&lock(&shared.planner));
+        shared.keeper.submit_and_wait(snapshot, STATE_FLUSH);
         // No more notices; those queued (a restart's mail) still go out, bounded.
         lock(&shared.notices).take();
         if let Some(thread) = lock(&shared.notice_thread).take() {

@@ -1,8 +1,10 @@
 //! The one temp-dir helper: every test that needs files of its own (a supervisord's
-//! config and logs, scripts, certificates, unix sockets) gets a [`TempDir`].
+//! config and logs, scripts, certificates, unix sockets) gets a [`TempDir`]; and
+//! [`mkfifo`], for a file that blocks whoever opens it.
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
@@ -28,7 +30,13 @@ impl TempDir {
                 std::process::id()
             ));
             match fs::create_dir(&dir) {
-                Ok(()) => return TempDir(dir),
+                Ok(()) => {
+                    // Whatever the umask: httpok refuses a state file in a directory
+                    // others can write.
+                    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+                        .unwrap_or_else(|e| panic!("chmod {}: {e}", dir.display()));
+                    return TempDir(dir);
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => panic!("cannot create {}: {e}", dir.display()),
             }
@@ -53,4 +61,15 @@ impl Drop for TempDir {
             let _ = fs::remove_dir_all(&self.0);
         }
     }
+}
+
+/// Makes a FIFO at `path` (with `mkfifo`): opening it to write blocks until someone
+/// opens it to read, as a write to a hung network mount would.
+#[track_caller]
+pub fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run mkfifo: {e}"));
+    assert!(status.success(), "mkfifo {}: {status}", path.display());
 }

@@ -16,6 +16,14 @@ pub fn add_listener(sup: &Supervisor, section: Section) {
     sup.wait_running("httpok", T);
 }
 
+/// The listener with `--state-file {dir}/httpok.state` and `args`, restarted by
+/// supervisord if killed, with time to finish a restart when stopped.
+pub fn stateful_listener(args: &str) -> Section {
+    listener(&format!("--state-file {{dir}}/httpok.state {args}"))
+        .set("autorestart", "true")
+        .set("stopwaitsecs", "30")
+}
+
 // ---------------------------------------------------------------- observing
 
 /// httpok's stderr: its log lines.

@@ -306,6 +306,26 @@ impl Supervisor {
         assert_eq!(code, 0, "supervisorctl update: {out}");
     }
 
+    /// Puts `section` in place of the section with its header (a listener with other
+    /// flags, say) and applies it: `supervisorctl update` restarts what changed.
+    #[track_caller]
+    pub fn replace(&self, section: Section) {
+        let new = self.expand(&section.to_string());
+        let header = new.lines().next().unwrap_or_default().to_string();
+        let conf = read_file_lossy(&self.conf);
+        let start = conf
+            .find(&format!("\n{header}\n"))
+            .map(|at| at + 1)
+            .unwrap_or_else(|| panic!("no {header} in supervisord.conf"));
+        let end = conf[start + header.len()..]
+            .find("\n[")
+            .map_or(conf.len(), |at| start + header.len() + at + 1);
+        let conf = format!("{}{new}\n{}", &conf[..start], &conf[end..]);
+        fs::write(&self.conf, conf).expect("rewrite supervisord.conf");
+        let (code, out) = self.ctl(&["update"]);
+        assert_eq!(code, 0, "supervisorctl update: {out}");
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
