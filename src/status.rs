@@ -6,7 +6,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::CheckSpec;
-use crate::lifecycle::State;
 use crate::planner::{Planner, Verdict};
 use crate::probe::{Failure, Outcome};
 use crate::target::redact;
@@ -125,7 +124,7 @@ impl Snapshot {
         (check.healthy, check.reason) = match verdict {
             Verdict::Healthy => (Some(true), None),
             Verdict::Failing(cause) => (Some(false), Some(cause.line())),
-            Verdict::NotProbed => (check.healthy, check.reason.take()),
+            Verdict::NotProbed | Verdict::NotDue => (check.healthy, check.reason.take()),
         };
     }
 
@@ -142,7 +141,7 @@ impl Snapshot {
                 restarted: p.outcomes[0],
                 failed: p.outcomes[1],
                 skipped: p.outcomes[2],
-                given_up: *p.state() == State::GaveUp,
+                given_up: p.gave_up(),
                 restarts_in_window: u32::try_from(p.restarts_in_window()).unwrap_or(u32::MAX),
             })
             .collect();

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::Planner;
-use crate::lifecycle::{Program, State};
+use crate::lifecycle::Program;
 use crate::state_file::{self, Saved, SavedCheck, SavedProgram};
 
 impl Planner {
@@ -31,7 +31,7 @@ impl Planner {
                 .map(|p| SavedProgram {
                     program: p.namespec.clone(),
                     restarts: p.restart_times().map(to_epoch).collect(),
-                    gave_up: *p.state() == State::GaveUp,
+                    gave_up: p.gave_up(),
                     stopping: None,
                 })
                 .collect(),

@@ -91,6 +91,14 @@ pub struct Watcher {
     unrunnable: HashSet<String>,
 }
 
+/// Why a round has no process list.
+enum Unlisted {
+    /// supervisord is shutting down or reloading (routine; it restarts its programs).
+    Reloading,
+    /// supervisord cannot be reached or refused the call: this error.
+    Error(String),
+}
+
 /// A handle that stops the watcher from another thread (the signal handler).
 #[derive(Clone)]
 pub struct Stopper(Arc<Shared>);
@@ -220,7 +228,8 @@ impl Watcher {
     /// probe (-E) or where a program's state may change without a failure (restarted,
     /// down, given up), on the first round, and on every 13th healthy round in a row;
     /// otherwise after them, and only if a check failed: most healthy rounds ask
-    /// supervisord nothing (docs/benchmarks.md).
+    /// supervisord nothing (docs/benchmarks.md). A list that cannot be read is tried
+    /// once per round; the planner still gets the verdicts (and says what fails).
     pub fn round(&mut self) {
         // Also every LIST_EVERY rounds: a watched program that went FATAL while its URL
         // still answers (an orphaned worker holding the port) gets its line too.
@@ -228,33 +237,41 @@ impl Watcher {
             || self.rounds_without_list >= LIST_EVERY
             || lock(&self.shared.planner).needs_process_list();
         let probes_started = Instant::now();
+        let mut unlisted = None;
         let early = if early_needed {
-            match self.process_list() {
-                Some(list) => Some(list),
-                None => return,
-            }
+            self.process_list().map_err(|e| unlisted = Some(e)).ok()
         } else {
             None
         };
-        let verdicts = self.probe(early.as_deref());
+        let verdicts = self.probe(early.as_deref(), unlisted.is_some());
         let any_failed = verdicts.iter().any(|v| matches!(v, Verdict::Failing(_)));
-        let listed = early.is_some() || any_failed;
-        self.rounds_without_list = if listed {
-            0
-        } else {
-            self.rounds_without_list + 1
-        };
         let (processes, listed_late) = match early {
             Some(list) => (Some(list), None),
-            None if !any_failed => (None, None),
+            None if !any_failed || unlisted.is_some() => (None, None),
             None => match self.process_list() {
-                Some(list) => (Some(list), Some(probes_started.elapsed())),
-                None => return,
+                Ok(list) => (Some(list), Some(probes_started.elapsed())),
+                Err(e) => {
+                    unlisted = Some(e);
+                    (None, None)
+                }
             },
         };
+        // A list that could not be read is tried again first thing next round.
+        if unlisted.is_none() {
+            self.rounds_without_list = if processes.is_some() {
+                0
+            } else {
+                self.rounds_without_list + 1
+            };
+        }
         let facts = RoundFacts {
             verdicts: &verdicts,
             processes: processes.as_deref(),
+            list_error: match &unlisted {
+                Some(Unlisted::Error(text)) => Some(text.as_str()),
+                // Routine: supervisord restarts its programs itself when it is back.
+                Some(Unlisted::Reloading) | None => None,
+            },
             clock: RoundClock {
                 now: Instant::now(),
                 probes_started,
@@ -274,30 +291,39 @@ impl Watcher {
         apply(&self.shared, plan);
     }
 
-    /// supervisord's process list; `None` (logged once per change) when it cannot be read.
-    fn process_list(&mut self) -> Option<Vec<ProcessInfo>> {
+    /// supervisord's process list, or why it cannot be read (logged once per change).
+    fn process_list(&mut self) -> Result<Vec<ProcessInfo>, Unlisted> {
         match self.shared.supervisor.all_process_info() {
             Ok(processes) => {
                 if self.list_error.take().is_some() {
                     log::info!("supervisord answers again");
                 }
-                Some(processes)
+                Ok(processes)
             }
             Err(e) => {
                 let text = e.to_string();
                 if self.list_error.as_deref() != Some(text.as_str()) {
                     if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
                         log::info!(
-                            "supervisord is shutting down or reloading; skipping rounds until it answers"
+                            "supervisord is shutting down or reloading; restarting nothing \
+                             until it answers"
                         );
                     } else {
-                        log::error!("cannot read the process list, skipping this round: {text}");
+                        log::error!(
+                            "cannot read the process list: {text}; restarting nothing until \
+                             it answers"
+                        );
                     }
                 } else {
                     log::debug!("still cannot read the process list: {text}");
                 }
-                self.list_error = Some(text);
-                None
+                let reloading = e.fault_code() == Some(fault::SHUTDOWN_STATE);
+                self.list_error = Some(text.clone());
+                Err(if reloading {
+                    Unlisted::Reloading
+                } else {
+                    Unlisted::Error(text)
+                })
             }
         }
     }
