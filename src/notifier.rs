@@ -61,7 +61,9 @@ impl Notifier for Commands {
                     ("HTTPOK_OUTCOME", outcome.as_str().to_string()),
                 ];
                 let result = notify::run_command(hook, None, &env, self.hook_timeout);
-                if !result.success {
+                if result.success {
+                    log::debug!("--on-restart for {program}: {}", result.summary);
+                } else {
                     log::warn!("--on-restart for {program}: {}", result.summary);
                 }
             }
@@ -83,7 +85,9 @@ impl Notifier for Commands {
                     ("HTTPOK_REASON", reason.clone()),
                 ];
                 let result = notify::run_command(hook, None, &env, self.hook_timeout);
-                if !result.success {
+                if result.success {
+                    log::debug!("--on-change ({state}) for {program}: {}", result.summary);
+                } else {
                     log::warn!("--on-change ({state}) for {program}: {}", result.summary);
                 }
             }

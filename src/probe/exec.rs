@@ -75,7 +75,8 @@ fn describe_status(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// The last non-empty line of the output, shortened, control characters dropped.
+/// The last non-empty line of the output, shortened, control characters escaped (it
+/// goes into a log line: `notify::escape`).
 fn last_line(output: &str) -> String {
     let line = output
         .lines()
@@ -83,15 +84,7 @@ fn last_line(output: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or_default();
-    let mut shown: String = line
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(LAST_LINE_CHARS)
-        .collect();
-    if line.chars().count() > LAST_LINE_CHARS {
-        shown.push_str("...");
-    }
-    shown
+    notify::escape(line, LAST_LINE_CHARS)
 }
 
 #[cfg(test)]
@@ -173,9 +166,12 @@ mod tests {
     }
 
     #[test]
-    fn the_last_line_is_shortened_and_has_no_control_characters() {
-        assert_eq!(last_line("a\nb\x07c\n\n"), "bc");
-        assert_eq!(last_line(&"x".repeat(300)).len(), LAST_LINE_CHARS + 3);
+    fn the_last_line_is_shortened_and_its_control_characters_escaped() {
+        assert_eq!(last_line("a\nb\x07c\x1b[2J\n\n"), "b\\u{7}c\\u{1b}[2J");
+        assert_eq!(
+            last_line(&"x".repeat(300)),
+            format!("{}... (100 more characters)", "x".repeat(LAST_LINE_CHARS))
+        );
         assert_eq!(last_line(""), "");
     }
 
