@@ -73,6 +73,7 @@ impl Notifier for Commands {
                 state,
                 previous,
                 reason,
+                ..
             } => {
                 let Some(hook) = &self.on_change else {
                     return;

@@ -14,8 +14,8 @@
 use std::time::{Duration, Instant};
 
 use super::{Planner, Verdict};
-use crate::lifecycle::{Cause, RoundClock, change};
-use crate::plan::{Notice, Plan};
+use crate::lifecycle::{Cause, RoundClock};
+use crate::plan::{About, Notice, Plan};
 use crate::selection::{Resolved, spec_matches_namespec};
 
 /// A check mails about its incidents at most this often (see the module docs).
@@ -163,7 +163,14 @@ impl Planner {
             .get(i)
             .map(|s| s.label())
             .unwrap_or_default();
-        change(label, &program, state, previous, reason)
+        Notice::Change {
+            about: About::Check,
+            check: label.to_string(),
+            program,
+            state,
+            previous,
+            reason,
+        }
     }
 
     /// A check without programs failed: counted and announced as any failure, then an

@@ -15,7 +15,6 @@
 
 use std::collections::HashSet;
 use std::io::{self, BufRead, Write};
-use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -29,7 +28,6 @@ use crate::lifecycle::RoundClock;
 use crate::listener::{self, EventReader};
 use crate::model::ProcessInfo;
 use crate::notifier::Notifier;
-use crate::plan::Notice;
 use crate::planner::{Planner, RoundFacts, Verdict};
 use crate::probe::{Outcome, ProbeRequest, Prober};
 use crate::restart::STOP_DEADLINE;
@@ -64,7 +62,7 @@ struct Shared {
     supervisor: Arc<dyn Supervisor>,
     notifier: Arc<dyn Notifier>,
     gate: Gate,
-    notices: Mutex<Option<Sender<Notice>>>,
+    notices: Arc<NoticeQueue>,
     status: Arc<Mutex<Snapshot>>,
     keeper: Keeper,
     notice_thread: Mutex<Option<JoinHandle<()>>>,
@@ -123,8 +121,8 @@ impl Watcher {
             config.dry_run,
         );
         planner.label_checks(config.checks.iter().map(CheckSpec::label).collect());
-        let (tx, rx) = mpsc::channel();
-        let notice_thread = spawn_notices(rx, Arc::clone(&notifier));
+        let notices = Arc::new(NoticeQueue::default());
+        let notice_thread = notices::spawn(Arc::clone(&notices), Arc::clone(&notifier));
         Watcher {
             checks: config.checks.clone(),
             eager: config.eager,
@@ -135,7 +133,7 @@ impl Watcher {
                 supervisor,
                 notifier,
                 gate: Gate::default(),
-                notices: Mutex::new(Some(tx)),
+                notices,
                 status: Arc::new(Mutex::new(Snapshot::new(&config.checks))),
                 keeper: Keeper::new(config.state_file.clone()),
                 notice_thread: Mutex::new(notice_thread),
@@ -371,9 +369,22 @@ impl Stopper {
             join_within(job, Duration::from_secs(5));
         }
         // No more notices; those queued (a restart's mail) still go out, bounded.
-        lock(&shared.notices).take();
+        shared.notices.close();
         if let Some(thread) = lock(&shared.notice_thread).take() {
             join_within(thread, NOTICE_DRAIN);
+        }
+        let (dropped, in_flight) = shared.notices.abandon();
+        if dropped.total() > 0 || in_flight {
+            let cut = if in_flight {
+                "; one more was still running"
+            } else {
+                ""
+            };
+            log::warn!(
+                "{why}: {dropped} not sent (a slow MTA or hook: each may take -t, and \
+                 httpok waits {}s for them at exit){cut}",
+                NOTICE_DRAIN.as_secs()
+            );
         }
     }
 }
@@ -406,10 +417,12 @@ pub fn run_listener(
 }
 
 mod jobs;
+mod notices;
 mod probing;
 #[cfg(test)]
 mod tests;
 
 use crate::lock;
-use jobs::{Job, apply, join_within, spawn_job, spawn_notices};
+use jobs::{Job, apply, join_within, spawn_job};
+use notices::NoticeQueue;
 pub use probing::build_prober;
