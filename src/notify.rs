@@ -34,9 +34,15 @@ pub struct CommandResult {
 }
 
 /// Runs an `exec:` check's command: httpok's environment less supervisord's
-/// credentials, nothing on stdin, the whole process group killed after `timeout`.
-pub fn run_probe_command(argv: &[String], timeout: Duration) -> Result<Finished, String> {
-    let env = child_environment(std::env::vars_os(), &[]);
+/// credentials, with the check's own `env` on top, nothing on stdin, the whole process
+/// group killed after `timeout`.
+pub fn run_probe_command(
+    argv: &[String],
+    env: &[(String, String)],
+    timeout: Duration,
+) -> Result<Finished, String> {
+    let added: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let env = child_environment(std::env::vars_os(), &added);
     child::run(argv, None, &env, timeout)
 }
 
