@@ -17,7 +17,9 @@ pub(super) fn apply(shared: &Arc<Shared>, plan: Plan) {
         log::log!(line.level, "{}", line.text);
     }
     for notice in plan.notices {
-        shared.notices.push(notice);
+        if shared.notifier.wants(&notice) {
+            shared.notices.push(notice);
+        }
     }
     for order in plan.restarts {
         spawn_job(shared, Job::Restart, order.namespec, order.pid);
