@@ -78,10 +78,9 @@ impl Unjudged {
     fn text(&self) -> String {
         match self {
             Unjudged::NoProgram => "this check names no program (it only logs and mails)".into(),
-            Unjudged::Unlisted(error) => format!(
-                "supervisord's process list cannot be read ({error}); nothing is restarted \
-                 until it answers"
-            ),
+            Unjudged::Unlisted(error) => {
+                format!("supervisord's process list cannot be read ({error})")
+            }
             Unjudged::Unresolved(why) | Unjudged::Told(why) => why.clone(),
         }
     }

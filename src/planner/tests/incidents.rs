@@ -146,7 +146,7 @@ fn a_failing_check_while_supervisord_cannot_be_read_warns_once_and_restarts_noth
         warns,
         [format!(
             "http://h/: status 500; nothing is restarted: supervisord's process list \
-             cannot be read ({error}); nothing is restarted until it answers"
+             cannot be read ({error})"
         )]
     );
     assert_eq!(mailed, 1);
