@@ -254,14 +254,12 @@ impl Watcher {
                 }
             },
         };
-        // A list that could not be read is tried again first thing next round.
-        if unlisted.is_none() {
-            self.rounds_without_list = if processes.is_some() {
-                0
-            } else {
-                self.rounds_without_list + 1
-            };
-        }
+        self.rounds_without_list = match (&processes, &unlisted) {
+            (Some(_), _) => 0,
+            // Tried again first thing next round, so that its answering again is seen.
+            (None, Some(_)) => LIST_EVERY,
+            (None, None) => self.rounds_without_list + 1,
+        };
         let facts = RoundFacts {
             verdicts: &verdicts,
             processes: processes.as_deref(),
