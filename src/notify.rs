@@ -1,7 +1,8 @@
 //! External commands: mail through `-s`, core dumps through `-g`, and the `--on-restart`
 //! hook. Every command is an argv run directly (never a shell), bounded by a timeout,
 //! and its failure is logged, never fatal. Running one, process group and pipes and
-//! all, is `child`'s; what environment it gets and what its ending means is here.
+//! all, is `child`'s; what it prints, escaped into one log entry, is `output`'s; what
+//! environment it gets and what its ending means is here.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
