@@ -23,6 +23,7 @@ const HTTP_ONLY: [&str; 8] = [
     "insecure",
 ];
 const TCP_ONLY: [&str; 2] = ["send", "expect"];
+const EXEC_ONLY: [&str; 1] = ["env"];
 
 /// One line per check: name, programs, targets, and every setting that applies to it
 /// and differs from httpok's defaults.
@@ -34,7 +35,7 @@ pub fn describe(check: &CheckSpec) -> String {
     };
     let targets: Vec<String> = check.targets.iter().map(ToString::to_string).collect();
     let has = |kind: &str| check.targets.iter().any(|t| t.kind() == kind);
-    let (http, tcp) = (has("http"), has("tcp"));
+    let (http, tcp, exec) = (has("http"), has("tcp"), has("exec"));
     let settings: Vec<String> = describe_differences(&Settings {
         probe: check.probe.clone(),
         policy: check.policy.clone(),
@@ -42,7 +43,9 @@ pub fn describe(check: &CheckSpec) -> String {
     .into_iter()
     .filter(|item| {
         let key = item.split(['=', ' ']).next().unwrap_or_default();
-        (http || !HTTP_ONLY.contains(&key)) && (tcp || !TCP_ONLY.contains(&key))
+        (http || !HTTP_ONLY.contains(&key))
+            && (tcp || !TCP_ONLY.contains(&key))
+            && (exec || !EXEC_ONLY.contains(&key))
     })
     .collect();
     let mut line = match &check.name {
@@ -126,6 +129,13 @@ pub fn describe_differences(settings: &Settings) -> Vec<String> {
         add(true, format!("cacert={}", path.display()));
     }
     add(p.insecure, "insecure".into());
+    // The names only: the values are secrets.
+    if !p.env.is_empty() {
+        add(
+            true,
+            format!("env={}", p.env.names().collect::<Vec<_>>().join(",")),
+        );
+    }
     add(
         q.failures != d.policy.failures,
         format!("failures={}", q.failures),
@@ -182,6 +192,37 @@ mod tests {
             "header=\"Authorization: ***\" header=\"Host: app.example\""
         );
     }
+    #[test]
+    fn described_env_names_its_variables_and_never_their_values() {
+        let env = crate::probe::CommandEnv::new(vec![
+            ("PGPASSWORD".into(), "s3cr3t".into()),
+            ("PGUSER".into(), "watch".into()),
+        ])
+        .expect("good names");
+        let layer = Layer {
+            env: Some(Given::new(env, file(1))),
+            ..Layer::default()
+        };
+        let settings = layer.resolve().expect("valid");
+        let check = |url: &str| CheckSpec {
+            name: None,
+            targets: vec![crate::target::Target::parse(url).expect("url")],
+            selection: Selection::Programs(vec!["db".into()]),
+            probe: settings.probe.clone(),
+            policy: settings.policy.clone(),
+        };
+        assert_eq!(
+            describe(&check("exec:/usr/bin/pg_isready")),
+            "programs db; exec:/usr/bin/pg_isready; env=PGPASSWORD,PGUSER"
+        );
+        // A top-level default is not shown where it does not apply.
+        assert_eq!(
+            describe(&check("http://h/")),
+            "programs db; http://h/; defaults"
+        );
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
+    }
+
     #[test]
     fn only_settings_that_differ_from_the_defaults_are_described() {
         assert!(describe_differences(&Layer::default().resolve().expect("defaults")).is_empty());

@@ -231,21 +231,52 @@ impl<W: Write> Write for ProtocolOut<W> {
 
 /// Plain lines on stderr: `2026-11-28T02:35:55Z INFO message`; RUST_LOG overrides info.
 fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .target(env_logger::Target::Stderr)
-        .format(|buf, record| {
-            // ureq-proto hex-dumps every request at trace level, Authorization header and
-            // all: the HTTP stack's trace lines are dropped, whatever RUST_LOG asks for.
-            if record.level() == log::Level::Trace && record.target().starts_with("ureq") {
-                return Ok(());
-            }
-            writeln!(
-                buf,
-                "{} {} {}",
-                buf.timestamp_seconds(),
-                record.level(),
-                record.args()
-            )
-        })
-        .init();
+    let logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+            .target(env_logger::Target::Stderr)
+            .format(|buf, record| {
+                writeln!(
+                    buf,
+                    "{} {} {}",
+                    buf.timestamp_seconds(),
+                    record.level(),
+                    record.args()
+                )
+            })
+            .build();
+    let max_level = logger.filter();
+    if log::set_boxed_logger(Box::new(WithoutHttpTrace(logger))).is_ok() {
+        log::set_max_level(max_level);
+    }
+}
+
+/// The logger, with the HTTP stack's trace level off whatever RUST_LOG asks for.
+/// ureq-proto hex-dumps every request at trace level, Authorization header and all,
+/// and ureq prints a request's path and query (`?token=...`) in its *debug* lines
+/// whenever its trace level is enabled (`/******` otherwise): so that level must never
+/// be enabled, not merely its lines dropped.
+struct WithoutHttpTrace(env_logger::Logger);
+
+impl WithoutHttpTrace {
+    fn allows(&self, metadata: &log::Metadata<'_>) -> bool {
+        let http_trace =
+            metadata.level() == log::Level::Trace && metadata.target().starts_with("ureq");
+        !http_trace && log::Log::enabled(&self.0, metadata)
+    }
+}
+
+impl log::Log for WithoutHttpTrace {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.allows(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.allows(record.metadata()) {
+            log::Log::log(&self.0, record);
+        }
+    }
+
+    fn flush(&self) {
+        log::Log::flush(&self.0);
+    }
 }

@@ -10,6 +10,9 @@ use crate::notify;
 use crate::plan::Notice;
 
 pub trait Notifier: Send + Sync {
+    /// Whether it does anything with this kind of notice (mail without -m does not):
+    /// only those are queued.
+    fn wants(&self, notice: &Notice) -> bool;
     /// Delivers one notice; failures are logged, never returned.
     fn notify(&self, notice: &Notice);
     /// A core dump of `pid` when -d asks for one: gcore's output for the mail.
@@ -37,6 +40,14 @@ pub struct Commands {
 }
 
 impl Notifier for Commands {
+    fn wants(&self, notice: &Notice) -> bool {
+        match notice {
+            Notice::Mail { .. } => self.email.is_some(),
+            Notice::Hook { .. } => self.on_restart.is_some(),
+            Notice::Change { .. } => self.on_change.is_some(),
+        }
+    }
+
     fn notify(&self, notice: &Notice) {
         match notice {
             Notice::Mail { subject, body } => {
@@ -61,7 +72,9 @@ impl Notifier for Commands {
                     ("HTTPOK_OUTCOME", outcome.as_str().to_string()),
                 ];
                 let result = notify::run_command(hook, None, &env, self.hook_timeout);
-                if !result.success {
+                if result.success {
+                    log::debug!("--on-restart for {program}: {}", result.summary);
+                } else {
                     log::warn!("--on-restart for {program}: {}", result.summary);
                 }
             }
@@ -71,6 +84,7 @@ impl Notifier for Commands {
                 state,
                 previous,
                 reason,
+                ..
             } => {
                 let Some(hook) = &self.on_change else {
                     return;
@@ -83,7 +97,9 @@ impl Notifier for Commands {
                     ("HTTPOK_REASON", reason.clone()),
                 ];
                 let result = notify::run_command(hook, None, &env, self.hook_timeout);
-                if !result.success {
+                if result.success {
+                    log::debug!("--on-change ({state}) for {program}: {}", result.summary);
+                } else {
                     log::warn!("--on-change ({state}) for {program}: {}", result.summary);
                 }
             }
@@ -93,6 +109,43 @@ impl Notifier for Commands {
     fn dump_core(&self, namespec: &str, pid: u32) -> Option<String> {
         let coredir = self.coredir.as_deref()?;
         Some(notify::dump_core(&self.gcore, coredir, namespec, pid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{About, OutcomeWord};
+
+    #[test]
+    fn only_notices_a_command_is_configured_for_are_wanted() {
+        let mail = Notice::Mail {
+            subject: "s".into(),
+            body: Vec::new(),
+        };
+        let hook = Notice::Hook {
+            program: "web".into(),
+            url: "http://h/".into(),
+            reason: "status 500".into(),
+            outcome: OutcomeWord::Restarted,
+        };
+        let change = Notice::Change {
+            about: About::Check,
+            check: "http://h/".into(),
+            program: "web".into(),
+            state: "failing",
+            previous: "healthy",
+            reason: String::new(),
+        };
+        let none = Commands::default();
+        assert!(![&mail, &hook, &change].iter().any(|n| none.wants(n)));
+        let all = Commands {
+            email: Some("ops@example.test".into()),
+            on_restart: Some(vec!["/bin/true".into()]),
+            on_change: Some(vec!["/bin/true".into()]),
+            ..Commands::default()
+        };
+        assert!([&mail, &hook, &change].iter().all(|n| all.wants(n)));
     }
 }
 
@@ -158,6 +211,9 @@ pub mod fake {
     }
 
     impl Notifier for FakeNotifier {
+        fn wants(&self, _notice: &Notice) -> bool {
+            true
+        }
         fn notify(&self, notice: &Notice) {
             self.notices.lock().expect("lock").push(notice.clone());
         }

@@ -1,15 +1,18 @@
 //! External commands: mail through `-s`, core dumps through `-g`, and the `--on-restart`
 //! hook. Every command is an argv run directly (never a shell), bounded by a timeout,
 //! and its failure is logged, never fatal. Running one, process group and pipes and
-//! all, is `child`'s; what environment it gets and what its ending means is here.
+//! all, is `child`'s; what it prints, escaped into one log entry, is `output`'s; what
+//! environment it gets and what its ending means is here.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::time::Duration;
 
 mod child;
+mod output;
 
 pub use child::{Ending, Finished};
+pub use output::{MAX_SHOWN_CHARS, escape};
 
 /// How long any external command may run before it is killed.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -24,14 +27,23 @@ const SERVER_URL_ENV: &str = "SUPERVISOR_SERVER_URL";
 #[derive(Debug)]
 pub struct CommandResult {
     pub success: bool,
+    /// What it printed, as it printed it: never logged as it is.
     pub output: String,
+    /// One line for the log: the command, how it ended and its output, escaped
+    /// (`output.rs`).
     pub summary: String,
 }
 
 /// Runs an `exec:` check's command: httpok's environment less supervisord's
-/// credentials, nothing on stdin, the whole process group killed after `timeout`.
-pub fn run_probe_command(argv: &[String], timeout: Duration) -> Result<Finished, String> {
-    let env = child_environment(std::env::vars_os(), &[]);
+/// credentials, with the check's own `env` on top, nothing on stdin, the whole process
+/// group killed after `timeout`.
+pub fn run_probe_command(
+    argv: &[String],
+    env: &[(String, String)],
+    timeout: Duration,
+) -> Result<Finished, String> {
+    let added: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let env = child_environment(std::env::vars_os(), &added);
     child::run(argv, None, &env, timeout)
 }
 
@@ -109,30 +121,23 @@ fn describe(program: &str, finished: child::Finished, timeout: Duration) -> Comm
             timeout.as_secs()
         );
     }
-    match ending {
-        child::Ending::Exited(s) if s.success() => CommandResult {
-            success: true,
-            output,
-            summary: format!("{program} succeeded"),
-        },
-        child::Ending::Exited(s) => CommandResult {
-            success: false,
-            summary: format!("{program} failed ({s}): {}", output.trim()),
-            output,
-        },
-        child::Ending::TimedOut => CommandResult {
-            success: false,
-            summary: format!(
-                "{program} did not finish within {}s and was killed",
+    let printed = output::suffix(&output);
+    let (success, how) = match ending {
+        child::Ending::Exited(s) if s.success() => (true, "succeeded".to_string()),
+        child::Ending::Exited(s) => (false, format!("failed ({s})")),
+        child::Ending::TimedOut => (
+            false,
+            format!(
+                "did not finish within {}s and was killed",
                 timeout.as_secs()
             ),
-            output,
-        },
-        child::Ending::Lost(e) => CommandResult {
-            success: false,
-            summary: format!("{program} ran, but its exit status was lost: {e}"),
-            output,
-        },
+        ),
+        child::Ending::Lost(e) => (false, format!("ran, but its exit status was lost: {e}")),
+    };
+    CommandResult {
+        success,
+        summary: format!("{program} {how}{printed}"),
+        output,
     }
 }
 
@@ -190,7 +195,8 @@ pub fn send_mail(sendmail: &[String], to: &str, subject: &str, body: &str) {
     }
 }
 
-/// Dumps a core of `pid` with the gcore argv into `coredir/namespec`; returns its output.
+/// Dumps a core of `pid` with the gcore argv into `coredir/namespec`; returns its
+/// output, escaped onto one line (it is logged and mailed).
 pub fn dump_core(gcore: &[String], coredir: &std::path::Path, namespec: &str, pid: u32) -> String {
     let mut argv = gcore.to_vec();
     // A namespec cannot contain '/' in supervisord, but never trust it to stay in coredir.
@@ -199,7 +205,7 @@ pub fn dump_core(gcore: &[String], coredir: &std::path::Path, namespec: &str, pi
     argv.push(pid.to_string());
     let result = run_command(&argv, None, &[], COMMAND_TIMEOUT);
     if result.success {
-        result.output
+        escape(&result.output, MAX_SHOWN_CHARS)
     } else {
         result.summary
     }
@@ -393,6 +399,24 @@ mod tests {
             format_mail("a@b\nBcc: c@d", "s\nX: y", "body\nlines"),
             "To: a@b Bcc: c@d\nSubject: s X: y\n\nbody\nlines"
         );
+    }
+
+    #[test]
+    fn a_command_s_output_is_logged_on_one_line_that_names_it() {
+        let forge = "printf 'x\\n2026-12-07T00:00:00Z INFO web recovered\\n\\033[2J'; exit 1";
+        let r = run_command(
+            &argv(&["sh", "-c", forge]),
+            None,
+            &[],
+            Duration::from_secs(10),
+        );
+        assert_eq!(
+            r.summary,
+            "sh failed (exit status: 1); its output: \
+             x\\n2026-12-07T00:00:00Z INFO web recovered\\n\\u{1b}[2J"
+        );
+        let r = run_command(&argv(&["echo", "fine"]), None, &[], Duration::from_secs(10));
+        assert_eq!(r.summary, "echo succeeded; its output: fine");
     }
 
     #[test]

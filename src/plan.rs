@@ -43,6 +43,8 @@ pub enum Notice {
     Mail { subject: String, body: Vec<String> },
     /// The --on-change hook: a check or program changed state.
     Change {
+        /// Whose state changed: the check's, or the program's.
+        about: About,
         check: String,
         program: String,
         state: &'static str,
@@ -56,6 +58,13 @@ pub enum Notice {
         reason: String,
         outcome: OutcomeWord,
     },
+}
+
+/// Whose state an --on-change notice is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum About {
+    Check,
+    Program,
 }
 
 /// Everything one decision asks for, in order.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::planner::CheckPolicy;
-use crate::probe::{Pattern, ProbeSettings, StatusCodes, read_cacert};
+use crate::probe::{CommandEnv, Pattern, ProbeSettings, StatusCodes, read_cacert};
 
 /// Where a value was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,9 +102,12 @@ layer! {
     restart_window: u64,
     cacert: PathBuf,
     insecure: bool,
+    /// Variables an exec check's command gets; their values are never shown.
+    env: CommandEnv,
 }
 
-/// The keys that only an http check uses, and those only a tcp check uses.
+/// The keys that only an http check uses, those only a tcp check uses, and those only
+/// an exec check uses.
 pub const HTTP_KEYS: [&str; 7] = [
     "codes",
     "body",
@@ -115,6 +118,7 @@ pub const HTTP_KEYS: [&str; 7] = [
     "cacert",
 ];
 pub const TCP_KEYS: [&str; 2] = ["send", "expect"];
+pub const EXEC_KEYS: [&str; 1] = ["env"];
 
 /// A check's settings, resolved.
 #[derive(Debug, Clone)]
@@ -189,6 +193,11 @@ impl Layer {
             expect: pattern(&self.expect, "expect")?,
             cacert: self.cacert.as_ref().map(|g| g.value.clone()),
             insecure: self.insecure.as_ref().is_some_and(|g| g.value),
+            env: self
+                .env
+                .as_ref()
+                .map(|g| g.value.clone())
+                .unwrap_or_default(),
         })
     }
 

@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::config::CheckSpec;
-use crate::lifecycle::State;
 use crate::planner::{Planner, Verdict};
 use crate::probe::{Failure, Outcome};
 use crate::target::redact;
@@ -27,6 +26,11 @@ pub struct Snapshot {
     /// (httpok_last_round_timestamp_seconds). 0 from an httpok too old to say.
     #[serde(default)]
     pub last_round_timestamp_seconds: f64,
+    /// Whether supervisord's process list could be read the last time httpok asked
+    /// (httpok_supervisord_up); `None` until it first asked. Rounds go on without it,
+    /// but nothing can be restarted.
+    #[serde(default)]
+    pub supervisord_up: Option<bool>,
     pub checks: Vec<CheckStatus>,
     pub programs: Vec<ProgramStatus>,
 }
@@ -140,7 +144,7 @@ impl Snapshot {
         (check.healthy, check.reason) = match verdict {
             Verdict::Healthy => (Some(true), None),
             Verdict::Failing(cause) => (Some(false), Some(cause.line())),
-            Verdict::NotProbed => (check.healthy, check.reason.take()),
+            Verdict::NotProbed | Verdict::NotDue => (check.healthy, check.reason.take()),
         };
     }
 
@@ -157,7 +161,7 @@ impl Snapshot {
                 restarted: p.outcomes[0],
                 failed: p.outcomes[1],
                 skipped: p.outcomes[2],
-                given_up: *p.state() == State::GaveUp,
+                given_up: p.gave_up(),
                 restarts_in_window: u32::try_from(p.restarts_in_window()).unwrap_or(u32::MAX),
             })
             .collect();

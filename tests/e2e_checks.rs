@@ -168,6 +168,8 @@ fn max_restarts_gives_up_after_two_restarts_and_says_so_once() {
     let last = sup.wait_running("web", T);
     assert_ne!(last, first);
     let announced = count(&log, "Restarting selected processes");
+    // One per restart: not before the give-up, which restarts nothing.
+    assert_eq!(announced, 2, "{log}");
 
     // Still failing over more ticks: no restart, no second ERROR, and no
     // "Restarting ..." line that restarts nobody.
@@ -201,6 +203,8 @@ fn dry_run_logs_would_restart_and_leaves_the_pid_alone() {
     assert_eq!(sup.pid("web"), Some(pid), "--dry-run restarted it");
     let log = httpok_log(&sup);
     assert!(!log.contains("is in RUNNING state, restarting"), "{log}");
+    // Nothing is restarted, so superlance's line is not said.
+    assert!(!log.contains("Restarting selected processes"), "{log}");
     assert_listener_healthy(&sup);
 }
 

@@ -162,7 +162,7 @@ fn stopping_httpok_during_a_restart_leaves_the_program_running() {
 }
 
 #[test]
-fn a_fatal_watched_program_gives_one_line_and_at_most_one_mail() {
+fn a_fatal_watched_program_gives_one_line_one_warn_and_at_most_one_mail() {
     let port = free_port();
     let sup = start([Section::program("web", "/bin/false")
         .set("startretries", "0")
@@ -183,7 +183,17 @@ fn a_fatal_watched_program_gives_one_line_and_at_most_one_mail() {
         1,
         "{log}"
     );
-    assert_eq!(entries(&log, "WARN"), 0, "nothing per tick: {log}");
+    // Its URL fails and nothing restarts it: said once, not per tick, and not mailed
+    // again.
+    assert_eq!(entries(&log, "WARN"), 1, "nothing per tick: {log}");
+    assert_eq!(
+        entries(
+            &log,
+            "connection refused; nothing is restarted: web is FATAL"
+        ),
+        1,
+        "{log}"
+    );
     assert_eq!(mail.calls().len(), 1);
     assert_listener_healthy(&sup);
 }

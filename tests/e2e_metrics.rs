@@ -446,6 +446,7 @@ fn metrics_follow_a_check_from_healthy_to_failing_to_restarted() {
     assert_eq!(failing.get("httpok_restarts_total", &restarted), Some(0.0));
     let state = [("program", "web"), ("state", "watching")];
     assert_eq!(failing.get("httpok_program_state", &state), Some(1.0));
+    assert_eq!(failing.get("httpok_supervisord_up", &[]), Some(1.0));
     assert!(rounds(&failing) > rounds(&healthy));
     assert!(last_round_end(&failing) > round_ended);
     let (code, table, _) = status_command(&format!("http://127.0.0.1:{metrics}"));

@@ -427,6 +427,7 @@ fn config_file() -> Roff {
             "[[check]]",
             "program = \"db\"",
             "exec = [\"/usr/bin/pg_isready\", \"-q\"]",
+            "env = { PGPASSWORD = \"...\" }   # for this command only, never shown",
             "interval = 30",
         ],
     );
@@ -437,7 +438,9 @@ fn config_file() -> Roff {
              program, one of url and exec, and the settings. The settings, also allowed at \
              the top level: timeout, codes (200, \"2xx\", \"200-399\"), body, body_regex, \
              body_not_regex, headers, method and cacert (http checks), insecure, send and \
-             expect (tcp checks), failures, successes, grace, interval, max_restarts and \
+             expect (tcp checks), env (exec checks: variables the command gets on top of \
+             httpok's environment, whose values no log, metric, --check-config or state \
+             file shows), failures, successes, grace, interval, max_restarts and \
              restart_window. Unknown keys, wrong types and bad values are errors naming \
              the file, line and key. A program named by several checks is judged by the \
              most careful of them: the longest grace, the most successes, the strictest \

@@ -14,6 +14,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use common::e2e::{assert_listener_healthy, httpok_log};
 use common::*;
 use fake_supervisord::*;
 
@@ -302,6 +303,124 @@ fn credentials_in_the_server_url_or_password_flag_never_reach_the_log() {
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("bad port"), "{out}");
     assert_no_secret("the start-up error", &out, &secrets);
+}
+
+#[test]
+fn a_token_in_a_url_query_never_reaches_the_log_at_debug_or_trace_under_supervisord() {
+    let token = "QueryTok3nWv8";
+    for level in ["debug", "trace"] {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}/health?token={token}&x=1");
+        let sup = start([
+            web("web", port, "error"),
+            listener(&format!("-p web -t 2 {url}"))
+                .set("environment", format!("RUST_LOG=\"{level}\"")),
+        ]);
+        let pid = sup.wait_running("web", T);
+        sup.wait_pid_change("web", pid, T);
+        let log = wait_for_log(sup.path("httpok.err.log"), "web restarted", T);
+        // The level was on, the HTTP client's own lines are there, and the URL is
+        // shown (by httpok) with its secret parameter hidden.
+        assert!(
+            log.contains(&format!(" DEBUG GET http://127.0.0.1:{port}/")),
+            "RUST_LOG={level}:\n{log}"
+        );
+        assert!(
+            log.contains(&format!("http://127.0.0.1:{port}/health?token=***&x=1")),
+            "RUST_LOG={level}:\n{log}"
+        );
+        assert!(
+            !log.contains(token) && !hex_dump_text(&log).contains(token),
+            "RUST_LOG={level}: the token is in the log:\n{}",
+            lines_with(&log, token).join("\n")
+        );
+    }
+}
+
+#[test]
+fn exec_env_reaches_its_command_only_and_is_never_shown() {
+    let secret = "EnvS3cretJx4";
+    let dir = TempDir::new("env");
+    let d = dir.path().display();
+    // The check records its environment, and fails quoting the secret until told.
+    script(
+        &dir.join("check.sh"),
+        &format!(
+            "env > {d}/check.env.tmp && mv {d}/check.env.tmp {d}/check.env\n\
+             test -e {d}/healthy && exit 0\n\
+             echo \"login with $DB_TOKEN refused\"; exit 1"
+        ),
+    );
+    script(&dir.join("hook.sh"), &format!("env >> {d}/hook.env"));
+    let config = dir.join("checks.toml");
+    fs::write(
+        &config,
+        format!(
+            "timeout = 5\n\n[[check]]\nprogram = \"web\"\nexec = [\"{d}/check.sh\"]\n\
+             env = {{ DB_TOKEN = \"{secret}\" }}\n"
+        ),
+    )
+    .expect("write config");
+    let metrics = free_port();
+    let args = format!(
+        "--config {} --on-change {d}/hook.sh --on-restart {d}/hook.sh --state-file \
+         {d}/httpok.state --metrics-listen 127.0.0.1:{metrics}",
+        config.display()
+    );
+    let sup = start([
+        web("web", free_port(), "ok"),
+        listener(&args).set("environment", "RUST_LOG=\"debug\""),
+    ]);
+    let pid = sup.wait_running("web", T);
+    sup.wait_pid_change("web", pid, T);
+    let log = wait_for_log(sup.path("httpok.err.log"), "web restarted", T);
+    assert!(
+        log.contains("exit status 1: login with *** refused"),
+        "{log}"
+    );
+    let check_env = read_file_lossy(dir.join("check.env"));
+    assert!(
+        check_env.lines().any(|l| l == format!("DB_TOKEN={secret}")),
+        "the command did not get it:\n{check_env}"
+    );
+    wait_until("the hooks ran", T, || {
+        read_file_lossy(dir.join("hook.env")).contains("HTTPOK_OUTCOME=")
+    });
+    let status = http_get(metrics, "/status", T).expect("GET /status");
+    let page = http_get(metrics, "/metrics", T).expect("GET /metrics");
+    fs::write(dir.join("healthy"), "").expect("mark healthy");
+    wait_for_log(sup.path("httpok.err.log"), "web recovered", T);
+
+    let mut check_config = Command::new(httpok_bin());
+    check_config
+        .args(["--check-config", "--config"])
+        .arg(&config);
+    let (code, printed) = run_with_timeout(&mut check_config, T);
+    assert_eq!(code, 0, "{printed}");
+    assert!(printed.contains("env=DB_TOKEN"), "{printed}");
+    let shown = [
+        ("httpok's log", httpok_log(&sup)),
+        (
+            "httpok's stdout",
+            read_file_lossy(sup.path("httpok.out.log")),
+        ),
+        ("/status", status.body),
+        ("/metrics", page.body),
+        ("--check-config", printed),
+        ("the state file", read_file_lossy(dir.join("httpok.state"))),
+        (
+            "the hooks' environment",
+            read_file_lossy(dir.join("hook.env")),
+        ),
+    ];
+    for (what, text) in shown {
+        assert!(!text.is_empty(), "{what} is empty");
+        assert!(
+            !text.contains(secret),
+            "{what} holds the env value:\n{text}"
+        );
+    }
+    assert_listener_healthy(&sup);
 }
 
 // ---------------------------------------------------------------- command injection

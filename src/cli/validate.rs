@@ -13,7 +13,7 @@ use crate::config_file::{self, FileCheck, FileConfig};
 use crate::metrics::ListenAddr;
 use crate::probe::check_runnable;
 use crate::selection::Selection;
-use crate::settings::{Given, HTTP_KEYS, Layer, Origin, Settings, TCP_KEYS};
+use crate::settings::{EXEC_KEYS, Given, HTTP_KEYS, Layer, Origin, Settings, TCP_KEYS};
 use crate::status_client::StatusUrl;
 use crate::supervisor::Endpoint;
 use crate::target::Target;
@@ -160,6 +160,8 @@ impl Args {
             restart_window: flag(self.restart_window, "--restart-window"),
             cacert: flag(self.cacert.clone(), "--cacert"),
             insecure: flag(self.insecure.then_some(true), "--insecure"),
+            // Only a config file sets it: a flag's value is in `ps`.
+            env: None,
         })
     }
 
@@ -348,10 +350,15 @@ fn check_spec(check: &str, settings: &Settings) -> Result<CheckSpec, UsageError>
 fn file_check(check: &FileCheck, defaults: &Layer) -> Result<CheckSpec, UsageError> {
     let kind = check.target.kind();
     for (key, origin) in check.settings.given() {
-        let http_only = HTTP_KEYS.contains(&key) && kind != "http";
-        let tcp_only = TCP_KEYS.contains(&key) && kind != "tcp";
-        if http_only || tcp_only {
-            let wanted = if http_only { "http(s)" } else { "tcp://" };
+        let only: [(&[&str], &str, &str); 3] = [
+            (&HTTP_KEYS, "http", "http(s)"),
+            (&TCP_KEYS, "tcp", "tcp://"),
+            (&EXEC_KEYS, "exec", "exec"),
+        ];
+        let misplaced = only
+            .iter()
+            .find(|(keys, of, _)| keys.contains(&key) && *of != kind);
+        if let Some((_, _, wanted)) = misplaced {
             return Err(invalid(format!(
                 "{} applies to {wanted} checks only, and this check's target is {}",
                 origin.naming(key),

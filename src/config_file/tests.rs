@@ -148,7 +148,7 @@ fn the_settings_keys_are_every_field_of_a_layer() {
             "timeout" | "failures" | "successes" | "grace" | "interval" | "max_restarts"
             | "restart_window" => format!("{key} = 1\n"),
             "codes" => "codes = 200\n".into(),
-            "headers" => "headers = {}\n".into(),
+            "headers" | "env" => format!("{key} = {{}}\n"),
             "insecure" => "insecure = false\n".into(),
             _ => format!("{key} = 'x'\n"),
         })

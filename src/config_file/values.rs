@@ -5,6 +5,7 @@ use std::path::Path;
 
 use toml::de::{DeInteger, DeValue};
 
+use crate::probe::CommandEnv;
 use crate::settings::{Given, Layer, Origin};
 
 /// The settings keys, valid at the top level and in a `[[check]]`, in [`Layer`]'s order.
@@ -52,6 +53,7 @@ pub(super) fn setting(
             layer.cacert = given(dir.join(file), origin);
         }
         "insecure" => layer.insecure = given(boolean(value)?, origin),
+        "env" => layer.env = given(env(value)?, origin),
         _ => return Ok(false),
     }
     Ok(true)
@@ -163,6 +165,30 @@ fn headers(value: &DeValue<'_>) -> Result<Vec<(String, String)>, String> {
             }
         })
         .collect()
+}
+
+/// `env`: a table of variable names to strings, in the file's order. A problem never
+/// quotes a value: it is most likely a password.
+fn env(value: &DeValue<'_>) -> Result<CommandEnv, String> {
+    let DeValue::Table(table) = value else {
+        return Err(expected(
+            "a table of variable names to strings, e.g. { PGPASSWORD = \"...\" }",
+            value,
+        ));
+    };
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(name, _)| name.span().start);
+    let pairs = entries
+        .into_iter()
+        .map(|(name, v)| {
+            let name = name.get_ref().to_string();
+            match v.get_ref() {
+                DeValue::String(s) => Ok((name, s.to_string())),
+                other => Err(format!("{name}: {}", expected("a string", other))),
+            }
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    CommandEnv::new(pairs)
 }
 
 /// A list of strings; `what` says what the list is for messages.

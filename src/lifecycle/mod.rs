@@ -41,8 +41,10 @@ pub enum State {
     Recovering { pid: u32, since: Instant },
     /// STOPPED, EXITED or FATAL (by the operator, supervisord, or our failed start).
     Down(ProcessState),
-    /// `--max-restarts` reached; no restart until the window has room again.
-    GaveUp,
+    /// `--max-restarts` reached; no restart until the window has room again. `since`:
+    /// when (a restored give-up: its last restart), so that "answers again" counts only
+    /// probes after it.
+    GaveUp { since: Instant },
     /// Not in supervisord's process list (removed by `supervisorctl update`).
     Gone,
 }
@@ -50,10 +52,13 @@ pub enum State {
 /// How the checks naming a program fared this round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health<'a> {
-    /// No check naming it was probed.
+    /// Nothing to say: no check naming it was probed, or one has not passed since the
+    /// restart or give-up (a check skipped by its `interval` counts with its last result).
     Unknown,
+    /// Every check naming it passed: those probed this round (at least one) and, at
+    /// their last probe, those skipped by their `interval`.
     Healthy,
-    /// At least one failed; the first failure.
+    /// A check probed this round failed; the first failure.
     Failing(&'a Cause),
 }
 
@@ -172,7 +177,7 @@ impl Program {
             State::Restarting { .. } => "restarting",
             State::Recovering { .. } => "recovering",
             State::Down(_) => "down",
-            State::GaveUp => "gave-up",
+            State::GaveUp { .. } => "gave-up",
             State::Gone => "gone",
         }
     }
@@ -181,12 +186,27 @@ impl Program {
         &self.state
     }
 
-    /// The restart history and give-up read back from a state file.
+    /// The restart history and give-up read back from a state file. A give-up with no
+    /// restart left to hold it is over already.
     pub fn restore(&mut self, restarts: impl IntoIterator<Item = Instant>, gave_up: bool) {
         self.restarts = restarts.into_iter().collect();
-        if gave_up {
-            self.state = State::GaveUp;
+        if let Some(&since) = self.restarts.back().filter(|_| gave_up) {
+            self.state = State::GaveUp { since };
             self.mailed = true;
+        }
+    }
+
+    /// Whether httpok gave up on it (`--max-restarts`).
+    pub fn gave_up(&self) -> bool {
+        matches!(self.state, State::GaveUp { .. })
+    }
+
+    /// Since when its checks must have passed for it to be "recovered" or to "answer
+    /// again": the restart or the give-up; `None` in any other state.
+    pub fn judged_since(&self) -> Option<Instant> {
+        match self.state {
+            State::Recovering { since, .. } | State::GaveUp { since } => Some(since),
+            _ => None,
         }
     }
 
@@ -317,7 +337,7 @@ impl Program {
             }
             // Only the window ends a give-up: a program that flaps (answers, fails,
             // answers) must not earn a new ERROR and mail each time.
-            State::GaveUp => {
+            State::GaveUp { .. } => {
                 let room = limits
                     .max_restarts
                     .is_none_or(|(k, _)| self.restarts.len() < k as usize);
@@ -399,8 +419,11 @@ impl Program {
         if let Some((k, window)) = limits.max_restarts
             && self.restarts.len() >= k as usize
         {
+            // The real count: more than K when restarts carried in a state file were
+            // counted under a larger limit.
+            let count = self.restarts.len();
             let line = format!(
-                "giving up on {}: restarted {k} time(s) within {}s and {} still fails \
+                "giving up on {}: restarted {count} time(s) within {}s and {} still fails \
                  ({}); not restarting it until the restart window has room",
                 self.namespec,
                 window.as_secs(),
@@ -415,7 +438,7 @@ impl Program {
                 "failing",
                 cause.reason.clone(),
             ));
-            self.state = State::GaveUp;
+            self.state = State::GaveUp { since: now };
             if !self.mailed {
                 self.mailed = true;
                 let mut body = story;
@@ -423,7 +446,7 @@ impl Program {
                 // Not the subject of a restart's mail: this one says nothing restarts.
                 plan.notices.push(Notice::Mail {
                     subject: format!(
-                        "giving up on {}: {} still fails after {k} restart(s) within {}s",
+                        "giving up on {}: {} still fails after {count} restart(s) within {}s",
                         self.namespec,
                         cause.url,
                         window.as_secs()
@@ -437,6 +460,11 @@ impl Program {
         self.cause = Some(cause.clone());
         self.story = story;
         true
+    }
+
+    /// Adds a line to the story of the restart it is queued for (its mail's body).
+    pub fn add_to_story(&mut self, line: String) {
+        self.story.push(line);
     }
 
     /// Its turn has come: the order for the restart job.

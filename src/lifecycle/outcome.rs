@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::{Cause, FORKING_HINT, Program, RestartOutcome, Seen, State};
 use crate::model::ProcessState;
-use crate::plan::{Notice, OutcomeWord, Plan};
+use crate::plan::{About, Notice, OutcomeWord, Plan};
 
 impl Program {
     /// The restart job ended. `notes` are the lines it logged on the way.
@@ -105,7 +105,7 @@ impl Program {
     }
 }
 
-/// An --on-change notice.
+/// An --on-change notice about a program.
 pub fn change(
     check: &str,
     program: &str,
@@ -114,6 +114,7 @@ pub fn change(
     reason: String,
 ) -> Notice {
     Notice::Change {
+        about: About::Program,
         check: check.to_string(),
         program: program.to_string(),
         state,

@@ -158,6 +158,15 @@ fn render_process(registry: &mut Registry, snapshot: &Snapshot) {
          started); time() minus this grows without end when rounds stop",
     );
     ended.set(snapshot.last_round_timestamp_seconds);
+    if let Some(up) = snapshot.supervisord_up {
+        let gauge: Gauge = register(
+            registry,
+            "httpok_supervisord_up",
+            "1 when supervisord's process list could be read the last time httpok asked, \
+             0 when not (nothing can be restarted then; the log says why)",
+        );
+        gauge.set(i64::from(up));
+    }
     registry.register(
         "httpok_build",
         "httpok's version; always 1",

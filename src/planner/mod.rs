@@ -10,25 +10,33 @@
 //!   neither counts nor resets. Reaching the threshold trips the check and resets it.
 //! * A tripped check queues its judgeable programs; a program already queued or being
 //!   restarted (by this check or another) is not queued again: one restart at a time.
+//!   `Restarting selected processes [...]` is said once per round, and only when a
+//!   restart was queued.
+//! * A failing check that restarts nothing for a reason no restart will end (it names
+//!   no program, or none that exists, or only stopped ones; supervisord cannot be read)
+//!   is an incident (`checks.rs`): one WARN, at most one mail, one line when it passes.
 //! * Within one check's selection at most `--parallel-restarts` processes are down at
 //!   once (superlance restarted them one by one); the next starts when the previous is
 //!   RUNNING again or has failed. While that rolling restart lasts, the check's failures
 //!   are not counted: the URL may fail until the last process is back.
-//! * Different checks are independent; a passing check never clears another's failure.
+//! * Different checks are independent; a passing check never clears another's failure,
+//!   and a program is healthy only when every check naming it passes (`health.rs`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
-use crate::lifecycle::{Cause, Health, Limits, Program, RestartOutcome, RoundClock, State, change};
+use crate::lifecycle::{Cause, Limits, Program, RestartOutcome, RoundClock, State};
 use crate::model::ProcessInfo;
-use crate::plan::{Notice, Plan, RestartOrder, python_list};
+use crate::plan::{Plan, RestartOrder, python_list};
 use crate::selection::{Exclusions, Resolved, Selection, spec_matches_namespec};
 
 /// One check's result this round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Not probed (-E with nothing RUNNING).
+    /// Not probed (-E with nothing RUNNING, or its command cannot run).
     NotProbed,
+    /// Not probed because its `interval` has not passed: it counts with its last result.
+    NotDue,
     Healthy,
     Failing(Cause),
 }
@@ -39,27 +47,22 @@ pub struct RoundFacts<'a> {
     /// One per check, in configuration order.
     pub verdicts: &'a [Verdict],
     /// supervisord's process list; `None` when it was not read (nothing failed and
-    /// [`Planner::needs_process_list`] said no).
+    /// [`Planner::needs_process_list`] said no) or could not be (`list_error`).
     pub processes: Option<&'a [ProcessInfo]>,
+    /// Why the process list could not be read this round (supervisord unreachable, a
+    /// 401): a failing check then restarts nothing, and says so.
+    pub list_error: Option<&'a str>,
     pub clock: RoundClock,
 }
 
-#[derive(Debug, Clone, Default)]
-struct CheckState {
-    failures: u32,
-    /// Failed rounds in a row, whatever was counted (for metrics): a trip resets
-    /// `failures`, not this.
-    streak: u32,
-    /// Healthy rounds in a row since the last failure (toward `successes`).
-    healthy: u32,
-    /// Programs this check queued whose restart has not ended, in restart order.
-    rolling: Vec<String>,
-    /// `-p` specs reported missing or ambiguous, so each change is said once.
-    reported: Vec<String>,
-    /// A check with no programs mailed for its current failure.
-    mailed: bool,
-    /// Its current failure was counted and announced (--on-change "failing").
-    announced: bool,
+/// What the checks of one round tripped.
+#[derive(Debug, Default)]
+struct Trips {
+    /// Programs a check tripped this round: another failing check does not trip them
+    /// again (a second "giving up" or "would restart").
+    tripped: HashSet<String>,
+    /// (check, program) for each restart queued this round.
+    queued: Vec<(usize, String)>,
 }
 
 /// Every check's count and every program's lifecycle.
@@ -160,9 +163,10 @@ impl Planner {
     pub fn plan_round(&mut self, facts: &RoundFacts<'_>) -> Plan {
         let mut plan = Plan::default();
         for (i, verdict) in facts.verdicts.iter().enumerate() {
-            self.count(i, verdict, &mut plan);
+            self.count(i, verdict, &facts.clock, &mut plan);
         }
         let Some(processes) = facts.processes else {
+            self.judge_unlisted(facts, &mut plan);
             return plan;
         };
         let resolved: Vec<Resolved<'_>> = self
@@ -174,150 +178,79 @@ impl Planner {
             self.report_unresolved(i, r, &mut plan);
         }
         let judgeable = self.observe_programs(processes, &resolved, facts, &mut plan);
+        let mut trips = Trips::default();
         for (i, verdict) in facts.verdicts.iter().enumerate() {
-            match verdict {
-                Verdict::NotProbed | Verdict::Healthy => {}
-                Verdict::Failing(cause) => self.judge_failure(
-                    i,
-                    cause,
-                    &resolved[i],
-                    &judgeable,
-                    facts.clock.now,
-                    &mut plan,
-                ),
+            if let Verdict::Failing(cause) = verdict {
+                let found = Found {
+                    resolved: &resolved[i],
+                    judgeable: &judgeable,
+                };
+                self.judge_failure(i, cause, &found, facts.clock.now, &mut trips, &mut plan);
             }
         }
+        self.announce(&trips, &mut plan);
         self.dispatch(&mut plan);
         plan
     }
 
-    /// A check's streak, and the --on-change notice when it starts or stops failing.
-    /// A healthy round also resets its count toward the threshold.
-    fn count(&mut self, i: usize, verdict: &Verdict, plan: &mut Plan) {
-        let Some(announced) = self.checks.get(i).map(|c| c.announced) else {
-            return;
-        };
-        let successes = self.policies.get(i).map_or(1, |p| p.successes);
-        let check = &mut self.checks[i];
-        match verdict {
-            Verdict::Healthy => {
-                check.healthy = check.healthy.saturating_add(1);
-                // A failing check needs `successes` healthy rounds in a row to be healthy.
-                let failing = check.failures > 0 || check.streak > 0 || announced;
-                if failing && check.healthy < successes {
-                    return;
-                }
-                check.failures = 0;
-                check.streak = 0;
-                check.mailed = false;
-                check.announced = false;
-                if announced {
-                    plan.notices
-                        .push(self.check_change(i, "recovered", "failing", String::new()));
-                }
+    /// A round without the process list: failing checks restart nothing, and say why.
+    fn judge_unlisted(&mut self, facts: &RoundFacts<'_>, plan: &mut Plan) {
+        for (i, verdict) in facts.verdicts.iter().enumerate() {
+            let Verdict::Failing(cause) = verdict else {
+                continue;
+            };
+            if self.names_no_program(i) {
+                self.fail_without_program(i, cause, facts.clock.now, plan);
+            } else if let Some(error) = facts.list_error {
+                let why = Unjudged::Unlisted(error.to_string());
+                self.fail_unjudged(i, cause, &why, facts.clock.now, plan);
             }
-            Verdict::Failing(_) => {
-                check.healthy = 0;
-                check.streak += 1;
-            }
-            Verdict::NotProbed => {}
         }
     }
 
-    /// Check `i`'s --on-change notice: its label and the programs it names.
-    fn check_change(
-        &self,
-        i: usize,
-        state: &'static str,
-        previous: &'static str,
-        reason: String,
-    ) -> Notice {
-        let label = self.labels.get(i).map(String::as_str).unwrap_or_default();
-        let program = self
-            .selections
-            .get(i)
-            .map(Selection::label)
-            .unwrap_or_default();
-        change(label, &program, state, previous, reason)
-    }
-
-    /// Feeds every program its facts; returns the pids failing checks may count against.
-    fn observe_programs(
-        &mut self,
-        processes: &[ProcessInfo],
-        resolved: &[Resolved<'_>],
-        facts: &RoundFacts<'_>,
-        plan: &mut Plan,
-    ) -> HashMap<String, u32> {
-        let by_name: HashMap<String, &ProcessInfo> =
-            processes.iter().map(|p| (p.namespec(), p)).collect();
-        let mut health: BTreeMap<String, Health<'_>> = BTreeMap::new();
-        let mut naming: HashMap<String, Vec<&CheckPolicy>> = HashMap::new();
-        for ((r, verdict), policy) in resolved.iter().zip(facts.verdicts).zip(&self.policies) {
-            for info in &r.processes {
-                let entry = health.entry(info.namespec()).or_insert(Health::Unknown);
-                *entry = combine(*entry, verdict);
-                naming.entry(info.namespec()).or_default().push(policy);
-            }
-        }
-        self.limits = naming
-            .into_iter()
-            .map(|(namespec, policies)| (namespec, strictest(policies.into_iter())))
-            .collect();
-        for namespec in health.keys() {
-            self.programs
-                .entry(namespec.clone())
-                .or_insert_with(|| Program::new(namespec.clone()));
-        }
-        let fallback = strictest(self.policies.iter());
-        let mut judgeable = HashMap::new();
-        for (namespec, program) in &mut self.programs {
-            let info = by_name.get(namespec).copied();
-            let health = health.get(namespec).copied().unwrap_or(Health::Unknown);
-            let limits = self.limits.get(namespec).copied().unwrap_or(fallback);
-            if let Some(pid) = program.observe(info, health, &facts.clock, &limits, plan) {
-                judgeable.insert(namespec.clone(), pid);
-            }
-        }
-        judgeable
+    /// Check `i` was given no program: it probes, logs and mails.
+    fn names_no_program(&self, i: usize) -> bool {
+        matches!(self.selections.get(i), Some(Selection::Programs(p)) if p.is_empty())
     }
 
     fn judge_failure(
         &mut self,
         i: usize,
         cause: &Cause,
-        resolved: &Resolved<'_>,
-        judgeable: &HashMap<String, u32>,
+        found: &Found<'_, '_>,
         now: Instant,
+        trips: &mut Trips,
         plan: &mut Plan,
     ) {
         if !self.checks[i].rolling.is_empty() {
             plan.debug(format!("{}; its restart is under way", cause.line()));
             return;
         }
-        let targets: Vec<(String, u32)> = resolved
+        if self.names_no_program(i) {
+            self.fail_without_program(i, cause, now, plan);
+            return;
+        }
+        let targets: Vec<(String, u32)> = found
+            .resolved
             .processes
             .iter()
             .map(|p| p.namespec())
             .filter(|ns| self.programs.get(ns).is_some_and(|p| !p.is_busy()))
-            .filter_map(|ns| judgeable.get(&ns).map(|pid| (ns, *pid)))
+            .filter_map(|ns| found.judgeable.get(&ns).map(|pid| (ns, *pid)))
             .collect();
-        let notify_only = resolved.processes.is_empty()
-            && matches!(&self.selections[i], Selection::Programs(p) if p.is_empty());
-        if targets.is_empty() && !notify_only {
-            plan.debug(format!(
-                "{}; no program of this check can be judged now (starting, in grace, \
-                 down, missing or being restarted); not counting it",
-                cause.line()
-            ));
+        if targets.is_empty() {
+            match self.unjudged_reason(found.resolved) {
+                Some(why) => self.fail_unjudged(i, cause, &why, now, plan),
+                None => plan.debug(format!(
+                    "{}; no program of this check can be judged now (starting, in grace, \
+                     being restarted or given up on); not counting it",
+                    cause.line()
+                )),
+            }
             return;
         }
+        self.announce_failing(i, cause, plan);
         let threshold = self.policies.get(i).map_or(1, |p| p.failures);
-        if !self.checks[i].announced {
-            self.checks[i].announced = true;
-            plan.notices
-                .push(self.check_change(i, "failing", "healthy", cause.reason.clone()));
-        }
         let check = &mut self.checks[i];
         check.failures += 1;
         if check.failures < threshold {
@@ -330,29 +263,10 @@ impl Planner {
         }
         check.failures = 0;
         plan.warn(cause.line());
-        let mut story = vec![cause.line()];
-        let announce = match &self.selections[i] {
-            Selection::Any => Some("Restarting all running processes".to_string()),
-            Selection::Programs(p) if !p.is_empty() => {
-                Some(format!("Restarting selected processes {}", python_list(p)))
-            }
-            Selection::Programs(_) => None,
-        };
-        if let Some(line) = announce {
-            plan.info(line.clone());
-            story.push(line);
-        }
-        if notify_only {
-            if !check.mailed {
-                check.mailed = true;
-                plan.notices.push(Notice::Mail {
-                    subject: cause.subject(),
-                    body: story,
-                });
-            }
-            return;
-        }
         for (namespec, pid) in targets {
+            if !trips.tripped.insert(namespec.clone()) {
+                continue;
+            }
             if self.dry_run {
                 plan.info(format!("would restart {namespec} ({})", cause.reason));
                 continue;
@@ -361,8 +275,44 @@ impl Planner {
             let Some(program) = self.programs.get_mut(&namespec) else {
                 continue;
             };
-            if program.trip(pid, cause, story.clone(), now, &limits, plan) {
-                self.checks[i].rolling.push(namespec);
+            if program.trip(pid, cause, vec![cause.line()], now, &limits, plan) {
+                self.checks[i].rolling.push(namespec.clone());
+                trips.queued.push((i, namespec));
+            }
+        }
+    }
+
+    /// superlance's `Restarting selected processes [...]` (or `... all running
+    /// processes` for -a), once per round and only when a restart was queued: the specs
+    /// of the checks that queued one. It also goes into each queued restart's mail.
+    fn announce(&mut self, trips: &Trips, plan: &mut Plan) {
+        if trips.queued.is_empty() {
+            return;
+        }
+        let mut specs: Vec<String> = Vec::new();
+        let mut any = false;
+        for (i, _) in &trips.queued {
+            match self.selections.get(*i) {
+                Some(Selection::Any) => any = true,
+                Some(Selection::Programs(p)) => {
+                    for spec in p {
+                        if !specs.contains(spec) {
+                            specs.push(spec.clone());
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        let line = if any {
+            "Restarting all running processes".to_string()
+        } else {
+            format!("Restarting selected processes {}", python_list(&specs))
+        };
+        plan.info(line.clone());
+        for (_, namespec) in &trips.queued {
+            if let Some(program) = self.programs.get_mut(namespec) {
+                program.add_to_story(line.clone());
             }
         }
     }
@@ -462,18 +412,13 @@ impl Planner {
     }
 }
 
-/// A program's health from one more check naming it: failing wins, then healthy.
-fn combine<'a>(so_far: Health<'a>, verdict: &'a Verdict) -> Health<'a> {
-    match (so_far, verdict) {
-        (Health::Failing(_), _) => so_far,
-        (_, Verdict::Failing(cause)) => Health::Failing(cause),
-        (_, Verdict::Healthy) => Health::Healthy,
-        (_, Verdict::NotProbed) => so_far,
-    }
-}
-
+mod checks;
+mod health;
 mod persist;
 mod policy;
+
+use checks::{CheckState, Unjudged};
+use health::Found;
 
 pub use policy::CheckPolicy;
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::{Planner, strictest};
 use crate::cert_watch::utc;
-use crate::lifecycle::{Limits, Program, State};
+use crate::lifecycle::{Limits, Program};
 use crate::model::ProcessInfo;
 use crate::plan::Plan;
 use crate::state_file::{self, Saved, SavedCheck, SavedProgram, StopRecord};
@@ -50,7 +50,7 @@ impl Planner {
                 .map(|p| SavedProgram {
                     program: p.namespec.clone(),
                     restarts: p.restart_times().map(to_epoch).collect(),
-                    gave_up: *p.state() == State::GaveUp,
+                    gave_up: p.gave_up(),
                     ..Default::default()
                 })
                 .collect(),

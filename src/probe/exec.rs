@@ -1,7 +1,9 @@
 //! An `exec:` probe: a command run directly (no shell) in its own process group, with
-//! httpok's environment less supervisord's credentials; healthy when it exits 0 within
-//! the check's timeout. At the timeout the whole group is killed (`notify::child`).
+//! httpok's environment less supervisord's credentials, plus the check's own `env`;
+//! healthy when it exits 0 within the check's timeout. At the timeout the whole group
+//! is killed (`notify::child`).
 
+use std::fmt;
 use std::path::Path;
 
 use super::{CheckProber, Failure};
@@ -14,24 +16,94 @@ const LAST_LINE_CHARS: usize = 200;
 impl CheckProber {
     /// `Ok(0)` (there is no status) when `argv` exits 0 before the timeout.
     pub(super) fn probe_exec(&self, argv: &[String]) -> Result<u16, Failure> {
-        let finished =
-            notify::run_probe_command(argv, self.settings.timeout).map_err(Failure::Unrunnable)?;
+        let env = &self.settings.env;
+        let finished = notify::run_probe_command(argv, env.pairs(), self.settings.timeout)
+            .map_err(Failure::Unrunnable)?;
         match finished.ending {
             Ending::Exited(status) if status.success() => Ok(0),
             Ending::Exited(status) => {
-                // Its output may quote a secret its arguments hide (`--password X`).
-                let mut line = last_line(&finished.output);
-                for secret in argv_secrets(argv) {
-                    line = line.replace(&secret, "***");
+                // Its output may quote a secret its arguments hide (`--password X`) or
+                // one its `env` gave it.
+                let mut output = finished.output;
+                let secrets = argv_secrets(argv).into_iter();
+                for secret in secrets.chain(env.values().map(str::to_string)) {
+                    if !secret.is_empty() {
+                        output = output.replace(&secret, "***");
+                    }
                 }
                 Err(Failure::Exit {
                     status: describe_status(status),
-                    last_line: line,
+                    last_line: last_line(&output),
                 })
             }
             Ending::TimedOut => Err(Failure::Timeout(self.settings.timeout)),
             Ending::Lost(e) => Err(Failure::Connect(format!("its exit status was lost: {e}"))),
         }
+    }
+}
+
+/// Variables an exec check's command gets on top of httpok's environment (`env` in a
+/// config file): for secrets a command would otherwise take as arguments, where logs,
+/// metrics and `ps` show them. Their values are never shown, not even by `{:?}`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct CommandEnv(Vec<(String, String)>);
+
+/// What an `env` variable name must not be: supervisord's credentials never reach a
+/// command (`notify::WITHHELD_ENV`).
+const NOT_SETTABLE: [&str; 2] = ["SUPERVISOR_USERNAME", "SUPERVISOR_PASSWORD"];
+
+impl CommandEnv {
+    /// Checks the names (a letter or `_`, then letters, digits and `_`) and values (no
+    /// NUL); the problem otherwise, without the value.
+    pub fn new(pairs: Vec<(String, String)>) -> Result<CommandEnv, String> {
+        for (name, value) in &pairs {
+            let mut chars = name.chars();
+            let first_ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "has a bad variable name {name:?}: letters, digits and '_', not \
+                     starting with a digit, e.g. PGPASSWORD"
+                ));
+            }
+            if NOT_SETTABLE.contains(&name.as_str()) {
+                return Err(format!(
+                    "cannot set {name}: supervisord's credentials never reach a command \
+                     httpok runs"
+                ));
+            }
+            if value.contains('\0') {
+                return Err(format!("{name} has a NUL character in its value"));
+            }
+        }
+        Ok(CommandEnv(pairs))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The variables' names, in the file's order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(name, _)| name.as_str())
+    }
+
+    fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(_, value)| value.as_str())
+    }
+
+    /// Name and value of each, for the command's environment only.
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CommandEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.names().map(|name| (name, "***")))
+            .finish()
     }
 }
 
@@ -75,7 +147,8 @@ fn describe_status(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// The last non-empty line of the output, shortened, control characters dropped.
+/// The last non-empty line of the output, shortened, control characters escaped (it
+/// goes into a log line: `notify::escape`).
 fn last_line(output: &str) -> String {
     let line = output
         .lines()
@@ -83,15 +156,7 @@ fn last_line(output: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or_default();
-    let mut shown: String = line
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(LAST_LINE_CHARS)
-        .collect();
-    if line.chars().count() > LAST_LINE_CHARS {
-        shown.push_str("...");
-    }
-    shown
+    notify::escape(line, LAST_LINE_CHARS)
 }
 
 #[cfg(test)]
@@ -173,9 +238,50 @@ mod tests {
     }
 
     #[test]
-    fn the_last_line_is_shortened_and_has_no_control_characters() {
-        assert_eq!(last_line("a\nb\x07c\n\n"), "bc");
-        assert_eq!(last_line(&"x".repeat(300)).len(), LAST_LINE_CHARS + 3);
+    fn env_reaches_the_command_and_its_values_are_never_shown() {
+        let env = CommandEnv::new(vec![("CHECK_TOKEN".into(), "s3cr3t-xyz".into())])
+            .expect("a good name");
+        assert_eq!(format!("{env:?}"), r#"{"CHECK_TOKEN": "***"}"#);
+        let mut with_env = settings(5000);
+        with_env.env = env;
+        let target =
+            Target::parse("exec:/bin/sh -c test${IFS}\"$CHECK_TOKEN\"${IFS}=${IFS}s3cr3t-xyz")
+                .expect("exec target");
+        let prober = CheckProber::new(with_env.clone(), &[&target]).expect("prober");
+        assert_eq!(prober.probe(&target).result, Ok(0));
+        // A command that prints it: not in the failure reason.
+        let target = Target::parse("exec:/bin/sh -c echo${IFS}token=$CHECK_TOKEN;exit${IFS}1")
+            .expect("exec target");
+        let prober = CheckProber::new(with_env, &[&target]).expect("prober");
+        let reason = prober.probe(&target).result.expect_err("fails").to_string();
+        assert_eq!(reason, "exit status 1: token=***");
+    }
+
+    #[test]
+    fn env_names_are_checked_and_credentials_refused() {
+        let one = |name: &str, value: &str| CommandEnv::new(vec![(name.into(), value.into())]);
+        assert!(one("PGPASSWORD", "x").is_ok());
+        assert!(one("_X1", "").is_ok());
+        for bad in ["1X", "A-B", "", "A=B"] {
+            let e = one(bad, "secret").expect_err(bad);
+            assert!(
+                e.contains("bad variable name") && !e.contains("secret"),
+                "{e}"
+            );
+        }
+        let e = one("SUPERVISOR_PASSWORD", "x").expect_err("withheld");
+        assert!(e.contains("never reach a command"), "{e}");
+        let e = one("X", "a\0b").expect_err("NUL");
+        assert!(e.contains("NUL") && !e.contains("a\0b"), "{e}");
+    }
+
+    #[test]
+    fn the_last_line_is_shortened_and_its_control_characters_escaped() {
+        assert_eq!(last_line("a\nb\x07c\x1b[2J\n\n"), "b\\u{7}c\\u{1b}[2J");
+        assert_eq!(
+            last_line(&"x".repeat(300)),
+            format!("{}... (100 more characters)", "x".repeat(LAST_LINE_CHARS))
+        );
         assert_eq!(last_line(""), "");
     }
 

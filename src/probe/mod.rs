@@ -43,7 +43,7 @@ use crate::target::Target;
 use crate::unix_transport::unix_agent;
 
 pub use codes::StatusCodes;
-pub use exec::check_runnable;
+pub use exec::{CommandEnv, check_runnable};
 pub use http::body_contains;
 pub use pattern::{Matcher, Pattern};
 pub use tls::read_cacert;
@@ -160,6 +160,8 @@ pub struct ProbeSettings {
     pub expect: Option<Pattern>,
     pub cacert: Option<PathBuf>,
     pub insecure: bool,
+    /// What an exec check's command gets on top of httpok's environment.
+    pub env: CommandEnv,
 }
 
 /// httpok's defaults: 10 s, status 200, GET, nothing else.
@@ -177,6 +179,7 @@ impl Default for ProbeSettings {
             expect: None,
             cacert: None,
             insecure: false,
+            env: CommandEnv::default(),
         }
     }
 }

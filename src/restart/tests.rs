@@ -127,6 +127,9 @@ fn once_httpok_is_stopping_no_stop_is_issued() {
 struct RestartedDuringDump<'a>(&'a FakeSupervisor);
 
 impl Notifier for RestartedDuringDump<'_> {
+    fn wants(&self, _: &crate::plan::Notice) -> bool {
+        false
+    }
     fn notify(&self, _: &crate::plan::Notice) {}
     fn dump_core(&self, _: &str, _: u32) -> Option<String> {
         self.0.set("web", ProcessState::Running, 777, "");

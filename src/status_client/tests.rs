@@ -75,6 +75,7 @@ fn snapshot() -> Snapshot {
         rounds_total: 12,
         last_round_seconds: 0.031,
         last_round_timestamp_seconds: 1_900_000_000.0,
+        supervisord_up: Some(true),
         checks: vec![
             check("http://127.0.0.1:8080/", "web", Some(true)),
             CheckStatus {

@@ -1,8 +1,8 @@
-//! The watcher's threads: carrying out a plan (log lines, notices, restart orders),
-//! restart and resume jobs that report back to the planner, and the notices thread.
+//! The watcher's threads: carrying out a plan (log lines, notices, restart orders), and
+//! restart and resume jobs that report back to the planner. The notices thread is
+//! `notices.rs`'s.
 
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -10,8 +10,7 @@ use super::Shared;
 use crate::keeper::STOP_RECORD_WAIT;
 use crate::lock;
 use crate::model::ProcessInfo;
-use crate::notifier::Notifier;
-use crate::plan::{Notice, Plan};
+use crate::plan::Plan;
 use crate::restart::Restarter;
 use crate::state_file::StopRecord;
 
@@ -20,9 +19,9 @@ pub(super) fn apply(shared: &Arc<Shared>, plan: Plan) {
     for line in &plan.lines {
         log::log!(line.level, "{}", line.text);
     }
-    if let Some(tx) = lock(&shared.notices).as_ref() {
-        for notice in plan.notices {
-            let _ = tx.send(notice);
+    for notice in plan.notices {
+        if shared.notifier.wants(&notice) {
+            shared.notices.push(notice);
         }
     }
     for order in plan.restarts {
@@ -102,26 +101,6 @@ pub(super) fn spawn_job(shared: &Arc<Shared>, job: Job, namespec: String) {
             jobs.push(handle);
         }
         Err(e) => log::error!("cannot start a restart thread for {name}: {e}"),
-    }
-}
-
-pub(super) fn spawn_notices(
-    rx: Receiver<Notice>,
-    notifier: Arc<dyn Notifier>,
-) -> Option<JoinHandle<()>> {
-    let spawned = thread::Builder::new()
-        .name("notices".into())
-        .spawn(move || {
-            for notice in rx {
-                notifier.notify(&notice);
-            }
-        });
-    match spawned {
-        Ok(handle) => Some(handle),
-        Err(e) => {
-            log::error!("cannot start the notices thread ({e}); no mail or hook will run");
-            None
-        }
     }
 }
 

@@ -15,7 +15,6 @@
 
 use std::collections::HashSet;
 use std::io::{self, BufRead, Write};
-use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
@@ -29,7 +28,6 @@ use crate::lifecycle::RoundClock;
 use crate::listener::{self, EventReader};
 use crate::model::ProcessInfo;
 use crate::notifier::Notifier;
-use crate::plan::Notice;
 use crate::planner::{Planner, RoundFacts, Verdict};
 use crate::probe::{Outcome, ProbeRequest, Prober};
 use crate::restart::STOP_DEADLINE;
@@ -74,7 +72,7 @@ struct Shared {
     supervisor: Arc<dyn Supervisor>,
     notifier: Arc<dyn Notifier>,
     gate: Gate,
-    notices: Mutex<Option<Sender<Notice>>>,
+    notices: Arc<NoticeQueue>,
     status: Arc<Mutex<Snapshot>>,
     keeper: Keeper,
     notice_thread: Mutex<Option<JoinHandle<()>>>,
@@ -101,6 +99,14 @@ pub struct Watcher {
     unrunnable: HashSet<String>,
 }
 
+/// Why a round has no process list.
+enum Unlisted {
+    /// supervisord is shutting down or reloading (routine; it restarts its programs).
+    Reloading,
+    /// supervisord cannot be reached or refused the call: this error.
+    Error(String),
+}
+
 /// A handle that stops the watcher from another thread (the signal handler).
 #[derive(Clone)]
 pub struct Stopper(Arc<Shared>);
@@ -125,8 +131,8 @@ impl Watcher {
             config.dry_run,
         );
         planner.label_checks(config.checks.iter().map(CheckSpec::label).collect());
-        let (tx, rx) = mpsc::channel();
-        let notice_thread = spawn_notices(rx, Arc::clone(&notifier));
+        let notices = Arc::new(NoticeQueue::default());
+        let notice_thread = notices::spawn(Arc::clone(&notices), Arc::clone(&notifier));
         Watcher {
             checks: config.checks.clone(),
             eager: config.eager,
@@ -137,7 +143,7 @@ impl Watcher {
                 supervisor,
                 notifier,
                 gate: Gate::default(),
-                notices: Mutex::new(Some(tx)),
+                notices,
                 status: Arc::new(Mutex::new(Snapshot::new(&config.checks))),
                 keeper: Keeper::new(config.state_file.clone()),
                 notice_thread: Mutex::new(notice_thread),
@@ -233,7 +239,8 @@ impl Watcher {
     /// probe (-E) or where a program's state may change without a failure (restarted,
     /// down, given up), on the first round, and on every 13th healthy round in a row;
     /// otherwise after them, and only if a check failed: most healthy rounds ask
-    /// supervisord nothing (docs/benchmarks.md).
+    /// supervisord nothing (docs/benchmarks.md). A list that cannot be read is tried
+    /// once per round; the planner still gets the verdicts (and says what fails).
     pub fn round(&mut self) {
         // Also every LIST_EVERY rounds: a watched program that went FATAL while its URL
         // still answers (an orphaned worker holding the port) gets its line too.
@@ -241,33 +248,39 @@ impl Watcher {
             || self.rounds_without_list >= LIST_EVERY
             || lock(&self.shared.planner).needs_process_list();
         let probes_started = Instant::now();
+        let mut unlisted = None;
         let early = if early_needed {
-            match self.process_list() {
-                Some(list) => Some(list),
-                None => return,
-            }
+            self.process_list().map_err(|e| unlisted = Some(e)).ok()
         } else {
             None
         };
-        let verdicts = self.probe(early.as_deref());
+        let verdicts = self.probe(early.as_deref(), unlisted.is_some());
         let any_failed = verdicts.iter().any(|v| matches!(v, Verdict::Failing(_)));
-        let listed = early.is_some() || any_failed;
-        self.rounds_without_list = if listed {
-            0
-        } else {
-            self.rounds_without_list + 1
-        };
         let (processes, listed_late) = match early {
             Some(list) => (Some(list), None),
-            None if !any_failed => (None, None),
+            None if !any_failed || unlisted.is_some() => (None, None),
             None => match self.process_list() {
-                Some(list) => (Some(list), Some(probes_started.elapsed())),
-                None => return,
+                Ok(list) => (Some(list), Some(probes_started.elapsed())),
+                Err(e) => {
+                    unlisted = Some(e);
+                    (None, None)
+                }
             },
+        };
+        self.rounds_without_list = match (&processes, &unlisted) {
+            (Some(_), _) => 0,
+            // Tried again first thing next round, so that its answering again is seen.
+            (None, Some(_)) => LIST_EVERY,
+            (None, None) => self.rounds_without_list + 1,
         };
         let facts = RoundFacts {
             verdicts: &verdicts,
             processes: processes.as_deref(),
+            list_error: match &unlisted {
+                Some(Unlisted::Error(text)) => Some(text.as_str()),
+                // Routine: supervisord restarts its programs itself when it is back.
+                Some(Unlisted::Reloading) | None => None,
+            },
             clock: RoundClock {
                 now: Instant::now(),
                 probes_started,
@@ -280,6 +293,9 @@ impl Watcher {
             let mut status = lock(&self.shared.status);
             status.record_planner(&planner);
             status.round_ended(probes_started.elapsed(), SystemTime::now());
+            if processes.is_some() || unlisted.is_some() {
+                status.supervisord_up = Some(processes.is_some());
+            }
             (plan, self.shared.keeper.snapshot(&planner))
         };
         // The disk after the locks: a hung write must not hold up /metrics or a stop.
@@ -287,30 +303,39 @@ impl Watcher {
         apply(&self.shared, plan);
     }
 
-    /// supervisord's process list; `None` (logged once per change) when it cannot be read.
-    fn process_list(&mut self) -> Option<Vec<ProcessInfo>> {
+    /// supervisord's process list, or why it cannot be read (logged once per change).
+    fn process_list(&mut self) -> Result<Vec<ProcessInfo>, Unlisted> {
         match self.shared.supervisor.all_process_info() {
             Ok(processes) => {
                 if self.list_error.take().is_some() {
                     log::info!("supervisord answers again");
                 }
-                Some(processes)
+                Ok(processes)
             }
             Err(e) => {
                 let text = e.to_string();
                 if self.list_error.as_deref() != Some(text.as_str()) {
                     if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
                         log::info!(
-                            "supervisord is shutting down or reloading; skipping rounds until it answers"
+                            "supervisord is shutting down or reloading; restarting nothing \
+                             until it answers"
                         );
                     } else {
-                        log::error!("cannot read the process list, skipping this round: {text}");
+                        log::error!(
+                            "cannot read the process list: {text}; restarting nothing until \
+                             it answers"
+                        );
                     }
                 } else {
                     log::debug!("still cannot read the process list: {text}");
                 }
-                self.list_error = Some(text);
-                None
+                let reloading = e.fault_code() == Some(fault::SHUTDOWN_STATE);
+                self.list_error = Some(text.clone());
+                Err(if reloading {
+                    Unlisted::Reloading
+                } else {
+                    Unlisted::Error(text)
+                })
             }
         }
     }
@@ -361,9 +386,22 @@ impl Stopper {
         let snapshot = shared.keeper.snapshot(&lock(&shared.planner));
         shared.keeper.submit_and_wait(snapshot, STATE_FLUSH);
         // No more notices; those queued (a restart's mail) still go out, bounded.
-        lock(&shared.notices).take();
+        shared.notices.close();
         if let Some(thread) = lock(&shared.notice_thread).take() {
             join_within(thread, NOTICE_DRAIN);
+        }
+        let (dropped, in_flight) = shared.notices.abandon();
+        if dropped.total() > 0 || in_flight {
+            let cut = if in_flight {
+                "; one more was still running"
+            } else {
+                ""
+            };
+            log::warn!(
+                "{why}: {dropped} not sent (a slow MTA or hook: each may take -t, and \
+                 httpok waits {}s for them at exit){cut}",
+                NOTICE_DRAIN.as_secs()
+            );
         }
     }
 }
@@ -396,10 +434,12 @@ pub fn run_listener(
 }
 
 mod jobs;
+mod notices;
 mod probing;
 #[cfg(test)]
 mod tests;
 
 use crate::lock;
-use jobs::{Job, apply, join_within, spawn_job, spawn_notices};
+use jobs::{Job, apply, join_within, spawn_job};
+use notices::NoticeQueue;
 pub use probing::build_prober;

@@ -23,11 +23,13 @@ use crate::target::Target;
 const INTERVAL_SLACK: Duration = Duration::from_secs(1);
 
 impl Watcher {
-    /// Probes every check that should be probed; one verdict per check.
-    pub(super) fn probe(&mut self, early: Option<&[ProcessInfo]>) -> Vec<Verdict> {
+    /// Probes every check that should be probed; one verdict per check. `unlisted`:
+    /// the process list could not be read, so -E cannot tell what runs and probes all.
+    pub(super) fn probe(&mut self, early: Option<&[ProcessInfo]>, unlisted: bool) -> Vec<Verdict> {
         let now = Instant::now();
         let running = |check: &CheckSpec| {
             self.eager
+                || unlisted
                 || early.is_some_and(|processes| {
                     let resolved = check.selection.resolve(processes, &self.exclusions);
                     resolved.processes.iter().any(|p| p.is_running())
@@ -101,8 +103,8 @@ impl Watcher {
                     );
                     Verdict::NotProbed
                 }
-                // Its interval has not passed: quietly not probed this round.
-                Pace::NotDue => Verdict::NotProbed,
+                // Its interval has not passed: its last result stands (the planner's).
+                Pace::NotDue => Verdict::NotDue,
             })
             .collect()
     }

@@ -14,6 +14,8 @@ MODE (what GET / does):
     traceback        200, body "Traceback (most recent call last): ..."
     broken-once:PATH the first process started with it (the one that creates
                      PATH) is in mode error; every later one (PATH exists) is ok
+    flap             error and ok in turn: 500 for the 1st request, 200 for the
+                     2nd, and so on
     mode-file:PATH   reads the mode (one of the above but slowstart, broken-once
                      and mode-file) from PATH on each request; missing or empty
                      file => ok
@@ -78,6 +80,10 @@ class Handler(BaseHTTPRequestHandler):
         if mode.startswith("slow:"):
             time.sleep(float(mode.split(":", 1)[1]))
             mode = "ok"
+        if mode == "flap":
+            with self.server.lock:
+                self.server.requests += 1
+                mode = "error" if self.server.requests % 2 else "ok"
         if mode == "error":
             self.reply(500, b"internal error\n")
         elif mode == "nobody":
@@ -162,6 +168,8 @@ def main():
     else:
         server = TCPServer(("127.0.0.1", args.port), Handler)
     server.mode = mode
+    server.requests = 0
+    server.lock = threading.Lock()
     log("listening on %s" % (args.unix or "127.0.0.1:%d" % args.port))
     server.serve_forever()
 

@@ -89,6 +89,14 @@ fn a_value_the_settings_refuse_is_named_by_the_files_line() {
     assert!(e.starts_with(&want), "{e}\nwant {want}");
 
     let (_dir, file) = write(
+        "env-kind",
+        &format!("{TWO_CHECKS}env = {{ TOKEN = 'x' }}\n"),
+    );
+    let e = run(&file, &[]).expect_err("env in an http check");
+    let want = format!("{}:12: env applies to exec checks only", file.display());
+    assert!(e.starts_with(&want), "{e}\nwant {want}");
+
+    let (_dir, file) = write(
         "top-level-error",
         "failures = 0\n[[check]]\nurl = 'http://h/'\n",
     );

@@ -216,11 +216,11 @@ fn an_unknown_key_close_to_a_known_one_is_suggested() {
     )
     .unwrap_err();
     assert!(
-        e.ends_with("insecure); did you mean \"body_regex\"?"),
+        e.ends_with("insecure, env); did you mean \"body_regex\"?"),
         "{e}"
     );
     let e = parse(Path::new("f.toml"), "colour = 'blue'\n").unwrap_err();
-    assert!(e.ends_with("insecure, check)"), "{e}");
+    assert!(e.ends_with("insecure, env, check)"), "{e}");
 }
 
 #[test]
@@ -279,4 +279,41 @@ fn a_file_over_1_mib_is_refused_unparsed() {
         e.starts_with(&format!("{}: is over 1 MiB", path.display())),
         "{e}"
     );
+}
+
+#[test]
+fn env_is_for_exec_checks_and_its_problems_never_quote_a_value() {
+    let file = |text: &str| parse(Path::new("f.toml"), text);
+    let read = file("[[check]]\nexec = ['/bin/true']\nenv = { PGPASSWORD = 'pw-1' }\n")
+        .expect("an exec check with env");
+    assert_eq!(
+        read.checks[0]
+            .settings
+            .env
+            .as_ref()
+            .map(|g| format!("{:?}", g.value)),
+        Some(r#"{"PGPASSWORD": "***"}"#.to_string())
+    );
+    for (text, wanted) in [
+        (
+            "env = 'PGPASSWORD=pw-2'\n",
+            "f.toml:1: env: expected a table of variable names",
+        ),
+        (
+            "env = { PGPASSWORD = 3 }\n",
+            "f.toml:1: env: PGPASSWORD: expected a string, got 3",
+        ),
+        (
+            "env = { 'A B' = 'pw-3' }\n",
+            "f.toml:1: env: has a bad variable name \"A B\"",
+        ),
+        (
+            "env = { SUPERVISOR_PASSWORD = 'pw-4' }\n",
+            "f.toml:1: env: cannot set SUPERVISOR_PASSWORD",
+        ),
+    ] {
+        let e = file(text).expect_err(text);
+        assert!(e.starts_with(wanted), "{text}: {e}");
+        assert!(!e.contains("pw-"), "a value in {e}");
+    }
 }

@@ -7,6 +7,7 @@ fn snapshot() -> Snapshot {
         rounds_total: 42,
         last_round_seconds: 0.25,
         last_round_timestamp_seconds: 1_900_000_000.5,
+        supervisord_up: None,
         checks: vec![
             CheckStatus {
                 check: "http://127.0.0.1:8080/".into(),
@@ -128,6 +129,20 @@ fn the_process_series_count_rounds_and_name_the_version() {
     assert_has(&page, "httpok_round_duration_seconds 0.25");
     assert_has(&page, "httpok_last_round_timestamp_seconds 1900000000.5");
     assert_has(&page, "# TYPE httpok_last_round_timestamp_seconds gauge");
+    assert!(
+        !page.contains("httpok_supervisord_up"),
+        "not asked yet: {page}"
+    );
+    for (up, line) in [
+        (true, "httpok_supervisord_up 1"),
+        (false, "httpok_supervisord_up 0"),
+    ] {
+        let asked = render(&Snapshot {
+            supervisord_up: Some(up),
+            ..snapshot()
+        });
+        assert_has(&asked, line);
+    }
     assert_has(&page, r#"httpok_build_info{version="9.8.7"} 1"#);
 }
 
