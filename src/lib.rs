@@ -40,7 +40,7 @@ pub mod check_config;
 pub mod cli;
 pub mod config;
 pub mod config_file;
-mod deadline;
+pub mod deadline;
 pub mod event;
 pub mod fuzzing;
 pub mod keeper;
@@ -66,7 +66,7 @@ pub mod target;
 #[cfg(test)]
 mod test_dir;
 pub mod ticks;
-pub mod unix_transport;
+pub mod ureq_transport;
 pub mod watcher;
 pub mod xmlrpc;
 

@@ -10,7 +10,6 @@
 //! * `codes.rs`, `pattern.rs`: status ranges and the streamed regular expressions.
 //! * `classify.rs`: ureq's and the OS's errors into a [`Failure`].
 //! * `tls.rs`: the TLS config (`--cacert`, `--insecure`) and rustls' errors in words.
-//! * `resolve.rs`: the http agent's resolver (IP literals need no lookup thread).
 //! * `cert.rs`: a server's leaf certificate expiry, by a handshake of its own.
 //!
 //! Does not own what happens after a failure (that is the lifecycle and `restart`).
@@ -21,7 +20,6 @@ mod codes;
 mod exec;
 mod http;
 mod pattern;
-mod resolve;
 mod tcp;
 mod tls;
 
@@ -37,10 +35,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ureq::Agent;
 use ureq::config::Config as AgentConfig;
-use ureq::unversioned::transport::DefaultConnector;
 
 use crate::target::Target;
-use crate::unix_transport::unix_agent;
+use crate::ureq_transport::{tcp_agent, unix_agent};
 
 pub use codes::StatusCodes;
 pub use exec::check_runnable;
@@ -316,14 +313,6 @@ fn agent_config(settings: &ProbeSettings) -> Result<AgentConfig, String> {
         .max_response_header_size(MAX_RESPONSE_HEAD)
         .tls_config(tls::tls_config(settings)?)
         .build())
-}
-
-fn tcp_agent(config: AgentConfig) -> Agent {
-    Agent::with_parts(
-        config,
-        DefaultConnector::default(),
-        resolve::IpLiteralResolver::default(),
-    )
 }
 
 impl CheckProber {
