@@ -33,7 +33,10 @@ fn each_times_out(what: &str, mut call: impl FnMut(Instant) -> io::Result<()>) -
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
             other => panic!("{what}, round {round}: expected a timeout, got {other:?}"),
         }
-        assert!(took >= LIMIT - Duration::from_millis(20), "{what}: over after {took:?}");
+        assert!(
+            took >= LIMIT - Duration::from_millis(20),
+            "{what}: over after {took:?}"
+        );
         assert!(took < LIMIT + SLACK, "{what}: took {took:?}");
         slowest = slowest.max(took);
     }

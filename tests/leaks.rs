@@ -22,7 +22,8 @@ const ROUNDS: usize = 30;
 
 /// An exec check that ignores SIGTERM and leaves a child of its own (same marker in
 /// its command line) behind: only SIGKILL to its whole process group ends both.
-const STUBBORN: &str = "#!/bin/sh\ntrap '' TERM\n(while :; do sleep 1; done) &\nwhile :; do sleep 1; done\n";
+const STUBBORN: &str =
+    "#!/bin/sh\ntrap '' TERM\n(while :; do sleep 1; done) &\nwhile :; do sleep 1; done\n";
 
 #[test]
 fn rounds_against_hostile_targets_keep_threads_fds_and_processes_flat_and_say_each_failure() {
@@ -82,18 +83,18 @@ fn rounds_against_hostile_targets_keep_threads_fds_and_processes_flat_and_say_ea
             Err(format!("{now:?}"))
         }
     })
-    .unwrap_or_else(|now| {
-        panic!("after {ROUNDS} rounds httpok holds {now}, it held {before:?}")
-    });
+    .unwrap_or_else(|now| panic!("after {ROUNDS} rounds httpok holds {now}, it held {before:?}"));
     eprintln!("slowest round {slowest:?}; before {before:?}, after {after:?}");
     assert!(
         after.rss_kib < before.rss_kib + 2048,
         "RSS grew: {before:?} -> {after:?}"
     );
     assert_eq!(zombie_children(httpok.pid()), Vec::<u32>::new(), "zombies");
-    wait_until("the exec checks' processes to be gone", Duration::from_secs(5), || {
-        processes_with_arg(&marker).is_empty()
-    });
+    wait_until(
+        "the exec checks' processes to be gone",
+        Duration::from_secs(5),
+        || processes_with_arg(&marker).is_empty(),
+    );
 
     let log = httpok.stderr();
     for url in [&unix_url, &silent_url, &silent_tcp, &dribbler_url, &exec] {

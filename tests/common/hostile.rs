@@ -42,7 +42,11 @@ impl FullBacklogSocket {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => panic!("filling the backlog of {}: {e}", path.display()),
             }
-            assert!(queued.len() < 64, "the backlog of {} never fills", path.display());
+            assert!(
+                queued.len() < 64,
+                "the backlog of {} never fills",
+                path.display()
+            );
         }
         FullBacklogSocket {
             path: path.to_path_buf(),
@@ -136,7 +140,8 @@ pub struct Holdings {
 impl Holdings {
     /// Of process `pid` ("self" for this one); `None` once it is gone.
     pub fn of(pid: &str) -> Option<Holdings> {
-        let count = |dir: &str| std::fs::read_dir(format!("/proc/{pid}/{dir}")).map(Iterator::count);
+        let count =
+            |dir: &str| std::fs::read_dir(format!("/proc/{pid}/{dir}")).map(Iterator::count);
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let rss_kib = status
             .lines()
