@@ -22,7 +22,9 @@
 //! * [`supervisor`], [`model`] and [`xmlrpc`]: the supervisord client, its process
 //!   model and its codec.
 //! * [`notifier`] (the trait) and [`notify`] (the commands): mail, gcore, hooks.
-//! * `deadline`: blocking calls (name lookups, unix connects) bounded by a deadline.
+//! * [`deadline`]: the one module for IO with a deadline (connect, read and write over
+//!   TCP and unix sockets, bounded name lookups), used by every caller;
+//!   [`ureq_transport`]: the probes' ureq agents built on it.
 //! * [`status`] (what the watcher sees, as data), [`metrics`] (`--metrics-listen`: the
 //!   bounded endpoint serving it as Prometheus text and JSON) and [`status_client`]
 //!   (`--status URL`: the table of a running httpok).

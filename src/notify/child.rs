@@ -370,7 +370,7 @@ mod tests {
         let state = || {
             std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .ok()
-                .and_then(|s| Some(s.rsplit_once(')')?.1.trim_start().chars().next()?))
+                .and_then(|s| s.rsplit_once(')')?.1.trim_start().chars().next())
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !matches!(state(), Some('Z') | None) {
