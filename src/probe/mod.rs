@@ -1,7 +1,8 @@
 //! Probing: one request per target under one deadline, judged by its check's own
 //! settings into an [`Outcome`] with a typed [`Failure`] reason. Owns the ureq agents
 //! (rustls, proxies off, redirects not followed, no connection reuse; one per distinct
-//! timeout and TLS setting) and the concurrent round.
+//! timeout and TLS setting; their IO is [`crate::ureq_transport`]'s, over
+//! [`crate::deadline`], as is every other probe's) and the concurrent round.
 //!
 //! * `mod.rs`: the types, [`Prober`] and the round ([`Prober::probe_all`]).
 //! * `http.rs`: an `http://`, `https://` or `http+unix://` probe and its body scan.

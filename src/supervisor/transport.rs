@@ -1,7 +1,8 @@
 //! One HTTP/1.0 request to supervisord and its reply, over its unix socket or TCP port.
 //!
 //! Every step (resolving, connecting, sending, each read) runs under what is left of
-//! one deadline, so a call never outlives its timeout whatever the peer does. The reply
+//! one deadline ([`crate::deadline`]), so a call never outlives its timeout whatever the
+//! peer does, and leaves no thread or socket behind. The reply
 //! is read to EOF (an HTTP/1.0 server closes after replying) and capped at
 //! [`MAX_REPLY_BYTES`]. Its Content-Length is never used: supervisord's deferred
 //! replies (stopProcess/startProcess with wait=true) set it to the length of a Python
