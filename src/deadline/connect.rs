@@ -79,3 +79,59 @@ fn backlog_timeout() -> io::Error {
          (the server is not accepting connections)",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_dir::TestDir;
+    use std::io::Read;
+    use std::os::unix::net::UnixListener;
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn a_unix_socket_that_accepts_connects_and_the_stream_blocks_with_timeouts() {
+        let dir = TestDir::new("connect");
+        let path = dir.join("ok.sock");
+        let _listener = UnixListener::bind(&path).expect("bind");
+        let stream = connect_unix(&path, soon()).expect("connects");
+        // Blocking again: reads and writes get socket timeouts, not WouldBlock at once.
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let started = Instant::now();
+        let _ = (&stream).read(&mut [0u8; 1]);
+        assert!(started.elapsed() >= Duration::from_millis(40));
+    }
+
+    #[test]
+    fn a_missing_socket_or_a_refused_port_fails_at_once_with_its_own_error() {
+        let dir = TestDir::new("connect");
+        let started = Instant::now();
+        let err = connect_unix(&dir.join("none.sock"), soon()).expect_err("missing");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        // A port just handed out on 127.0.0.2, where no other test listens.
+        let refused = std::net::TcpListener::bind("127.0.0.2:0")
+            .and_then(|l| l.local_addr())
+            .expect("a port");
+        let err = connect_tcp(&[refused], soon()).expect_err("refused");
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_deadline_already_past_is_a_timeout_and_no_address_is_not_found() {
+        let past = Instant::now() - Duration::from_millis(1);
+        let addr = "127.0.0.1:9".parse().expect("addr");
+        assert_eq!(
+            connect_tcp(&[addr], past).map(drop).map_err(|e| e.kind()),
+            Err(io::ErrorKind::TimedOut)
+        );
+        assert_eq!(
+            connect_tcp(&[], soon()).map(drop).map_err(|e| e.kind()),
+            Err(io::ErrorKind::NotFound)
+        );
+    }
+}

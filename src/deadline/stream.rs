@@ -173,3 +173,44 @@ impl Write for Bounded<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn an_answer_over_the_limit_is_refused_and_one_within_it_is_read_whole() {
+        let (ours, mut theirs) = UnixStream::pair().expect("pair");
+        theirs.write_all(b"0123456789").expect("write");
+        drop(theirs);
+        let soon = Instant::now() + Duration::from_secs(5);
+        let err = Stream::Unix(ours)
+            .read_to_end_before(9, soon)
+            .expect_err("too long");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let (ours, mut theirs) = UnixStream::pair().expect("pair");
+        theirs.write_all(b"0123456789").expect("write");
+        drop(theirs);
+        let all = Stream::Unix(ours)
+            .read_to_end_before(10, soon)
+            .expect("read");
+        assert_eq!(all, b"0123456789");
+    }
+
+    #[test]
+    fn silence_is_a_timeout_at_the_deadline_and_an_idle_stream_is_idle() {
+        let (ours, theirs) = UnixStream::pair().expect("pair");
+        let stream = Stream::Unix(ours);
+        assert!(stream.is_idle());
+        let started = Instant::now();
+        let err = stream
+            .read_before(&mut [0u8; 8], started + Duration::from_millis(100))
+            .expect_err("silence");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(theirs);
+        // Closed by the peer: not to be used again.
+        assert!(!stream.is_idle());
+    }
+}
