@@ -291,6 +291,17 @@ def main():
     log = open(log_path, "wb")
     print("soak: %d rounds, -t %s, dir %s" % (args.rounds, args.timeout, tmp), flush=True)
     print("soak: httpok %s" % " ".join(argv), flush=True)
+    try:
+        run(args, argv, env, log, log_path, marker, unix_url, silent, dribble, stubborn)
+    finally:
+        # Whatever happened, supervisord (and its web) stops with us.
+        if sup.poll() is None:
+            sup.send_signal(signal.SIGTERM)
+            sup.wait(30)
+
+
+def run(args, argv, env, log, log_path, marker, unix_url, silent, dribble, stubborn):
+    """The rounds, the samples and the summary; exits 1 if anything grew."""
     httpok = Listener(argv, env, log)
     pid = httpok.proc.pid
 
@@ -310,12 +321,16 @@ def main():
               "hostile processes alive %d" % rows[-1], flush=True)
 
     sample(0)
-    for done in range(1, args.rounds + 1):
-        t0 = time.monotonic()
-        httpok.tick(60)
-        slowest = max(slowest, time.monotonic() - t0)
-        if done in marks:
-            sample(done)
+    try:
+        for done in range(1, args.rounds + 1):
+            t0 = time.monotonic()
+            httpok.tick(60)
+            slowest = max(slowest, time.monotonic() - t0)
+            if done in marks:
+                sample(done)
+    except BaseException:
+        httpok.proc.kill()
+        raise
     elapsed = time.monotonic() - started
 
     httpok.proc.stdin.close()
@@ -325,8 +340,6 @@ def main():
         httpok.proc.kill()
         code = "killed"
     log.close()
-    sup.send_signal(signal.SIGTERM)
-    sup.wait(30)
 
     text = open(log_path, errors="replace").read()
     warn = {name: sum(1 for l in text.splitlines() if " WARN " in l and url in l)
