@@ -23,7 +23,9 @@
 //! * [`supervisor`], [`model`] and [`xmlrpc`]: the supervisord client, its process
 //!   model and its codec.
 //! * [`notifier`] (the trait) and [`notify`] (the commands): mail, gcore, hooks.
-//! * `deadline`: blocking calls (name lookups, unix connects) bounded by a deadline.
+//! * [`deadline`]: the one module for IO with a deadline (connect, read and write over
+//!   TCP and unix sockets, bounded name lookups), used by every caller;
+//!   [`ureq_transport`]: the probes' ureq agents built on it.
 //! * [`status`] (what the watcher sees, as data), [`metrics`] (`--metrics-listen`: the
 //!   bounded endpoint serving it as Prometheus text and JSON) and [`status_client`]
 //!   (`--status URL`: the table of a running httpok).
@@ -42,7 +44,7 @@ pub mod check_config;
 pub mod cli;
 pub mod config;
 pub mod config_file;
-mod deadline;
+pub mod deadline;
 pub mod event;
 pub mod fuzzing;
 pub mod keeper;
@@ -68,7 +70,7 @@ pub mod target;
 #[cfg(test)]
 mod test_dir;
 pub mod ticks;
-pub mod unix_transport;
+pub mod ureq_transport;
 pub mod watcher;
 pub mod xmlrpc;
 

@@ -1,7 +1,7 @@
 //! `httpok --status URL`: asks a running httpok's metrics endpoint for `GET /status`
 //! and prints what it sees as a table, like `monit summary`. The exchange is bounded
-//! (one deadline for connect, request and answer; an answer over [`MAX_ANSWER`] bytes
-//! is refused). Needs no supervisord and probes nothing itself.
+//! (one deadline for connect, request and answer, through [`crate::deadline`]; an
+//! answer over [`MAX_ANSWER`] bytes is refused). Needs no supervisord and probes nothing itself.
 //!
 //! Owns [`StatusUrl`] (what `--status` accepts), [`fetch`] and [`table`]; the caller
 //! prints the table and picks the exit status (0 all healthy, 1 not, 2 unreachable).
@@ -9,8 +9,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::deadline::{self, Stream};
 use crate::metrics::ListenAddr;
-use crate::metrics::conn::Conn;
 use crate::selection::spec_matches_namespec;
 use crate::status::{CheckStatus, ProgramStatus, Snapshot};
 
@@ -85,7 +85,7 @@ pub fn fetch(url: &StatusUrl, timeout: Duration) -> Result<Snapshot, String> {
     let mut last = None;
     let mut conn = None;
     for addr in &url.addrs {
-        match Conn::connect(addr, deadline) {
+        match connect(addr, deadline) {
             Ok(c) => {
                 conn = Some(c);
                 break;
@@ -93,7 +93,7 @@ pub fn fetch(url: &StatusUrl, timeout: Duration) -> Result<Snapshot, String> {
             Err(e) => last = Some(e),
         }
     }
-    let mut conn = match (conn, last) {
+    let conn = match (conn, last) {
         (Some(conn), _) => conn,
         (None, Some(e)) => return Err(unreachable(e)),
         (None, None) => return Err(format!("{url}: no address to connect to")),
@@ -102,12 +102,20 @@ pub fn fetch(url: &StatusUrl, timeout: Duration) -> Result<Snapshot, String> {
         "GET /status HTTP/1.0\r\nHost: localhost\r\nUser-Agent: httpok/{}\r\n\r\n",
         env!("CARGO_PKG_VERSION")
     );
-    conn.write_before(request.as_bytes(), deadline)
+    conn.write_all_before(request.as_bytes(), deadline)
         .map_err(unreachable)?;
     let answer = conn
         .read_to_end_before(MAX_ANSWER, deadline)
         .map_err(|e| format!("no whole answer from {url}: {e}"))?;
     from_answer(&answer).map_err(|e| format!("{url} did not answer as httpok does: {e}"))
+}
+
+/// A connection to one address of a running httpok before `deadline`.
+fn connect(addr: &ListenAddr, deadline: Instant) -> std::io::Result<Stream> {
+    match addr {
+        ListenAddr::Tcp(addr) => deadline::connect_tcp(&[*addr], deadline).map(Stream::Tcp),
+        ListenAddr::Unix(path) => deadline::connect_unix(path, deadline).map(Stream::Unix),
+    }
 }
 
 /// The snapshot in a whole HTTP answer to `GET /status`.

@@ -12,6 +12,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -54,6 +55,7 @@ pub fn run(
     env: &[(OsString, OsString)],
     timeout: Duration,
 ) -> Result<Finished, String> {
+    reap_leftovers();
     let started = Instant::now();
     // A timeout too large to add is as good as none: a year.
     let deadline = started
@@ -68,7 +70,7 @@ pub fn run(
         Ok(pipes) => pipes,
         Err(e) => {
             kill_group(&mut child);
-            let _ = reap(&mut child, Instant::now() + REAP_LIMIT);
+            let _ = reap(child, Instant::now() + REAP_LIMIT);
             return Err(format!("cannot read the output of {program}: {e}"));
         }
     };
@@ -77,7 +79,7 @@ pub fn run(
         pipes.transfer();
         exited = exited || has_exited(&child);
         if exited && pipes.all_closed() {
-            let ending = reap(&mut child, Instant::now() + REAP_LIMIT);
+            let ending = reap(child, Instant::now() + REAP_LIMIT);
             return Ok(pipes.finish(ending, false));
         }
         let now = Instant::now();
@@ -90,10 +92,10 @@ pub fn run(
     kill_group(&mut child);
     pipes.transfer();
     if exited {
-        let ending = reap(&mut child, Instant::now() + REAP_LIMIT);
+        let ending = reap(child, Instant::now() + REAP_LIMIT);
         Ok(pipes.finish(ending, true))
     } else {
-        let _ = reap(&mut child, Instant::now() + REAP_LIMIT);
+        let _ = reap(child, Instant::now() + REAP_LIMIT);
         Ok(pipes.finish(Ending::TimedOut, false))
     }
 }
@@ -276,16 +278,30 @@ fn kill_group(child: &mut Child) {
     let _ = child.kill();
 }
 
-/// Reaps the child, waiting for it at most until `limit`.
-fn reap(child: &mut Child, limit: Instant) -> Ending {
+/// Reaps the child, waiting for it at most until `limit`. One still there then (killed,
+/// but stuck in the kernel, e.g. on a hung NFS mount) is kept in [`UNREAPED`] and
+/// reaped by a later run once it is gone, so it never stays a zombie.
+fn reap(mut child: Child, limit: Instant) -> Ending {
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Ending::Exited(status),
-            Ok(None) if Instant::now() >= limit => return Ending::TimedOut,
+            Ok(None) if Instant::now() >= limit => {
+                crate::lock(&UNREAPED).push(child);
+                return Ending::TimedOut;
+            }
             Ok(None) => thread::sleep(POLL_SLICE),
             Err(e) => return Ending::Lost(e),
         }
     }
+}
+
+/// Children killed but not yet gone when their run ended: dropping a `Child` does not
+/// wait for it, so each would stay a zombie for as long as httpok runs.
+static UNREAPED: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+
+/// Reaps whichever of [`UNREAPED`] are gone now (waitpid with WNOHANG: never blocks).
+fn reap_leftovers() {
+    crate::lock(&UNREAPED).retain_mut(|child| matches!(child.try_wait(), Ok(None)));
 }
 
 #[cfg(test)]
@@ -340,6 +356,41 @@ mod tests {
             "{:?}",
             finished.ending
         );
+    }
+
+    #[test]
+    fn a_child_that_outlived_its_reap_limit_is_reaped_by_a_later_run() {
+        // Stands in for a killed child stuck in the kernel past REAP_LIMIT.
+        let slow = Command::new("sleep").arg("0.3").spawn().expect("sleep");
+        let pid = slow.id();
+        assert!(matches!(reap(slow, Instant::now()), Ending::TimedOut));
+        assert!(crate::lock(&UNREAPED).iter().any(|c| c.id() == pid));
+        // Once it has exited it is a zombie until it is reaped (a run of a test in
+        // parallel may do that first: only runs reap UNREAPED)...
+        let state = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit_once(')')?.1.trim_start().chars().next())
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !matches!(state(), Some('Z') | None) {
+            assert!(
+                Instant::now() < deadline,
+                "{pid} never exited: {:?}",
+                state()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        // ...and the next run reaps it; before this fix it stayed a zombie.
+        run(
+            &["true".to_string()],
+            None,
+            &path_only(),
+            Duration::from_secs(20),
+        )
+        .expect("runs");
+        assert_eq!(state(), None, "pid {pid} was not reaped");
+        assert!(!crate::lock(&UNREAPED).iter().any(|c| c.id() == pid));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! Does not own what an expiry means (a warning threshold, a failed check), nor checking
 //! the certificate's issuer or name: the https probes do that through ureq.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
 
 use super::tls::describe_tls;
-use crate::deadline::{ResolveError, resolve_before};
+use crate::deadline::{self, ResolveError, Stream};
 
 /// The notAfter of the leaf certificate of the TLS server at `host:port`, in seconds
 /// since the Unix epoch, within about `timeout`. `server_name` is sent as SNI (a DNS
@@ -38,7 +38,8 @@ pub fn leaf_not_after(
     let tcp = connect(host, port, deadline, timeout)?;
     let mut conn = ClientConnection::new(client_config()?, name)
         .map_err(|e| format!("TLS to {host}:{port}: {}", describe_tls(&e)))?;
-    let mut stream = DeadlineStream { tcp, deadline };
+    let stream = Stream::Tcp(tcp);
+    let mut stream = stream.bounded(deadline);
     while conn.is_handshaking() {
         conn.complete_io(&mut stream)
             .map_err(|e| handshake_error(&e, host, port, timeout))?;
@@ -67,22 +68,17 @@ fn connect(
             timeout.as_secs_f64()
         )
     };
-    let addrs = resolve_before(host, port, deadline).map_err(|e| match e {
+    let addrs = deadline::resolve(host, port, deadline).map_err(|e| match e {
         ResolveError::Timeout => timed_out(),
-        ResolveError::Lookup(msg) | ResolveError::Thread(msg) => msg,
+        ResolveError::Lookup(msg) | ResolveError::Busy(msg) => msg,
     })?;
-    let mut last = format!("{host} has no address");
-    for addr in &addrs {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(timed_out());
+    deadline::connect_tcp(&addrs, deadline).map_err(|e| {
+        if deadline::is_timeout(&e) {
+            timed_out()
+        } else {
+            format!("cannot connect to {host}:{port}: {e}")
         }
-        match TcpStream::connect_timeout(addr, remaining) {
-            Ok(tcp) => return Ok(tcp),
-            Err(e) => last = format!("cannot connect to {addr}: {e}"),
-        }
-    }
-    Err(last)
+    })
 }
 
 /// A failed handshake in words: a timeout as one, rustls' own errors as
@@ -100,42 +96,6 @@ fn handshake_error(e: &io::Error, host: &str, port: u16, timeout: Duration) -> S
             timeout.as_secs_f64()
         ),
         _ => format!("TLS handshake with {host}:{port}: {e}"),
-    }
-}
-
-/// A TCP stream whose every read and write gets only the time left before `deadline`:
-/// one socket timeout set once would let a server that sends a byte now and then hold
-/// the handshake open for as long as it likes.
-struct DeadlineStream {
-    tcp: TcpStream,
-    deadline: Instant,
-}
-
-impl DeadlineStream {
-    fn remaining(&self) -> io::Result<Duration> {
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
-        }
-        Ok(remaining)
-    }
-}
-
-impl Read for DeadlineStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.tcp.set_read_timeout(Some(self.remaining()?))?;
-        self.tcp.read(buf)
-    }
-}
-
-impl Write for DeadlineStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.tcp.set_write_timeout(Some(self.remaining()?))?;
-        self.tcp.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.tcp.flush()
     }
 }
 

@@ -1,10 +1,12 @@
 //! ureq's and the OS's errors into a [`Failure`], by type wherever there is one: a
 //! timeout, a refusal, a TLS fault (a `rustls::Error`, often inside an `io::Error`),
-//! a name that did not resolve, anything else as it reads.
+//! a name that did not resolve (our resolver's [`ResolveError`]), anything else as it
+//! reads.
 
 use std::io;
 
 use super::{CheckProber, Failure, tls::describe_tls};
+use crate::deadline::ResolveError;
 
 impl CheckProber {
     pub(super) fn classify(&self, error: &ureq::Error) -> Failure {
@@ -29,22 +31,26 @@ impl CheckProber {
             if let Some(error) = inner.downcast_ref::<ureq::Error>() {
                 return self.classify(error);
             }
+            // The agents' resolver (`ureq_transport`) passes its own error so.
+            if let Some(error) = inner.downcast_ref::<ResolveError>() {
+                return self.classify_resolve(error);
+            }
         }
         match e.kind() {
             io::ErrorKind::ConnectionRefused => Failure::Refused,
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                 Failure::Timeout(self.settings.timeout)
             }
-            _ => {
-                let text = e.to_string();
-                // std's getaddrinfo failure, which ureq passes on as it is, has no kind
-                // to match (ErrorKind::Uncategorized is unstable): its text is all there is.
-                if text.starts_with("failed to lookup address") {
-                    Failure::Dns(text)
-                } else {
-                    Failure::Connect(text)
-                }
-            }
+            _ => Failure::Connect(e.to_string()),
+        }
+    }
+
+    /// A name that gave no address: a timeout as one, the rest (no such name, too many
+    /// lookups still running) as a DNS failure.
+    pub(super) fn classify_resolve(&self, e: &ResolveError) -> Failure {
+        match e {
+            ResolveError::Timeout => Failure::Timeout(self.settings.timeout),
+            ResolveError::Lookup(msg) | ResolveError::Busy(msg) => Failure::Dns(msg.clone()),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Probing: one request per target under one deadline, judged by its check's own
 //! settings into an [`Outcome`] with a typed [`Failure`] reason. Owns the ureq agents
 //! (rustls, proxies off, redirects not followed, no connection reuse; one per distinct
-//! timeout and TLS setting) and the concurrent round.
+//! timeout and TLS setting; their IO is [`crate::ureq_transport`]'s, over
+//! [`crate::deadline`], as is every other probe's) and the concurrent round.
 //!
 //! * `mod.rs`: the types, [`Prober`] and the round ([`Prober::probe_all`]).
 //! * `http.rs`: an `http://`, `https://` or `http+unix://` probe and its body scan.
@@ -10,7 +11,6 @@
 //! * `codes.rs`, `pattern.rs`: status ranges and the streamed regular expressions.
 //! * `classify.rs`: ureq's and the OS's errors into a [`Failure`].
 //! * `tls.rs`: the TLS config (`--cacert`, `--insecure`) and rustls' errors in words.
-//! * `resolve.rs`: the http agent's resolver (IP literals need no lookup thread).
 //! * `cert.rs`: a server's leaf certificate expiry, by a handshake of its own.
 //!
 //! Does not own what happens after a failure (that is the lifecycle and `restart`).
@@ -21,7 +21,6 @@ mod codes;
 mod exec;
 mod http;
 mod pattern;
-mod resolve;
 mod tcp;
 mod tls;
 
@@ -37,10 +36,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ureq::Agent;
 use ureq::config::Config as AgentConfig;
-use ureq::unversioned::transport::DefaultConnector;
 
 use crate::target::Target;
-use crate::unix_transport::unix_agent;
+use crate::ureq_transport::{tcp_agent, unix_agent};
 
 pub use codes::StatusCodes;
 pub use exec::{CommandEnv, check_runnable};
@@ -319,14 +317,6 @@ fn agent_config(settings: &ProbeSettings) -> Result<AgentConfig, String> {
         .max_response_header_size(MAX_RESPONSE_HEAD)
         .tls_config(tls::tls_config(settings)?)
         .build())
-}
-
-fn tcp_agent(config: AgentConfig) -> Agent {
-    Agent::with_parts(
-        config,
-        DefaultConnector::default(),
-        resolve::IpLiteralResolver::default(),
-    )
 }
 
 impl CheckProber {

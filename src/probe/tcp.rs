@@ -3,13 +3,12 @@
 //! connected; with `expect`, what the peer answers must match it before the deadline
 //! (monit's SEND/EXPECT, blackbox_exporter's query_response: redis' PING and +PONG).
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io;
 use std::thread;
 use std::time::Instant;
 
 use super::{CheckProber, Failure, MAX_BODY_SCAN, REFUSED_RETRY};
-use crate::deadline::{ResolveError, resolve_before};
+use crate::deadline::{self, Stream};
 
 impl CheckProber {
     /// `Ok(0)` (there is no status) once a connection opens before `deadline`.
@@ -19,47 +18,34 @@ impl CheckProber {
         port: u16,
         deadline: Instant,
     ) -> Result<u16, Failure> {
-        let addrs = resolve_before(host, port, deadline).map_err(|e| match e {
-            ResolveError::Timeout => Failure::Timeout(self.settings.timeout),
-            ResolveError::Lookup(msg) => Failure::Dns(msg),
-            ResolveError::Thread(msg) => Failure::Connect(msg),
-        })?;
+        let addrs =
+            deadline::resolve(host, port, deadline).map_err(|e| self.classify_resolve(&e))?;
         loop {
-            let mut last = Failure::Connect("no address".into());
-            for addr in &addrs {
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                if remaining.is_zero() {
-                    return Err(Failure::Timeout(self.settings.timeout));
-                }
-                match TcpStream::connect_timeout(addr, remaining) {
-                    Ok(stream) => return self.exchange(stream, deadline).map(|()| 0),
-                    Err(e) => last = self.classify_io(&e),
+            match deadline::connect_tcp(&addrs, deadline) {
+                Ok(stream) => return self.exchange(&Stream::Tcp(stream), deadline).map(|()| 0),
+                Err(e) => {
+                    let failure = self.classify_io(&e);
+                    if failure == Failure::Refused && Instant::now() + REFUSED_RETRY < deadline {
+                        thread::sleep(REFUSED_RETRY);
+                        continue;
+                    }
+                    return Err(failure);
                 }
             }
-            if last == Failure::Refused && Instant::now() + REFUSED_RETRY < deadline {
-                thread::sleep(REFUSED_RETRY);
-                continue;
-            }
-            return Err(last);
         }
     }
 
     /// `send`, then read until `expect` matches; nothing to do without them.
-    fn exchange(&self, mut stream: TcpStream, deadline: Instant) -> Result<(), Failure> {
+    fn exchange(&self, stream: &Stream, deadline: Instant) -> Result<(), Failure> {
         let s = &self.settings;
         if s.send.is_none() && s.expect.is_none() {
             return Ok(());
         }
         let timeout = Failure::Timeout(s.timeout);
-        let remaining = || {
-            let left = deadline.saturating_duration_since(Instant::now());
-            (!left.is_zero()).then_some(left)
-        };
         if let Some(text) = &s.send {
             stream
-                .set_write_timeout(remaining())
-                .map_err(|_| timeout.clone())?;
-            stream.write_all(text).map_err(|e| self.classify_io(&e))?;
+                .write_all_before(text, deadline)
+                .map_err(|e| self.classify_io(&e))?;
         }
         let Some(expect) = &s.expect else {
             return Ok(());
@@ -75,10 +61,7 @@ impl CheckProber {
             // server that answers and keeps the connection open (redis does) did not
             // time out, it answered something else.
             let out_of_time = |read: u64| if read > 0 { missing() } else { timeout.clone() };
-            stream
-                .set_read_timeout(Some(remaining().ok_or_else(|| out_of_time(read))?))
-                .map_err(|_| timeout.clone())?;
-            let n = match stream.read(&mut chunk) {
+            let n = match stream.read_before(&mut chunk, deadline) {
                 // The peer closed: the end of the answer, where a `$` matches.
                 Ok(0) => {
                     matcher.finish();
@@ -109,7 +92,8 @@ mod tests {
     use super::super::{Pattern, ProbeSettings};
     use super::*;
     use crate::target::Target;
-    use std::net::TcpListener;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
     use std::thread::JoinHandle;
     use std::time::Duration;
 

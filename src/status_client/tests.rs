@@ -240,3 +240,35 @@ fn fetch_gives_up_on_refusal_silence_and_floods_within_its_timeout() {
     let err = fetch(&urls[1], TIMEOUT).expect_err("flood");
     assert!(err.contains("longer than"), "{err}");
 }
+
+#[test]
+fn a_unix_endpoint_whose_backlog_is_full_is_unreachable_by_the_deadline() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let dir = crate::test_dir::TestDir::new("status-backlog");
+    let path = dir.join("m.sock");
+    let addr = SockAddr::unix(&path).expect("path");
+    let listener = Socket::new(Domain::UNIX, Type::STREAM, None).expect("socket");
+    listener.bind(&addr).expect("bind");
+    listener.listen(0).expect("listen");
+    // Fill the backlog: connects that never get accepted.
+    let mut queued = Vec::new();
+    loop {
+        let client = Socket::new(Domain::UNIX, Type::STREAM, None).expect("socket");
+        client.set_nonblocking(true).expect("non-blocking");
+        match client.connect(&addr) {
+            Ok(()) => queued.push(client),
+            Err(_) => break,
+        }
+    }
+    let url = StatusUrl::parse(&format!("unix:{}", path.display())).expect("parses");
+    let started = Instant::now();
+    // A blocking connect here would wait for good.
+    let error = fetch(&url, Duration::from_millis(500)).expect_err("unreachable");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(error.contains("cannot reach httpok"), "{error}");
+    assert!(error.contains("backlog is full"), "{error}");
+}

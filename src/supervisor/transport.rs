@@ -1,7 +1,8 @@
 //! One HTTP/1.0 request to supervisord and its reply, over its unix socket or TCP port.
 //!
 //! Every step (resolving, connecting, sending, each read) runs under what is left of
-//! one deadline, so a call never outlives its timeout whatever the peer does. The reply
+//! one deadline ([`crate::deadline`]), so a call never outlives its timeout whatever the
+//! peer does, and leaves no thread or socket behind. The reply
 //! is read to EOF (an HTTP/1.0 server closes after replying) and capped at
 //! [`MAX_REPLY_BYTES`]. Its Content-Length is never used: supervisord's deferred
 //! replies (stopProcess/startProcess with wait=true) set it to the length of a Python
@@ -10,14 +11,11 @@
 //!
 //! No proxy is ever involved. Does not own what the body means (`client.rs`, `xmlrpc`).
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::io;
+use std::time::Instant;
 
 use super::{ClientError, Endpoint};
-use crate::deadline::{ResolveError, resolve_before};
-use crate::unix_transport::connect_before;
+use crate::deadline::{self, ResolveError, Stream};
 
 /// Largest reply read (getAllProcessInfo for thousands of processes fits easily).
 pub const MAX_REPLY_BYTES: usize = 32 * 1024 * 1024;
@@ -51,10 +49,10 @@ pub(super) fn exchange(
     match endpoint {
         Endpoint::Unix(path) => {
             let peer = format!("unix socket {}", path.display());
-            let stream = connect_before(path, deadline).map_err(|e| failed(&peer, e))?;
+            let stream = deadline::connect_unix(path, deadline).map_err(|e| failed(&peer, e))?;
             // supervisord ignores the Host header on its socket; HTTP wants one.
             let bytes = encode(request, "localhost", "/RPC2");
-            send_and_read_to_eof(stream, &peer, &bytes, deadline)
+            send_and_read_to_eof(&Stream::Unix(stream), &peer, &bytes, deadline)
         }
         Endpoint::Tcp { host, port, path } => {
             let (stream, peer) = connect_tcp(host, *port, deadline)?;
@@ -64,7 +62,7 @@ pub(super) fn exchange(
                 format!("{host}:{port}")
             };
             let bytes = encode(request, &host_header, path);
-            send_and_read_to_eof(stream, &peer, &bytes, deadline)
+            send_and_read_to_eof(&stream, &peer, &bytes, deadline)
         }
     }
 }
@@ -93,46 +91,37 @@ fn connect_tcp(
     host: &str,
     port: u16,
     deadline: Instant,
-) -> Result<(TcpStream, String), TransportError> {
-    let addrs = resolve_before(host, port, deadline).map_err(|e| match e {
+) -> Result<(Stream, String), TransportError> {
+    let addrs = deadline::resolve(host, port, deadline).map_err(|e| match e {
         ResolveError::Timeout => TransportError::Timeout,
-        ResolveError::Lookup(msg) | ResolveError::Thread(msg) => TransportError::Io(msg),
+        ResolveError::Lookup(msg) | ResolveError::Busy(msg) => TransportError::Io(msg),
     })?;
-    let mut last = TransportError::Io(format!("{host} has no address"));
-    for addr in addrs {
-        let peer = addr.to_string();
-        match TcpStream::connect_timeout(&addr, remaining(deadline)?) {
-            Ok(stream) => return Ok((stream, peer)),
-            Err(e) => last = failed(&peer, e),
-        }
-    }
-    Err(last)
+    let peer = format!("{host}:{port}");
+    let stream = deadline::connect_tcp(&addrs, deadline).map_err(|e| failed(&peer, e))?;
+    let peer = stream.peer_addr().map_or(peer, |addr| addr.to_string());
+    Ok((Stream::Tcp(stream), peer))
 }
 
 /// Writes `request`, then reads until the server closes, each step bounded by what is
 /// left until `deadline` (a per-read timeout alone would let a server that drips one
 /// byte at a time hold the call forever).
-fn send_and_read_to_eof<S: Read + Write + SetTimeouts>(
-    mut stream: S,
+fn send_and_read_to_eof(
+    stream: &Stream,
     peer: &str,
     request: &[u8],
     deadline: Instant,
 ) -> Result<Vec<u8>, TransportError> {
-    let sending = |e| failed(&format!("sending to {peer}"), e);
-    stream.set_timeouts(remaining(deadline)?).map_err(sending)?;
-    stream.write_all(request).map_err(sending)?;
-    stream.flush().map_err(sending)?;
+    stream
+        .write_all_before(request, deadline)
+        .map_err(|e| failed(&format!("sending to {peer}"), e))?;
     let reading = |e| failed(&format!("reading the reply from {peer}"), e);
     let mut reply = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
-        stream.set_timeouts(remaining(deadline)?).map_err(reading)?;
-        let n = match stream.read(&mut chunk) {
-            Ok(0) => return Ok(reply),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(reading(e)),
-        };
+        let n = stream.read_before(&mut chunk, deadline).map_err(reading)?;
+        if n == 0 {
+            return Ok(reply);
+        }
         if reply.len() + n > MAX_REPLY_BYTES {
             return Err(TransportError::TooLarge);
         }
@@ -140,42 +129,13 @@ fn send_and_read_to_eof<S: Read + Write + SetTimeouts>(
     }
 }
 
-/// What is left until `deadline`; none left is a timeout (a zero socket timeout
-/// would mean "no timeout" to the OS, and std refuses it).
-fn remaining(deadline: Instant) -> Result<Duration, TransportError> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err(TransportError::Timeout)
-    } else {
-        Ok(left)
-    }
-}
-
-/// A socket timeout shows up as `WouldBlock` or `TimedOut`; anything else keeps its
-/// text, prefixed with what was being done.
+/// A deadline that passed is a timeout; anything else keeps its text, prefixed with
+/// what was being done.
 fn failed(doing: &str, e: io::Error) -> TransportError {
-    match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportError::Timeout,
-        _ => TransportError::Io(format!("{doing}: {e}")),
-    }
-}
-
-/// Read and write timeouts for both socket kinds.
-trait SetTimeouts {
-    fn set_timeouts(&mut self, timeout: Duration) -> io::Result<()>;
-}
-
-impl SetTimeouts for UnixStream {
-    fn set_timeouts(&mut self, timeout: Duration) -> io::Result<()> {
-        self.set_read_timeout(Some(timeout))?;
-        self.set_write_timeout(Some(timeout))
-    }
-}
-
-impl SetTimeouts for TcpStream {
-    fn set_timeouts(&mut self, timeout: Duration) -> io::Result<()> {
-        self.set_read_timeout(Some(timeout))?;
-        self.set_write_timeout(Some(timeout))
+    if deadline::is_timeout(&e) {
+        TransportError::Timeout
+    } else {
+        TransportError::Io(format!("{doing}: {e}"))
     }
 }
 
@@ -218,7 +178,10 @@ fn preview(reply: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
     use std::thread;
+    use std::time::Duration;
 
     const REPLY_HEAD: &[u8] = b"HTTP/1.0 200 OK\r\nServer: Medusa/1.12\r\n\
         Date: Wed, 02 Dec 2026 00:45:28 GMT\r\nContent-Type: text/xml\r\n\
@@ -286,7 +249,8 @@ mod tests {
             request
         });
         let deadline = Instant::now() + Duration::from_secs(5);
-        let reply = send_and_read_to_eof(ours, "test", b"hello", deadline).expect("reply");
+        let reply =
+            send_and_read_to_eof(&Stream::Unix(ours), "test", b"hello", deadline).expect("reply");
         assert_eq!(parse_http_reply(&reply), Ok(&b"all of it"[..]));
         assert_eq!(server.join().expect("server"), b"hello");
     }
@@ -306,7 +270,7 @@ mod tests {
         let started = Instant::now();
         let deadline = started + Duration::from_millis(500);
         assert_eq!(
-            send_and_read_to_eof(ours, "test", b"", deadline),
+            send_and_read_to_eof(&Stream::Unix(ours), "test", b"", deadline),
             Err(TransportError::Timeout)
         );
         assert!(
@@ -330,7 +294,7 @@ mod tests {
         });
         let deadline = Instant::now() + Duration::from_secs(30);
         assert_eq!(
-            send_and_read_to_eof(ours, "test", b"", deadline),
+            send_and_read_to_eof(&Stream::Unix(ours), "test", b"", deadline),
             Err(TransportError::TooLarge)
         );
         flood.join().expect("flood");

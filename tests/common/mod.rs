@@ -9,6 +9,8 @@
 //! * [`tls`]: the one CA recipe ([`Certs`]) and the TLS test app ([`TlsApp`]).
 //! * [`sections`]: supervisord.conf sections ([`Section`], [`web`], [`listener`]).
 //! * [`scripts`]: executable stand-ins for sendmail, gcore and hooks ([`Recorder`]).
+//! * [`hostile`]: hostile peers for the leak tests ([`FullBacklogSocket`], [`SilentPeer`],
+//!   [`Dribbler`]) and what a process holds ([`Holdings`]: threads, fds, RSS).
 //! * [`supervisord`]: the one way to run a real supervisord ([`Supervisor`]), from
 //!   `.venv` (made by `scripts/venv.sh`) or another virtualenv.
 //! * [`venvs`]: those virtualenvs ([`Venv`]): `.venv`, one cached per supervisor
@@ -21,6 +23,7 @@
 
 pub mod dirs;
 pub mod e2e;
+pub mod hostile;
 pub mod http;
 pub mod run;
 pub mod scripts;
@@ -32,6 +35,8 @@ pub mod venvs;
 // Each test crate uses some of these; the rest would be "unused" there.
 #[allow(unused_imports)]
 pub use dirs::*;
+#[allow(unused_imports)]
+pub use hostile::*;
 #[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]

@@ -2,7 +2,7 @@
 //! malformed input, and live handshakes against openssl s_server.
 
 use super::*;
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
