@@ -22,6 +22,28 @@ const SOCKET_PATH_KEPT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// The kinds of target, each with settings of its own (see [`crate::settings::KEYS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `http://`, `https://` and `http+unix://`.
+    Http,
+    /// `tcp://HOST:PORT`.
+    Tcp,
+    /// `exec:COMMAND`.
+    Exec,
+}
+
+impl Kind {
+    /// How messages name checks of this kind: `http(s)`, `tcp://`, `exec`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Http => "http(s)",
+            Kind::Tcp => "tcp://",
+            Kind::Exec => "exec",
+        }
+    }
+}
+
 /// A parsed probe target.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Target {
@@ -64,12 +86,12 @@ impl Target {
         }
     }
 
-    /// Which settings apply: `http`, `tcp` or `exec`.
-    pub fn kind(&self) -> &'static str {
+    /// Which settings apply to it.
+    pub fn kind(&self) -> Kind {
         match self {
-            Target::Http { .. } | Target::HttpUnix { .. } => "http",
-            Target::Tcp { .. } => "tcp",
-            Target::Exec { .. } => "exec",
+            Target::Http { .. } | Target::HttpUnix { .. } => Kind::Http,
+            Target::Tcp { .. } => Kind::Tcp,
+            Target::Exec { .. } => Kind::Exec,
         }
     }
 
@@ -398,7 +420,7 @@ mod tests {
             }
         );
         assert_eq!(t.to_string(), "exec:/usr/bin/pg_isready -q -h 127.0.0.1");
-        assert_eq!(t.kind(), "exec");
+        assert_eq!(t.kind(), Kind::Exec);
         assert!(Target::parse("exec:").is_err());
         assert!(Target::parse("exec:   ").is_err());
         assert!(Target::exec(vec![String::new()]).is_err());

@@ -141,28 +141,6 @@ fn every_settings_key_reads_at_the_top_level_and_in_a_check() {
 }
 
 #[test]
-fn the_settings_keys_are_every_field_of_a_layer() {
-    let all: String = SETTING_KEYS
-        .iter()
-        .map(|key| match *key {
-            "timeout" | "failures" | "successes" | "grace" | "interval" | "max_restarts"
-            | "restart_window" => format!("{key} = 1\n"),
-            "codes" => "codes = 200\n".into(),
-            "headers" | "env" => format!("{key} = {{}}\n"),
-            "insecure" => "insecure = false\n".into(),
-            _ => format!("{key} = 'x'\n"),
-        })
-        .collect();
-    let keys: Vec<&str> = read(&all)
-        .defaults
-        .given()
-        .iter()
-        .map(|(k, _)| *k)
-        .collect();
-    assert_eq!(keys, SETTING_KEYS);
-}
-
-#[test]
 fn a_program_is_a_namespec_or_a_list_and_may_be_left_out() {
     let programs = |value: &str| {
         let text = format!("[[check]]\nurl = 'http://h/'\n{value}\n");

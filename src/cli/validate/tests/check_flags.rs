@@ -76,6 +76,25 @@ fn send_and_expect_are_for_tcp_checks() {
 }
 
 #[test]
+fn a_flag_for_one_kind_of_check_needs_a_check_of_that_kind() {
+    // --insecure with only tcp:// checks verifies nothing: refused, as --send without
+    // a tcp:// check is.
+    let e = parse(&["--insecure", "tcp://127.0.0.1:6379"]).expect_err("no https");
+    assert!(
+        e.starts_with("--insecure is for http(s) checks and there is none"),
+        "{e}"
+    );
+    let e = parse(&["-b", "OK", "--check", "db=exec:/bin/true"]).expect_err("no http");
+    assert!(
+        e.starts_with("-b/--body is for http(s) checks and there is none"),
+        "{e}"
+    );
+    // Among checks of several kinds it applies to those of its own.
+    let c = config(&["--insecure", "tcp://127.0.0.1:6379", "https://h/"]);
+    assert!(c.checks[0].probe.insecure);
+}
+
+#[test]
 fn exec_checks_stand_where_a_url_does() {
     let c = config(&[
         "--check",
