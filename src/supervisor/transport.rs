@@ -114,19 +114,13 @@ fn send_and_read_to_eof(
     stream
         .write_all_before(request, deadline)
         .map_err(|e| failed(&format!("sending to {peer}"), e))?;
-    let reading = |e| failed(&format!("reading the reply from {peer}"), e);
-    let mut reply = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let n = stream.read_before(&mut chunk, deadline).map_err(reading)?;
-        if n == 0 {
-            return Ok(reply);
-        }
-        if reply.len() + n > MAX_REPLY_BYTES {
-            return Err(TransportError::TooLarge);
-        }
-        reply.extend_from_slice(&chunk[..n]);
-    }
+    stream
+        .read_to_end_before(MAX_REPLY_BYTES, deadline)
+        .map_err(|e| match e.kind() {
+            // read_to_end_before's "longer than the limit".
+            io::ErrorKind::InvalidData => TransportError::TooLarge,
+            _ => failed(&format!("reading the reply from {peer}"), e),
+        })
 }
 
 /// A deadline that passed is a timeout; anything else keeps its text, prefixed with
