@@ -79,15 +79,19 @@ fn now() -> i64 {
 }
 
 #[test]
-fn civil_dates_convert_to_known_epoch_seconds() {
-    let epoch = |y, m, d| days_from_civil(y, m, d) * 86_400;
-    assert_eq!(epoch(1970, 1, 1), 0);
-    assert_eq!(epoch(1950, 1, 1), -631_152_000);
-    assert_eq!(epoch(2000, 2, 29), 951_782_400);
-    assert_eq!(epoch(2000, 3, 1), 951_868_800);
-    assert_eq!(epoch(2038, 1, 19) + 3 * 3600 + 14 * 60 + 8, 1 << 31);
-    assert_eq!(epoch(2100, 3, 1) - epoch(2100, 2, 28), 86_400);
-    assert_eq!(epoch(9999, 12, 31), 253_402_214_400);
+fn epoch_seconds_read_as_utc_dates_to_the_ends_of_jiffs_range() {
+    assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+    assert_eq!(utc(-1), "1969-12-31 23:59 UTC");
+    assert_eq!(utc(951_782_400 + 3_660), "2000-02-29 01:01 UTC");
+    assert_eq!(utc(253_402_300_799), "9999-12-31 23:59 UTC");
+    assert_eq!(
+        utc(253_402_300_800),
+        "253402300800 seconds after 1970-01-01 UTC"
+    );
+    assert_eq!(
+        utc(i64::MIN),
+        format!("{} seconds after 1970-01-01 UTC", i64::MIN)
+    );
 }
 
 #[test]
@@ -146,13 +150,33 @@ fn malformed_der_is_an_error_naming_what_is_wrong() {
         ];
         not_after(&tlv(SEQUENCE, &tlv(SEQUENCE, &tbs.concat())))
     };
+    // Known instants, leap days and the ends of both forms' ranges.
+    let known: [(u8, &[u8], i64); 7] = [
+        (UTC_TIME, b"700101000000Z", 0),
+        (UTC_TIME, b"380119031408Z", 1 << 31),
+        (GENERALIZED_TIME, b"20000229000000Z", 951_782_400),
+        (GENERALIZED_TIME, b"20000301000000Z", 951_868_800),
+        (GENERALIZED_TIME, b"21000301000000Z", 4_107_542_400),
+        (GENERALIZED_TIME, b"99991231235959Z", 253_402_300_799),
+        (GENERALIZED_TIME, b"00000101000000Z", -62_167_219_200),
+    ];
+    for (tag, text, epoch) in known {
+        assert_eq!(
+            time(tag, text),
+            Ok(epoch),
+            "{}",
+            String::from_utf8_lossy(text)
+        );
+    }
     assert_eq!(time(UTC_TIME, b"491231235959Z"), Ok(2_524_607_999));
     assert_eq!(time(UTC_TIME, b"500101000000Z"), Ok(-631_152_000));
     assert_eq!(
         time(GENERALIZED_TIME, b"20500101000000Z"),
         Ok(2_524_608_000)
     );
-    let bad: [(u8, &[u8], &str); 8] = [
+    let bad: [(u8, &[u8], &str); 10] = [
+        (GENERALIZED_TIME, b"21000229000000Z", "not a valid date"),
+        (UTC_TIME, b"491231235960Z", "not a valid date"),
         (UTC_TIME, b"491231235959", "not a DER time"),
         (UTC_TIME, b"4912312359590", "not in UTC"),
         (UTC_TIME, b"49123123595aZ", "not a DER time"),
