@@ -247,12 +247,14 @@ impl fmt::Debug for Target {
     }
 }
 
-/// Removes `user:pass@` from anything that looks like a URL, for error messages.
+/// Anything that looks like a URL with its `user:pass@` as `***@`: the one redaction,
+/// for messages, logs, `/status`, a command's argv as shown and the
+/// SUPERVISOR_SERVER_URL a hook gets. Anything else as it is.
 pub fn redact(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else {
         return raw.to_string();
     };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..end].rfind('@') {
         Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => raw.to_string(),
@@ -477,8 +479,17 @@ mod tests {
 
     #[test]
     fn redact_hides_userinfo_only() {
-        assert_eq!(redact("http://u:p@h/x@y"), "http://***@h/x@y");
-        assert_eq!(redact("http://h/x"), "http://h/x");
-        assert_eq!(redact("not a url"), "not a url");
+        for (url, shown) in [
+            ("http://u:p@h/x@y", "http://***@h/x@y"),
+            ("http://u:p@ss@h:9001/RPC2", "http://***@h:9001/RPC2"),
+            ("http://h:9001/x@y", "http://h:9001/x@y"),
+            ("http://h:9001?to=a@b", "http://h:9001?to=a@b"),
+            ("http://h:9001#a@b", "http://h:9001#a@b"),
+            ("unix:///run/supervisor.sock", "unix:///run/supervisor.sock"),
+            ("http://h/x", "http://h/x"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
     }
 }

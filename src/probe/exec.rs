@@ -148,7 +148,7 @@ fn describe_status(status: std::process::ExitStatus) -> String {
 }
 
 /// The last non-empty line of the output, shortened, control characters escaped (it
-/// goes into a log line: `notify::escape`).
+/// goes into a log line: `notify::one_line`).
 fn last_line(output: &str) -> String {
     let line = output
         .lines()
@@ -156,7 +156,7 @@ fn last_line(output: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or_default();
-    notify::escape(line, LAST_LINE_CHARS)
+    notify::one_line(line, LAST_LINE_CHARS)
 }
 
 #[cfg(test)]
