@@ -42,11 +42,6 @@ fn read(text: &str) -> FileConfig {
     parse(Path::new("httpok.toml"), text).unwrap_or_else(|e| panic!("{text:?}: {e}"))
 }
 
-/// A fresh directory in the temp dir, named for the test that asks.
-pub(super) fn temp_dir(name: &str) -> crate::test_dir::TestDir {
-    crate::test_dir::TestDir::new(&format!("config-{name}"))
-}
-
 #[test]
 fn the_issues_example_reads_into_defaults_and_three_checks() {
     let config = read(ISSUE_EXAMPLE);

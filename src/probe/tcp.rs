@@ -88,10 +88,11 @@ impl CheckProber {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{refused_addr, settings};
+    use super::super::testing::settings;
     use super::super::{Pattern, ProbeSettings};
     use super::*;
     use crate::target::Target;
+    use crate::test_dir::hostile::refused_addr;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::thread::JoinHandle;

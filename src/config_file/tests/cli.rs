@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{ISSUE_EXAMPLE, temp_dir};
+use super::ISSUE_EXAMPLE;
 use crate::check_config::describe;
 use crate::cli::{Request, parse_command_line};
 use crate::config::Config;
@@ -15,7 +15,7 @@ use crate::test_dir::TestDir;
 
 /// `text` as `httpok.toml` in a directory of its own (removed when the first is dropped).
 fn write(name: &str, text: &str) -> (TestDir, PathBuf) {
-    let dir = temp_dir(name);
+    let dir = TestDir::new(&format!("config-{name}"));
     let path = dir.join("httpok.toml");
     std::fs::write(&path, text).expect("write the config file");
     (dir, path)

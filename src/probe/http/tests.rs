@@ -1,7 +1,8 @@
-use super::super::testing::{refused_addr, serve, settings};
+use super::super::testing::{serve, settings};
 use super::*;
 use crate::probe::StatusCodes;
 use crate::target::Target;
+use crate::test_dir::hostile::refused_addr;
 use std::net::TcpListener;
 use std::time::Duration;
 
