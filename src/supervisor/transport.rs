@@ -252,25 +252,17 @@ mod tests {
     #[test]
     fn a_server_that_drips_bytes_still_meets_the_deadline() {
         let (ours, mut theirs) = UnixStream::pair().expect("socket pair");
-        // Each byte comes well within any per-read timeout; only the deadline ends it.
+        // Each byte comes well within any per-read timeout, until the reader goes: only
+        // the deadline can end the read, and the error says it did.
         let dripper = thread::spawn(move || {
-            for _ in 0..100 {
-                if theirs.write_all(b"x").is_err() {
-                    break;
-                }
+            while theirs.write_all(b"x").is_ok() {
                 thread::sleep(Duration::from_millis(50));
             }
         });
-        let started = Instant::now();
-        let deadline = started + Duration::from_millis(500);
+        let deadline = Instant::now() + Duration::from_millis(500);
         assert_eq!(
             send_and_read_to_eof(&Stream::Unix(ours), "test", b"", deadline),
             Err(TransportError::Timeout)
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            started.elapsed()
         );
         dripper.join().expect("dripper");
     }
