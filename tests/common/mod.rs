@@ -1,5 +1,5 @@
 //! The test rig: what the integration tests share, one module per idea, all of it
-//! re-exported here (`use common::*;`) except [`e2e`].
+//! re-exported here (`use common::*;`) except [`e2e`] and [`fake_supervisord`].
 //!
 //! * [`dirs`]: [`TempDir`], the one private dir under /tmp a test or a supervisord gets.
 //! * [`run`]: commands under a deadline ([`httpok_cmd`], [`Running`], [`run_once`],
@@ -18,6 +18,10 @@
 //! * [`venvs`]: those virtualenvs ([`Venv`]): `.venv`, one cached per supervisor
 //!   version, maturin's.
 //! * [`e2e`]: what the supervisord end-to-end tests observe (ticks, httpok's log).
+//! * [`fake_supervisord`]: for the fault and safety tests, an XML-RPC server that plays
+//!   supervisord or misbehaves on demand ([`fake_supervisord::FakeSupervisord`]), and
+//!   httpok run as a listener whose stdin and stdout the test holds
+//!   ([`fake_supervisord::Listener`]).
 //!
 //! Every test gets its own dir, socket and ports, so tests run in parallel. Every wait
 //! is a poll against a deadline ([`wait_for`]).
@@ -26,6 +30,7 @@
 pub mod certs;
 pub mod dirs;
 pub mod e2e;
+pub mod fake_supervisord;
 pub mod hostile;
 pub mod http;
 pub mod run;
