@@ -6,6 +6,7 @@ use std::thread;
 use super::*;
 use crate::metrics::{Limits, MetricsListener};
 use crate::status::TargetStatus;
+use crate::test_dir::hostile::{FullBacklogSocket, SilentPeer, refused_addr};
 
 #[test]
 fn status_urls_are_the_metrics_address_with_or_without_http() {
@@ -213,22 +214,18 @@ fn answering(reply: impl FnOnce(TcpStream) + Send + 'static) -> StatusUrl {
 
 #[test]
 fn fetch_gives_up_on_refusal_silence_floods_and_what_is_not_http() {
-    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let refused = StatusUrl::parse(&closed.local_addr().expect("addr").to_string()).expect("url");
-    drop(closed);
+    let refused = StatusUrl::parse(&refused_addr()).expect("url");
     let err = fetch(&refused, TIMEOUT).expect_err("refused");
     assert!(
-        err.starts_with("cannot reach httpok at 127.0.0.1:") && err.contains("refused"),
+        err.starts_with("cannot reach httpok at 127.0.0.2:") && err.contains("refused"),
         "{err}"
     );
 
-    // Accepts and never answers (for 30 s, far past the deadline): only the deadline
-    // ends the exchange, and says so.
-    let silent = answering(|conn| {
-        thread::sleep(Duration::from_secs(30));
-        drop(conn);
-    });
-    let err = fetch(&silent, Duration::from_millis(300)).expect_err("silent");
+    // Connected by the kernel, never read or answered: only the deadline ends the
+    // exchange, and says so.
+    let silent = SilentPeer::start();
+    let silent_url = StatusUrl::parse(&silent.addr().to_string()).expect("url");
+    let err = fetch(&silent_url, Duration::from_millis(300)).expect_err("silent");
     assert!(err.contains("no whole answer"), "{err}");
     assert!(err.ends_with("timed out after 0.3s"), "{err}");
 
@@ -264,23 +261,9 @@ fn fetch_gives_up_on_refusal_silence_floods_and_what_is_not_http() {
 
 #[test]
 fn a_unix_endpoint_whose_backlog_is_full_is_unreachable_by_the_deadline() {
-    use socket2::{Domain, SockAddr, Socket, Type};
     let dir = crate::test_dir::TestDir::new("status-backlog");
-    let path = dir.join("m.sock");
-    let addr = SockAddr::unix(&path).expect("path");
-    let listener = Socket::new(Domain::UNIX, Type::STREAM, None).expect("socket");
-    listener.bind(&addr).expect("bind");
-    listener.listen(0).expect("listen");
-    // Fill the backlog: connects that never get accepted.
-    let mut queued = Vec::new();
-    loop {
-        let client = Socket::new(Domain::UNIX, Type::STREAM, None).expect("socket");
-        client.set_nonblocking(true).expect("non-blocking");
-        match client.connect(&addr) {
-            Ok(()) => queued.push(client),
-            Err(_) => break,
-        }
-    }
+    let full = FullBacklogSocket::bind(&dir.join("m.sock"));
+    let path = full.path();
     let url = StatusUrl::parse(&format!("unix:{}", path.display())).expect("parses");
     // A blocking connect here would wait for good; this one gives up at the deadline.
     let error = fetch(&url, Duration::from_millis(500)).expect_err("unreachable");
