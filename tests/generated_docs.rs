@@ -437,10 +437,11 @@ fn config_file() -> Roff {
         "A check's keys: name (its label in metrics, /status and --on-change; default its \
          URL), program, one of url and exec, and the settings. The settings, also allowed \
          at the top level: {}. A setting for one kind of check is an error in a check of \
-         another kind, and as a default (a top-level key or a flag) when no check is of \
-         its kind. Unknown keys, wrong types and bad values are errors naming the file, \
-         line and key. A program named by several checks is judged by the most careful \
-         of them: the longest grace, the most successes, the strictest restart limit.",
+         another kind, and a warning as a default (a top-level key or a flag) when no \
+         check is of its kind. Unknown keys, wrong types and bad values are errors naming \
+         the file, line and key. A program named by several checks is judged by the most \
+         careful of them: the longest grace, the most successes, the strictest restart \
+         limit.",
         settings_by_kind()
     );
     paragraph(&mut r, [roman(keys)]);

@@ -42,7 +42,7 @@ impl Args {
         // Checked even when no check uses them as they are: a bad default is an error.
         let settings = defaults.resolve().map_err(invalid)?;
         let checks = self.checks(&settings, &defaults, &file)?;
-        defaults_apply(&defaults, &checks)?;
+        let unused = unused_defaults(&defaults, &checks)?;
         if self.parallel_restarts == 0 {
             return Err(invalid(
                 "--parallel-restarts must be at least 1: it is how many processes of one \
@@ -52,7 +52,8 @@ impl Args {
         }
         let commands = self.commands()?;
         let server = self.server()?;
-        let warnings = unrunnable_commands(&checks);
+        let mut warnings = unused;
+        warnings.extend(unrunnable_commands(&checks));
         Ok(Config {
             warnings,
             checks,
@@ -275,28 +276,37 @@ fn unrunnable_commands(checks: &[CheckSpec]) -> Vec<String> {
     warnings
 }
 
-/// A default, a flag or a top-level key of the file, that applies to no check is a
-/// mistake: `--insecure` with only tcp:// checks verifies nothing. `--send` may also be
-/// superlance's, short for `--sendmail_program`.
-fn defaults_apply(defaults: &Layer, checks: &[CheckSpec]) -> Result<(), UsageError> {
+/// The flags superlance users may have meant as its `--send`, short for
+/// `--sendmail_program`: without a tcp:// check they are refused, not ignored.
+const SUPERLANCE_SEND: [&str; 2] = ["--send", "--expect"];
+
+/// A WARN for each default (a flag, or a top-level key of the file) that applies to no
+/// check: `--insecure` with only tcp:// checks changes nothing. Not refused: a default
+/// applies where it can, and superlance's command lines carry `-c` and `-b` whatever
+/// the URL. But `--send` and `--expect` are refused (see [`SUPERLANCE_SEND`]).
+fn unused_defaults(defaults: &Layer, checks: &[CheckSpec]) -> Result<Vec<String>, UsageError> {
     let kinds: Vec<Kind> = checks
         .iter()
         .flat_map(|check| check.targets.iter().map(Target::kind))
         .collect();
-    let Some(Misplaced { key, origin, only }) = defaults.unused(&kinds) else {
-        return Ok(());
-    };
-    let hint = match origin {
-        Origin::Flag("--send") => {
-            " (superlance's --send was short for --sendmail_program: write -s CMD)"
+    let mut warnings = Vec::new();
+    for Misplaced { key, origin, only } in defaults.unused(&kinds) {
+        let unused = format!(
+            "{} is for {} checks and there is none",
+            origin.naming(key.name),
+            only.as_str()
+        );
+        match origin {
+            Origin::Flag(flag) if SUPERLANCE_SEND.contains(flag) => {
+                return Err(invalid(format!(
+                    "{unused} (superlance's --send was short for --sendmail_program: write \
+                     -s CMD)"
+                )));
+            }
+            _ => warnings.push(format!("{unused}: it changes nothing")),
         }
-        _ => "",
-    };
-    Err(invalid(format!(
-        "{} is for {} checks and there is none{hint}",
-        origin.naming(key.name),
-        only.as_str()
-    )))
+    }
+    Ok(warnings)
 }
 
 /// `-H 'Name: value'` into (name, value).

@@ -6,8 +6,8 @@
 //! * the flags' layer, each value named by its key's flag ([`Layer::from_flags`]);
 //! * `--check-config`'s description, a default shown only where it applies
 //!   ([`Key::describe`], [`Applies`]);
-//! * the per-kind rules: a check's own key must apply to it ([`Layer::misplaced`]),
-//!   a default must apply to some check ([`Layer::unused`]);
+//! * the per-kind rules: a check's own key must apply to it ([`Layer::misplaced`]); a
+//!   default that applies to no check is said ([`Layer::unused`]);
 //! * the man page's list of keys (tests/generated_docs.rs).
 
 use std::path::PathBuf;
@@ -91,21 +91,22 @@ impl Layer {
     /// The first key given here that a check of `kind` does not use: a check's own
     /// key that cannot apply to it.
     pub fn misplaced(&self, kind: Kind) -> Option<Misplaced<'_>> {
-        self.only_for(|only| only != kind)
+        self.only_for(move |only| only != kind).next()
     }
 
-    /// The first key given here that none of `kinds` uses: a default (a flag or a
-    /// top-level key) that applies to no check at all.
-    pub fn unused(&self, kinds: &[Kind]) -> Option<Misplaced<'_>> {
-        self.only_for(|only| !kinds.contains(&only))
+    /// The keys given here that none of `kinds` uses: defaults (flags or top-level
+    /// keys) that apply to no check at all.
+    pub fn unused(&self, kinds: &[Kind]) -> Vec<Misplaced<'_>> {
+        self.only_for(|only| !kinds.contains(&only)).collect()
     }
 
-    /// The first key given here that applies to one kind only, for which `wrong` holds.
-    fn only_for(&self, wrong: impl Fn(Kind) -> bool) -> Option<Misplaced<'_>> {
-        self.given().find_map(|(key, origin)| match key.applies {
-            Applies::Only(only) if wrong(only) => Some(Misplaced { key, origin, only }),
-            _ => None,
-        })
+    /// The keys given here that apply to one kind only, for which `wrong` holds.
+    fn only_for(&self, wrong: impl Fn(Kind) -> bool) -> impl Iterator<Item = Misplaced<'_>> {
+        self.given()
+            .filter_map(move |(key, origin)| match key.applies {
+                Applies::Only(only) if wrong(only) => Some(Misplaced { key, origin, only }),
+                _ => None,
+            })
     }
 }
 

@@ -76,22 +76,27 @@ fn send_and_expect_are_for_tcp_checks() {
 }
 
 #[test]
-fn a_flag_for_one_kind_of_check_needs_a_check_of_that_kind() {
-    // --insecure with only tcp:// checks verifies nothing: refused, as --send without
-    // a tcp:// check is.
-    let e = parse(&["--insecure", "tcp://127.0.0.1:6379"]).expect_err("no https");
-    assert!(
-        e.starts_with("--insecure is for http(s) checks and there is none"),
-        "{e}"
+fn a_flag_for_a_kind_of_check_there_is_none_of_is_a_warning() {
+    // --insecure with only tcp:// checks changes nothing: said at start (it used to pass
+    // without a word). Not refused: superlance command lines carry -c and -b whatever
+    // the URL.
+    let c = config(&["--insecure", "-c", "2xx", "tcp://127.0.0.1:6379"]);
+    assert_eq!(
+        c.warnings,
+        [
+            "-c/--code is for http(s) checks and there is none: it changes nothing",
+            "--insecure is for http(s) checks and there is none: it changes nothing",
+        ]
     );
-    let e = parse(&["-b", "OK", "--check", "db=exec:/bin/true"]).expect_err("no http");
-    assert!(
-        e.starts_with("-b/--body is for http(s) checks and there is none"),
-        "{e}"
+    let c = config(&["-b", "OK", "--check", "db=exec:/bin/true"]);
+    assert_eq!(
+        c.warnings,
+        ["-b/--body is for http(s) checks and there is none: it changes nothing"]
     );
-    // Among checks of several kinds it applies to those of its own.
+    // Among checks of several kinds it applies to those of its own, and says nothing.
     let c = config(&["--insecure", "tcp://127.0.0.1:6379", "https://h/"]);
     assert!(c.checks[0].probe.insecure);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
 
 #[test]
