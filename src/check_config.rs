@@ -6,27 +6,12 @@ use std::io::{self, Write};
 
 use crate::config::{CheckSpec, Config};
 use crate::selection::Selection;
-use crate::settings::{Layer, Settings};
-use crate::target::looks_secret;
-
-/// Settings only an http check uses, and only a tcp check uses, as [`describe`] names
-/// them: a default given at the top level or as a flag is not shown where it does
-/// not apply.
-const HTTP_ONLY: [&str; 8] = [
-    "codes",
-    "body",
-    "body_regex",
-    "body_not_regex",
-    "header",
-    "method",
-    "cacert",
-    "insecure",
-];
-const TCP_ONLY: [&str; 2] = ["send", "expect"];
-const EXEC_ONLY: [&str; 1] = ["env"];
+use crate::settings::{KEYS, Layer, Settings};
+use crate::target::{Kind, Target};
 
 /// One line per check: name, programs, targets, and every setting that applies to it
-/// and differs from httpok's defaults.
+/// and differs from httpok's defaults (a default given at the top level or as a flag is
+/// not shown where it does not apply).
 pub fn describe(check: &CheckSpec) -> String {
     let programs = match &check.selection {
         Selection::Any => "any RUNNING process".to_string(),
@@ -34,20 +19,14 @@ pub fn describe(check: &CheckSpec) -> String {
         Selection::Programs(p) => p.join(","),
     };
     let targets: Vec<String> = check.targets.iter().map(ToString::to_string).collect();
-    let has = |kind: &str| check.targets.iter().any(|t| t.kind() == kind);
-    let (http, tcp, exec) = (has("http"), has("tcp"), has("exec"));
-    let settings: Vec<String> = describe_differences(&Settings {
-        probe: check.probe.clone(),
-        policy: check.policy.clone(),
-    })
-    .into_iter()
-    .filter(|item| {
-        let key = item.split(['=', ' ']).next().unwrap_or_default();
-        (http || !HTTP_ONLY.contains(&key))
-            && (tcp || !TCP_ONLY.contains(&key))
-            && (exec || !EXEC_ONLY.contains(&key))
-    })
-    .collect();
+    let kinds: Vec<Kind> = check.targets.iter().map(Target::kind).collect();
+    let settings = differences(
+        &Settings {
+            probe: check.probe.clone(),
+            policy: check.policy.clone(),
+        },
+        &kinds,
+    );
     let mut line = match &check.name {
         Some(name) => format!("{name}: "),
         None => String::new(),
@@ -70,94 +49,20 @@ pub fn print(config: &Config, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// What `--check-config` prints after a check: every setting that differs from the
-/// defaults, `key=value`.
+/// defaults, `key=value`, whatever the check's kind.
 pub fn describe_differences(settings: &Settings) -> Vec<String> {
-    let defaults = Layer::default().resolve().ok();
-    let Some(d) = defaults else {
+    differences(settings, &[Kind::Http, Kind::Tcp, Kind::Exec])
+}
+
+/// The settings that differ from the defaults, of the keys that apply to one of `kinds`.
+fn differences(settings: &Settings, kinds: &[Kind]) -> Vec<String> {
+    let Ok(defaults) = Layer::default().resolve() else {
         return Vec::new();
     };
-    let (p, q) = (&settings.probe, &settings.policy);
-    let mut out = Vec::new();
-    let mut add = |differs: bool, text: String| {
-        if differs {
-            out.push(text);
-        }
-    };
-    add(
-        p.timeout != d.probe.timeout,
-        format!("timeout={}", p.timeout.as_secs_f64()),
-    );
-    add(p.codes != d.probe.codes, format!("codes={}", p.codes));
-    add(p.method != d.probe.method, format!("method={}", p.method));
-    if let Some(body) = &p.body {
-        add(true, format!("body={body:?}"));
-    }
-    if let Some(re) = &p.body_regex {
-        add(true, format!("body_regex={:?}", re.as_str()));
-    }
-    if let Some(re) = &p.body_not_regex {
-        add(true, format!("body_not_regex={:?}", re.as_str()));
-    }
-    for (name, value) in &p.headers {
-        let value = if looks_secret(name) {
-            "***"
-        } else {
-            value.as_str()
-        };
-        add(true, format!("header={:?}", format!("{name}: {value}")));
-    }
-    if let Some(send) = &p.send {
-        let text = String::from_utf8_lossy(send);
-        // redis' `AUTH password`, an SMTP `AUTH PLAIN ...`: not for a terminal.
-        let upper = text.to_ascii_uppercase();
-        if upper.contains("AUTH") || upper.contains("PASS") {
-            add(
-                true,
-                format!(
-                    "send=({} bytes, not shown: it may hold a password)",
-                    send.len()
-                ),
-            );
-        } else {
-            add(true, format!("send={text:?}"));
-        }
-    }
-    if let Some(re) = &p.expect {
-        add(true, format!("expect={:?}", re.as_str()));
-    }
-    if let Some(path) = &p.cacert {
-        add(true, format!("cacert={}", path.display()));
-    }
-    add(p.insecure, "insecure".into());
-    // The names only: the values are secrets.
-    if !p.env.is_empty() {
-        add(
-            true,
-            format!("env={}", p.env.names().collect::<Vec<_>>().join(",")),
-        );
-    }
-    add(
-        q.failures != d.policy.failures,
-        format!("failures={}", q.failures),
-    );
-    add(
-        q.successes != d.policy.successes,
-        format!("successes={}", q.successes),
-    );
-    add(
-        q.grace != d.policy.grace,
-        format!("grace={}", q.grace.as_secs()),
-    );
-    if let Some(interval) = q.interval {
-        add(true, format!("interval={}", interval.as_secs()));
-    }
-    if let Some((k, window)) = q.max_restarts {
-        add(
-            true,
-            format!("max_restarts={k} restart_window={}", window.as_secs()),
-        );
-    }
-    out
+    KEYS.iter()
+        .filter(|key| kinds.iter().any(|&kind| key.applies.to(kind)))
+        .flat_map(|key| key.describe(settings, &defaults))
+        .collect()
 }
 
 #[cfg(test)]

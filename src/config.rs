@@ -58,7 +58,8 @@ impl std::fmt::Debug for ServerConfig {
 /// Everything httpok was asked to do, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Worth a WARN at start (an exec check's command that cannot run here).
+    /// Worth a WARN at start (a default no check uses, an exec check's command that
+    /// cannot run here).
     pub warnings: Vec<String>,
     pub checks: Vec<CheckSpec>,
     /// The timeout of -t (or the file's top level): how long hooks and mail may take.

@@ -4,9 +4,12 @@
 //! file, line and key. Read with `toml`'s spanned document ([`DeTable`]) and walked by
 //! hand, so each message says what the key wants in plain words.
 //!
-//! Owns the file's shape: which keys exist where, and their TOML types. Not the values'
-//! rules (timeout above 0, codes, regexes, failures at least 1, ...): [`crate::settings`]
-//! checks those, naming the origin recorded here. Every error is one line.
+//! Owns the file's shape: which keys exist where, and the TOML types of a check's own
+//! keys. The settings keys, their names and TOML types, are the table
+//! [`crate::settings::KEYS`]; their rules (timeout above 0, codes, regexes, failures at
+//! least 1, which kinds of check a key applies to, ...) are checked by
+//! [`crate::settings`] and the command line, naming the origin recorded here. Every
+//! error is one line.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -17,12 +20,11 @@ use std::sync::Arc;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use crate::settings::{Layer, Origin};
+use crate::settings::file_value::{self, FileValue};
+use crate::settings::{self, KEYS, Layer, Origin};
 use crate::target::Target;
 
 mod values;
-
-pub use values::SETTING_KEYS;
 
 /// A whole file, read but not yet layered.
 #[derive(Debug, Clone, Default)]
@@ -79,9 +81,8 @@ pub fn parse(path: &Path, text: &str) -> Result<FileConfig, String> {
             }
             name => {
                 if !source.setting(&mut config.defaults, key, value.get_ref())? {
-                    let mut known = SETTING_KEYS.to_vec();
-                    known.push("check");
-                    return Err(unknown_key(&at, name, "at the top level", &known));
+                    let known = setting_names().chain(["check"]);
+                    return Err(unknown_key(&at, name, "at the top level", known));
                 }
             }
         }
@@ -128,9 +129,20 @@ fn entries<'t, 'i>(
     entries
 }
 
+/// The settings keys' names, valid at the top level and in a `[[check]]`.
+fn setting_names() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().map(|key| key.name)
+}
+
 /// `unknown key "bdy" in [[check]] (known: ...)`, with the nearest known key if one is
 /// close (a typo, or `body-regex` for `body_regex`).
-fn unknown_key(at: &str, key: &str, place: &str, known: &[&str]) -> String {
+fn unknown_key<'k>(
+    at: &str,
+    key: &str,
+    place: &str,
+    known: impl Iterator<Item = &'k str>,
+) -> String {
+    let known: Vec<&str> = known.collect();
     let hint = known
         .iter()
         .map(|k| (values::edit_distance(key, k), k))
@@ -197,8 +209,14 @@ impl<'a> Source<'a> {
         value: &DeValue<'_>,
     ) -> Result<bool, String> {
         let name = key.get_ref().as_ref();
-        values::setting(layer, name, value, self.origin(key.span()), self.dir)
-            .map_err(|problem| format!("{}: {name}: {problem}", self.at(key.span())))
+        let Some(setting) = settings::find(name) else {
+            return Ok(false);
+        };
+        let value = FileValue::new(value, self.dir);
+        setting
+            .read(layer, value, self.origin(key.span()))
+            .map_err(|problem| format!("{}: {name}: {problem}", self.at(key.span())))?;
+        Ok(true)
     }
 
     /// `check`: an array of tables, `[[check]]`.
@@ -207,7 +225,7 @@ impl<'a> Source<'a> {
             return Err(format!(
                 "{at}: check: expected [[check]] tables, got {} (write [[check]], with two \
                  brackets, above each check's keys)",
-                values::got(value.get_ref())
+                file_value::got(value.get_ref())
             ));
         };
         if let Some(extra) = items.get(MAX_CHECKS) {
@@ -224,7 +242,7 @@ impl<'a> Source<'a> {
                 other => Err(format!(
                     "{}: check: expected [[check]] tables, got {} in the list",
                     self.at(item.span()),
-                    values::got(other)
+                    file_value::got(other)
                 )),
             })
             .collect()
@@ -241,7 +259,7 @@ impl<'a> Source<'a> {
             let problem = |p: String| format!("{at}: {key}: {p}");
             match key {
                 "name" => {
-                    let text = values::string(value, "a string").map_err(problem)?;
+                    let text = file_value::string(value, "a string").map_err(problem)?;
                     // It labels log lines, which are one line each.
                     if text.is_empty() || text.chars().any(char::is_control) {
                         return Err(problem(
@@ -252,7 +270,7 @@ impl<'a> Source<'a> {
                 }
                 "program" => programs = values::programs(value).map_err(problem)?,
                 "url" => {
-                    let raw = values::string(value, "a URL (a string)").map_err(problem)?;
+                    let raw = file_value::string(value, "a URL (a string)").map_err(problem)?;
                     url = Some(Target::parse(&raw).map_err(problem)?);
                 }
                 "exec" => {
@@ -262,8 +280,8 @@ impl<'a> Source<'a> {
                 }
                 _ => {
                     if !self.setting(&mut settings, spanned, value)? {
-                        let known = [&CHECK_KEYS[..], SETTING_KEYS].concat();
-                        return Err(unknown_key(&at, key, "in [[check]]", &known));
+                        let known = CHECK_KEYS.into_iter().chain(setting_names());
+                        return Err(unknown_key(&at, key, "in [[check]]", known));
                     }
                 }
             }

@@ -6,7 +6,8 @@
 //! * [`cli`]: the command line (superlance's getopt forms and httpok's flags) into a
 //!   typed [`config::Config`]; nothing below `main` and `cli` imports `cli`.
 //!   [`config_file`]: `--config` (TOML) read into layers; [`settings`]: the layers
-//!   (defaults, file, flags, a check's own keys) resolved into each check's settings.
+//!   (defaults, file, flags, a check's own keys) resolved into each check's settings,
+//!   and the one table of setting keys ([`settings::KEYS`]) they are all read by.
 //! * [`listener`] and [`event`]: the event-listener protocol on stdin/stdout (sans IO);
 //!   [`ticks`]: which TICKs start a round (supervisord's `when`, a monotonic clock).
 //! * [`watcher`]: the driver. One round per TICK: probe ([`watcher::Probe`]), read the

@@ -15,7 +15,8 @@ pub trait Notifier: Send + Sync {
     fn wants(&self, notice: &Notice) -> bool;
     /// Delivers one notice; failures are logged, never returned.
     fn notify(&self, notice: &Notice);
-    /// A core dump of `pid` when -d asks for one: gcore's output for the mail.
+    /// A core dump of `pid` when -d asks for one: gcore's output (or what went wrong),
+    /// on one line ([`crate::notify::one_line`]), for the log and the mail.
     fn dump_core(&self, namespec: &str, pid: u32) -> Option<String>;
 }
 

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use crate::config::Config;
 use crate::probe::ProbeRequest;
+use crate::target::Kind;
 use crate::watcher::build_prober;
 
 /// Probes everything once, each check by its own settings (an `interval` does not
@@ -29,7 +30,7 @@ pub fn run_once(config: &Config, out: &mut impl Write) -> Result<bool, String> {
         let target = request.target;
         let ms = outcome.latency.as_millis();
         let line = match &outcome.result {
-            Ok(0) if target.kind() == "exec" => format!("healthy {target} exited 0 {ms}ms"),
+            Ok(0) if target.kind() == Kind::Exec => format!("healthy {target} exited 0 {ms}ms"),
             Ok(0) if config.checks[request.check].probe.expect.is_some() => {
                 format!("healthy {target} answered as expected {ms}ms")
             }

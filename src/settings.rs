@@ -3,14 +3,23 @@
 //! `--config`, the command-line flags, the check's own keys (`[[check]]`). Each value
 //! keeps where it came from ([`Origin`]), so an error names the flag, or the file, line
 //! and key. Pure: the only IO is reading a `cacert` file to check it.
+//!
+//! The keys themselves, what each is called, which checks it applies to, how a file
+//! writes it and how it is described, are one table: [`KEYS`] in `keys.rs`, which also
+//! declares [`Layer`]. `file_value.rs` reads a config file's TOML values.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::planner::CheckPolicy;
-use crate::probe::{CommandEnv, Pattern, ProbeSettings, StatusCodes, read_cacert};
+use crate::probe::{Pattern, ProbeSettings, StatusCodes, read_cacert};
+
+pub mod file_value;
+mod keys;
+
+pub use keys::{Applies, FlagValues, KEYS, Key, Layer, Misplaced, find};
 
 /// Where a value was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,73 +61,6 @@ impl<T> Given<T> {
         Given { value, origin }
     }
 }
-
-macro_rules! layer {
-    ($($(#[$doc:meta])* $key:ident: $ty:ty,)*) => {
-        /// One layer's settings; `None` is "not given here".
-        #[derive(Debug, Clone, Default, PartialEq)]
-        pub struct Layer {
-            $($(#[$doc])* pub $key: Option<Given<$ty>>,)*
-        }
-
-        impl Layer {
-            /// Every key, in declaration order: a config file's names for them.
-            pub const KEYS: &'static [&'static str] = &[$(stringify!($key)),*];
-
-            /// This layer over `base`: a value given here wins.
-            pub fn over(self, base: &Layer) -> Layer {
-                Layer { $($key: self.$key.or_else(|| base.$key.clone()),)* }
-            }
-
-            /// The keys given in this layer and where, in declaration order.
-            pub fn given(&self) -> Vec<(&'static str, &Origin)> {
-                let mut keys = Vec::new();
-                $(if let Some(g) = &self.$key { keys.push((stringify!($key), &g.origin)); })*
-                keys
-            }
-        }
-    };
-}
-
-layer! {
-    /// Seconds for the whole answer.
-    timeout: f64,
-    /// Status items as written: `200`, `2xx`, `200-399`.
-    codes: Vec<String>,
-    body: String,
-    body_regex: String,
-    body_not_regex: String,
-    headers: Vec<(String, String)>,
-    method: String,
-    /// What a tcp check writes, with `\r`, `\n`, `\t` and `\\` escapes.
-    send: String,
-    /// What a tcp check must read.
-    expect: String,
-    failures: u32,
-    successes: u32,
-    grace: u64,
-    interval: u64,
-    max_restarts: u32,
-    restart_window: u64,
-    cacert: PathBuf,
-    insecure: bool,
-    /// Variables an exec check's command gets; their values are never shown.
-    env: CommandEnv,
-}
-
-/// The keys that only an http check uses, those only a tcp check uses, and those only
-/// an exec check uses.
-pub const HTTP_KEYS: [&str; 7] = [
-    "codes",
-    "body",
-    "body_regex",
-    "body_not_regex",
-    "headers",
-    "method",
-    "cacert",
-];
-pub const TCP_KEYS: [&str; 2] = ["send", "expect"];
-pub const EXEC_KEYS: [&str; 1] = ["env"];
 
 /// A check's settings, resolved.
 #[derive(Debug, Clone)]

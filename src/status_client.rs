@@ -1,18 +1,24 @@
 //! `httpok --status URL`: asks a running httpok's metrics endpoint for `GET /status`
-//! and prints what it sees as a table, like `monit summary`. The exchange is bounded
-//! (one deadline for connect, request and answer, through [`crate::deadline`]; an
-//! answer over [`MAX_ANSWER`] bytes is refused). Needs no supervisord and probes nothing itself.
+//! and prints what it sees as a table, like `monit summary`. The exchange is ureq's,
+//! over the probes' connectors ([`crate::ureq_transport`], so [`crate::deadline`]'s IO),
+//! and bounded: one deadline for connect, request and answer; an answer over
+//! [`MAX_ANSWER`] bytes is refused. Needs no supervisord and probes nothing itself.
 //!
 //! Owns [`StatusUrl`] (what `--status` accepts), [`fetch`] and [`table`]; the caller
 //! prints the table and picks the exit status (0 all healthy, 1 not, 2 unreachable).
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::deadline::{self, Stream};
+use ureq::Agent;
+use ureq::unversioned::transport::{ConnectionDetails, Connector};
+
 use crate::metrics::ListenAddr;
 use crate::selection::spec_matches_namespec;
 use crate::status::{CheckStatus, ProgramStatus, Snapshot};
+use crate::ureq_transport::{DeadlineResolver, TcpConnector, UnixConnector, UnixResolver};
 
 /// How long the whole exchange may take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,66 +79,147 @@ impl fmt::Display for StatusUrl {
 }
 
 /// Asks for `/status` and reads the snapshot within `timeout` (use [`TIMEOUT`]); the
-/// error says what failed, in one line.
+/// error says what failed, in one line. `localhost`'s addresses are tried in turn, while
+/// none has connected.
 pub fn fetch(url: &StatusUrl, timeout: Duration) -> Result<Snapshot, String> {
     let deadline = Instant::now() + timeout;
-    let unreachable = |e: std::io::Error| {
-        format!(
-            "cannot reach httpok at {url}: {e} (is httpok running with --metrics-listen at \
-             that address?)"
-        )
-    };
-    let mut last = None;
-    let mut conn = None;
+    let mut unreachable = None;
     for addr in &url.addrs {
-        match connect(addr, deadline) {
-            Ok(c) => {
-                conn = Some(c);
-                break;
+        match ask(addr, deadline) {
+            Ok((status, body)) => {
+                return from_answer(status, &body)
+                    .map_err(|e| format!("{url} did not answer as httpok does: {e}"));
             }
-            Err(e) => last = Some(e),
+            Err(Failed::Unreachable(e)) => unreachable = Some(e),
+            Err(Failed::NotHttp(e)) => {
+                return Err(format!(
+                    "{url} did not answer as httpok does: not HTTP ({e})"
+                ));
+            }
+            Err(Failed::NoWholeAnswer(e)) => {
+                return Err(format!("no whole answer from {url}: {e}"));
+            }
         }
     }
-    let conn = match (conn, last) {
-        (Some(conn), _) => conn,
-        (None, Some(e)) => return Err(unreachable(e)),
-        (None, None) => return Err(format!("{url}: no address to connect to")),
-    };
-    let request = format!(
-        "GET /status HTTP/1.0\r\nHost: localhost\r\nUser-Agent: httpok/{}\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    conn.write_all_before(request.as_bytes(), deadline)
-        .map_err(unreachable)?;
-    let answer = conn
-        .read_to_end_before(MAX_ANSWER, deadline)
-        .map_err(|e| format!("no whole answer from {url}: {e}"))?;
-    from_answer(&answer).map_err(|e| format!("{url} did not answer as httpok does: {e}"))
+    Err(match unreachable {
+        Some(e) => format!(
+            "cannot reach httpok at {url}: {e} (is httpok running with --metrics-listen at \
+             that address?)"
+        ),
+        None => format!("{url}: no address to connect to"),
+    })
 }
 
-/// A connection to one address of a running httpok before `deadline`.
-fn connect(addr: &ListenAddr, deadline: Instant) -> std::io::Result<Stream> {
-    match addr {
-        ListenAddr::Tcp(addr) => deadline::connect_tcp(&[*addr], deadline).map(Stream::Tcp),
-        ListenAddr::Unix(path) => deadline::connect_unix(path, deadline).map(Stream::Unix),
+/// Why one address gave no snapshot.
+enum Failed {
+    /// No connection.
+    Unreachable(String),
+    /// Connected, and what came back is not an HTTP answer.
+    NotHttp(String),
+    /// Connected, and the answer was not read whole: a deadline, a reset, too long.
+    NoWholeAnswer(String),
+}
+
+/// `GET /status` at one address of a running httpok before `deadline`, through ureq over
+/// [`crate::deadline`] (ureq's agent bounds the whole exchange by what is left of the
+/// deadline; the answer is read up to [`MAX_ANSWER`] bytes): its status and body.
+fn ask(addr: &ListenAddr, deadline: Instant) -> Result<(u16, Vec<u8>), Failed> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let config = Agent::config_builder()
+        .timeout_global(Some(left))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(format!("httpok/{}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let connected = Arc::new(AtomicBool::new(false));
+    let (agent, uri) = match addr {
+        ListenAddr::Tcp(socket) => {
+            let connector = Noting::new(TcpConnector, &connected);
+            let agent = Agent::with_parts(config, connector, DeadlineResolver);
+            (agent, format!("http://{socket}/status"))
+        }
+        ListenAddr::Unix(path) => {
+            let connector = Noting::new(UnixConnector::new(path), &connected);
+            let agent = Agent::with_parts(config, connector, UnixResolver);
+            (agent, "http://localhost/status".to_string())
+        }
+    };
+    let answer = agent.get(&uri).call().and_then(|mut response| {
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER as u64)
+            .read_to_vec()?;
+        Ok((status, body))
+    });
+    answer.map_err(|e| {
+        let connected = connected.load(Ordering::SeqCst);
+        let text = reason(&e, left, connected, addr);
+        match e {
+            _ if !connected => Failed::Unreachable(text),
+            ureq::Error::Protocol(_) | ureq::Error::Http(_) => Failed::NotHttp(text),
+            _ => Failed::NoWholeAnswer(text),
+        }
+    })
+}
+
+/// A ureq error in words; `connected`: whether it came after the connection was made.
+fn reason(e: &ureq::Error, timeout: Duration, connected: bool, addr: &ListenAddr) -> String {
+    let secs = timeout.as_secs_f64();
+    match e {
+        ureq::Error::Timeout(_) if connected => format!("timed out after {secs:.1}s"),
+        // A unix connect waits only while the socket's accept backlog is full.
+        ureq::Error::Timeout(_) if matches!(addr, ListenAddr::Unix(_)) => format!(
+            "no connection within {secs:.1}s: the socket's accept backlog is full (its \
+             server is not accepting connections)"
+        ),
+        ureq::Error::Timeout(_) => format!("no connection within {secs:.1}s"),
+        ureq::Error::Io(io) => io.to_string(),
+        ureq::Error::BodyExceedsLimit(limit) => format!("the answer is longer than {limit} bytes"),
+        other => other.to_string(),
     }
 }
 
-/// The snapshot in a whole HTTP answer to `GET /status`.
-fn from_answer(answer: &[u8]) -> Result<Snapshot, String> {
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut response = httparse::Response::new(&mut headers);
-    let body_at = match response.parse(answer) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Err("the answer ended in its head".into()),
-        Err(e) => return Err(format!("not HTTP ({e})")),
-    };
-    match response.code {
-        Some(200) => {}
-        Some(code) => return Err(format!("status {code} to GET /status")),
-        None => return Err("no status".into()),
+/// A connector that notes whether it connected: a failure before that is "cannot
+/// reach", after it "no whole answer".
+#[derive(Debug)]
+struct Noting<C> {
+    connector: C,
+    connected: Arc<AtomicBool>,
+}
+
+impl<C> Noting<C> {
+    fn new(connector: C, connected: &Arc<AtomicBool>) -> Noting<C> {
+        Noting {
+            connector,
+            connected: Arc::clone(connected),
+        }
     }
-    serde_json::from_slice(&answer[body_at..]).map_err(|e| format!("not a status ({e})"))
+}
+
+impl<C: Connector<()>> Connector<()> for Noting<C> {
+    type Out = C::Out;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<C::Out>, ureq::Error> {
+        let connection = self.connector.connect(details, chained)?;
+        if connection.is_some() {
+            self.connected.store(true, Ordering::SeqCst);
+        }
+        Ok(connection)
+    }
+}
+
+/// The snapshot in an answer to `GET /status`.
+fn from_answer(status: u16, body: &[u8]) -> Result<Snapshot, String> {
+    if status != 200 {
+        return Err(format!("status {status} to GET /status"));
+    }
+    serde_json::from_slice(body).map_err(|e| format!("not a status ({e})"))
 }
 
 /// One line of the table: a check and one program it restarts.

@@ -22,6 +22,28 @@ const SOCKET_PATH_KEPT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// The kinds of target, each with settings of its own (see [`crate::settings::KEYS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `http://`, `https://` and `http+unix://`.
+    Http,
+    /// `tcp://HOST:PORT`.
+    Tcp,
+    /// `exec:COMMAND`.
+    Exec,
+}
+
+impl Kind {
+    /// How messages name checks of this kind: `http(s)`, `tcp://`, `exec`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Http => "http(s)",
+            Kind::Tcp => "tcp://",
+            Kind::Exec => "exec",
+        }
+    }
+}
+
 /// A parsed probe target.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Target {
@@ -64,12 +86,12 @@ impl Target {
         }
     }
 
-    /// Which settings apply: `http`, `tcp` or `exec`.
-    pub fn kind(&self) -> &'static str {
+    /// Which settings apply to it.
+    pub fn kind(&self) -> Kind {
         match self {
-            Target::Http { .. } | Target::HttpUnix { .. } => "http",
-            Target::Tcp { .. } => "tcp",
-            Target::Exec { .. } => "exec",
+            Target::Http { .. } | Target::HttpUnix { .. } => Kind::Http,
+            Target::Tcp { .. } => Kind::Tcp,
+            Target::Exec { .. } => Kind::Exec,
         }
     }
 
@@ -225,12 +247,14 @@ impl fmt::Debug for Target {
     }
 }
 
-/// Removes `user:pass@` from anything that looks like a URL, for error messages.
+/// Anything that looks like a URL with its `user:pass@` as `***@`: the one redaction,
+/// for messages, logs, `/status`, a command's argv as shown and the
+/// SUPERVISOR_SERVER_URL a hook gets. Anything else as it is.
 pub fn redact(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else {
         return raw.to_string();
     };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..end].rfind('@') {
         Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => raw.to_string(),
@@ -398,7 +422,7 @@ mod tests {
             }
         );
         assert_eq!(t.to_string(), "exec:/usr/bin/pg_isready -q -h 127.0.0.1");
-        assert_eq!(t.kind(), "exec");
+        assert_eq!(t.kind(), Kind::Exec);
         assert!(Target::parse("exec:").is_err());
         assert!(Target::parse("exec:   ").is_err());
         assert!(Target::exec(vec![String::new()]).is_err());
@@ -455,8 +479,17 @@ mod tests {
 
     #[test]
     fn redact_hides_userinfo_only() {
-        assert_eq!(redact("http://u:p@h/x@y"), "http://***@h/x@y");
-        assert_eq!(redact("http://h/x"), "http://h/x");
-        assert_eq!(redact("not a url"), "not a url");
+        for (url, shown) in [
+            ("http://u:p@h/x@y", "http://***@h/x@y"),
+            ("http://u:p@ss@h:9001/RPC2", "http://***@h:9001/RPC2"),
+            ("http://h:9001/x@y", "http://h:9001/x@y"),
+            ("http://h:9001?to=a@b", "http://h:9001?to=a@b"),
+            ("http://h:9001#a@b", "http://h:9001#a@b"),
+            ("unix:///run/supervisor.sock", "unix:///run/supervisor.sock"),
+            ("http://h/x", "http://h/x"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
     }
 }

@@ -1,9 +1,20 @@
-//! A private directory for one unit test's files, removed when the test ends (also when
-//! it fails), so `cargo test` leaves nothing under /tmp.
+//! The one temp-dir helper of the unit tests: a private directory for one test's files
+//! (short enough for a unix socket's path), removed when the test ends (also when it
+//! fails), so `cargo test` leaves nothing under /tmp. The integration tests' is
+//! `tests/common/dirs.rs`. And two files of theirs the unit tests share: [`certs`], the
+//! one CA recipe, and [`hostile`], the hostile peers and an address that refuses.
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+// The integration tests use the rest of them.
+#[allow(dead_code)]
+#[path = "../tests/common/certs.rs"]
+pub mod certs;
+#[allow(dead_code)]
+#[path = "../tests/common/hostile.rs"]
+pub mod hostile;
 
 pub struct TestDir(PathBuf);
 

@@ -4,11 +4,9 @@
 //! (pids, states, its own log) and what httpok wrote to its stderr.
 mod common;
 
-mod fake_supervisord;
-
 use common::e2e::*;
+use common::fake_supervisord::{Listener, epoch};
 use common::*;
-use fake_supervisord::{Listener, epoch};
 use std::time::Duration;
 
 /// The listener with a longer stopwaitsecs than any watched program, as the docs say.

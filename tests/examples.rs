@@ -19,7 +19,6 @@ use common::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// Ticks come every 5 s; supervisord and the apps need a moment to start.
@@ -92,33 +91,6 @@ fn complaints(log: &str) -> Vec<&str> {
     log.lines()
         .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
         .collect()
-}
-
-/// A short private dir for sockets (paths must fit in 107 bytes) and the web servers'
-/// files, removed on drop.
-struct SocketDir(PathBuf);
-
-impl SocketDir {
-    fn new() -> SocketDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = PathBuf::from(format!(
-            "/tmp/httpok-ex-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        fs::create_dir_all(&dir).expect("create socket dir");
-        SocketDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for SocketDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The socket path as it goes into an http+unix:// URL inside supervisord.conf: '/' is
@@ -265,8 +237,8 @@ fn config_file_example_judges_each_service_by_its_own_check() {
 
 #[test]
 fn gunicorn_example_probes_an_app_on_a_unix_socket() {
-    let sockets = SocketDir::new();
-    let socket = sockets.path("gunicorn.sock");
+    let sockets = TempDir::new("ex");
+    let socket = sockets.join("gunicorn.sock");
     let text = example(
         "gunicorn-unix-socket.conf",
         &[
@@ -529,10 +501,10 @@ fn wait_for_status(port: u16, path: &str, status: u16, timeout: Duration) -> Str
 fn apache2_behind_nginx_example_restarts_a_frozen_apache2() {
     web_server("/usr/sbin/apache2");
     web_server("/usr/sbin/nginx");
-    let files = SocketDir::new();
+    let files = TempDir::new("ex");
     let (apache_port, nginx_port) = (free_port(), free_port());
-    write_web_server_files(&files.0, apache_port, nginx_port);
-    let text = apache2_behind_nginx(&files.0, apache_port, nginx_port, &[]);
+    write_web_server_files(files.path(), apache_port, nginx_port);
+    let text = apache2_behind_nginx(files.path(), apache_port, nginx_port, &[]);
     let sup = start(SupervisorConfig::new(), vec![text]);
     let pid = sup.wait_running("apache2", T);
     let nginx_pid = sup.wait_running("nginx", T);
@@ -601,11 +573,11 @@ fn apache2_behind_nginx_example_restarts_a_frozen_apache2() {
 fn without_killasgroup_a_frozen_apache2_cannot_be_restarted_and_httpok_says_so() {
     web_server("/usr/sbin/apache2");
     web_server("/usr/sbin/nginx");
-    let files = SocketDir::new();
+    let files = TempDir::new("ex");
     let (apache_port, nginx_port) = (free_port(), free_port());
-    write_web_server_files(&files.0, apache_port, nginx_port);
+    write_web_server_files(files.path(), apache_port, nginx_port);
     let text = apache2_behind_nginx(
-        &files.0,
+        files.path(),
         apache_port,
         nginx_port,
         &[(

@@ -4,7 +4,6 @@
 //! the next round must restart the failing program. The last cases use a real
 //! supervisord: `supervisorctl reload`, a clean stop and start, and a crash.
 mod common;
-mod fake_supervisord;
 
 use std::fs;
 use std::os::unix::net::UnixStream;
@@ -12,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::e2e::{assert_listener_healthy, count, httpok_log};
+use common::fake_supervisord::*;
 use common::*;
-use fake_supervisord::*;
 
 /// httpok's timeout for one call to supervisord (RPC_TIMEOUT in src/main.rs).
 const RPC_TIMEOUT: Duration = Duration::from_secs(10);

@@ -16,6 +16,8 @@ use clap_mangen::Man;
 use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
 
 use httpok::cli::Args;
+use httpok::settings::{Applies, KEYS};
+use httpok::target::Kind;
 
 const UPDATE_HINT: &str = "UPDATE_GENERATED=1 cargo test --test generated_docs";
 
@@ -431,23 +433,56 @@ fn config_file() -> Roff {
             "interval = 30",
         ],
     );
-    paragraph(
-        &mut r,
-        [roman(
-            "A check's keys: name (its label in metrics, /status and --on-change; default its URL), \
-             program, one of url and exec, and the settings. The settings, also allowed at \
-             the top level: timeout, codes (200, \"2xx\", \"200-399\"), body, body_regex, \
-             body_not_regex, headers, method and cacert (http checks), insecure, send and \
-             expect (tcp checks), env (exec checks: variables the command gets on top of \
-             httpok's environment, whose values no log, metric, --check-config or state \
-             file shows), failures, successes, grace, interval, max_restarts and \
-             restart_window. Unknown keys, wrong types and bad values are errors naming \
-             the file, line and key. A program named by several checks is judged by the \
-             most careful of them: the longest grace, the most successes, the strictest \
-             restart limit.",
-        )],
+    let keys = format!(
+        "A check's keys: name (its label in metrics, /status and --on-change; default its \
+         URL), program, one of url and exec, and the settings. The settings, also allowed \
+         at the top level: {}. A setting for one kind of check is an error in a check of \
+         another kind, and a warning as a default (a top-level key or a flag) when no \
+         check is of its kind. Unknown keys, wrong types and bad values are errors naming \
+         the file, line and key. A program named by several checks is judged by the most \
+         careful of them: the longest grace, the most successes, the strictest restart \
+         limit.",
+        settings_by_kind()
     );
+    paragraph(&mut r, [roman(keys)]);
     r
+}
+
+/// The settings keys grouped by the checks they apply to, from the table the config
+/// file and the flags are read by: `for every check timeout, ...; for http(s) checks
+/// codes (...), ...`.
+fn settings_by_kind() -> String {
+    let note = |key: &str| match key {
+        "codes" => " (200, \"2xx\", \"200-399\")",
+        "env" => {
+            " (variables the command gets on top of httpok's environment, whose values no \
+             log, metric, --check-config or state file shows)"
+        }
+        _ => "",
+    };
+    let groups = [
+        ("every check", Applies::Every),
+        ("http(s) checks", Applies::Only(Kind::Http)),
+        ("tcp:// checks", Applies::Only(Kind::Tcp)),
+        ("exec checks", Applies::Only(Kind::Exec)),
+    ];
+    let described: Vec<String> = groups
+        .iter()
+        .map(|(checks, applies)| {
+            let names: Vec<String> = KEYS
+                .iter()
+                .filter(|key| key.applies == *applies)
+                .map(|key| format!("{}{}", key.name, note(key.name)))
+                .collect();
+            let listed = match names.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                None => panic!("no setting for {checks}"),
+            };
+            format!("for {checks} {listed}")
+        })
+        .collect();
+    described.join("; ")
 }
 
 fn examples() -> Roff {

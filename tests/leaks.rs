@@ -4,14 +4,13 @@
 //! `http+unix://` app whose accept backlog is full cost one thread and one fd per
 //! round, until httpok hit its fd limit and went silent for good.
 mod common;
-mod fake_supervisord;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use common::fake_supervisord::Listener;
 use common::*;
-use fake_supervisord::Listener;
 
 /// The probes' -t.
 const PROBE_TIMEOUT: &str = "0.5";

@@ -65,7 +65,10 @@ proptest! {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         let info = ProcessInfo::from_value(&Value::Struct(members)).expect("all fields present");
-        prop_assert!(info.uptime() >= 0);
+        // supervisord's clock and start time, however wrong: the true difference when
+        // it is one, never negative, never wrapped around (computed wide here).
+        let true_uptime = (i128::from(now) - i128::from(start)).clamp(0, i128::from(i64::MAX));
+        prop_assert_eq!(i128::from(info.uptime()), true_uptime, "now {} start {}", now, start);
         let _ = (info.namespec(), info.is_running());
     }
 }

@@ -5,13 +5,12 @@
 //! that fails never leads to a start, and a process that changed since it failed is left
 //! alone.
 mod common;
-mod fake_supervisord;
 
 use std::time::Duration;
 
 use common::e2e::{count, httpok_log};
+use common::fake_supervisord::*;
 use common::*;
-use fake_supervisord::*;
 
 /// Ticks every 5 s, plus stopwaitsecs: be generous.
 const T: Duration = Duration::from_secs(90);

@@ -3,7 +3,6 @@
 //! and `-s`, `-g`, `--on-restart` must never go through a shell, so a program name or a
 //! URL full of shell syntax is passed on as plain text.
 mod common;
-mod fake_supervisord;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -15,8 +14,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::e2e::{assert_listener_healthy, httpok_log};
+use common::fake_supervisord::*;
 use common::*;
-use fake_supervisord::*;
 
 const T: Duration = Duration::from_secs(90);
 

@@ -8,6 +8,8 @@ use std::fmt;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
+use crate::notify::{MAX_SHOWN_CHARS, one_line};
+
 /// A command line that cannot be run as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UsageError {
@@ -28,22 +30,17 @@ impl fmt::Display for UsageError {
                  [inet_http_server] section), pass --server-url, or try the checks from a \
                  shell with --once"
             ),
-            // A value quoted in a message may hold a newline; the log line must not.
-            UsageError::Invalid(msg) => write!(f, "{} (see httpok --help)", one_line(msg)),
+            // Values are quoted with their escapes ({:?}); one that was not (a path's
+            // display, say) may hold a line break, and the log line must not.
+            UsageError::Invalid(msg) if msg.contains(char::is_control) => {
+                write!(f, "{} (see httpok --help)", one_line(msg, MAX_SHOWN_CHARS))
+            }
+            UsageError::Invalid(msg) => write!(f, "{msg} (see httpok --help)"),
         }
     }
 }
 
 impl std::error::Error for UsageError {}
-
-/// `text` with each run of whitespace that holds a line break turned into one space.
-fn one_line(text: &str) -> String {
-    text.split(['\n', '\r'])
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// What httpok says for a clap error. `commands_given`: -s or -g is on the command line,
 /// so a stray flag may have come from an unquoted command (`-s /usr/sbin/sendmail -t -i`).
@@ -184,7 +181,16 @@ mod tests {
 
     #[test]
     fn messages_are_one_line_whatever_values_they_quote() {
-        let err = UsageError::Invalid("bad URL: \"a\nb\"\r\n  c".into());
-        assert_eq!(err.to_string(), "bad URL: \"a b\" c (see httpok --help)");
+        let err = UsageError::Invalid("bad URL: a\nb\r\n  c".into());
+        assert_eq!(
+            err.to_string(),
+            "bad URL: a\\nb\\r\\n  c (see httpok --help)"
+        );
+        // Without a control character a message is as it was written.
+        let err = UsageError::Invalid("--send \"x\\\\q\" has an unknown escape".into());
+        assert_eq!(
+            err.to_string(),
+            "--send \"x\\\\q\" has an unknown escape (see httpok --help)"
+        );
     }
 }

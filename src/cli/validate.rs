@@ -13,10 +13,10 @@ use crate::config_file::{self, FileCheck, FileConfig};
 use crate::metrics::ListenAddr;
 use crate::probe::check_runnable;
 use crate::selection::Selection;
-use crate::settings::{EXEC_KEYS, Given, HTTP_KEYS, Layer, Origin, Settings, TCP_KEYS};
+use crate::settings::{FlagValues, Layer, Misplaced, Origin, Settings};
 use crate::status_client::StatusUrl;
 use crate::supervisor::Endpoint;
-use crate::target::Target;
+use crate::target::{Kind, Target};
 
 fn invalid(message: String) -> UsageError {
     UsageError::Invalid(message)
@@ -42,7 +42,7 @@ impl Args {
         // Checked even when no check uses them as they are: a bad default is an error.
         let settings = defaults.resolve().map_err(invalid)?;
         let checks = self.checks(&settings, &defaults, &file)?;
-        self.check_tcp_flags(&checks)?;
+        let unused = unused_defaults(&defaults, &checks)?;
         if self.parallel_restarts == 0 {
             return Err(invalid(
                 "--parallel-restarts must be at least 1: it is how many processes of one \
@@ -52,7 +52,8 @@ impl Args {
         }
         let commands = self.commands()?;
         let server = self.server()?;
-        let warnings = unrunnable_commands(&checks);
+        let mut warnings = unused;
+        warnings.extend(unrunnable_commands(&checks));
         Ok(Config {
             warnings,
             checks,
@@ -133,56 +134,30 @@ impl Args {
 
     /// The check settings given as flags: a layer over the file's top level.
     fn flag_layer(&self) -> Result<Layer, UsageError> {
-        fn flag<T>(value: Option<T>, name: &'static str) -> Option<Given<T>> {
-            value.map(|v| Given::new(v, Origin::Flag(name)))
-        }
         let listed = |items: &[String]| (!items.is_empty()).then(|| items.to_vec());
-        Ok(Layer {
-            timeout: flag(self.timeout, "-t/--timeout"),
-            codes: flag(listed(&self.codes), "-c/--code"),
-            body: flag(self.body.clone(), "-b/--body"),
-            body_regex: flag(self.body_regex.clone(), "--body-regex"),
-            body_not_regex: flag(self.body_not_regex.clone(), "--body-not-regex"),
-            headers: flag(
-                (!self.headers.is_empty())
-                    .then(|| headers(&self.headers))
-                    .transpose()?,
-                "-H/--header",
-            ),
-            method: flag(self.method.clone(), "--method"),
-            send: flag(self.send.clone(), "--send"),
-            expect: flag(self.expect.clone(), "--expect"),
-            failures: flag(self.failures, "-f/--failures"),
-            successes: flag(self.successes, "--successes"),
-            grace: flag(self.grace, "--grace"),
-            interval: flag(self.interval, "--interval"),
-            max_restarts: flag(self.max_restarts, "--max-restarts"),
-            restart_window: flag(self.restart_window, "--restart-window"),
-            cacert: flag(self.cacert.clone(), "--cacert"),
-            insecure: flag(self.insecure.then_some(true), "--insecure"),
+        Ok(Layer::from_flags(FlagValues {
+            timeout: self.timeout,
+            codes: listed(&self.codes),
+            method: self.method.clone(),
+            body: self.body.clone(),
+            body_regex: self.body_regex.clone(),
+            body_not_regex: self.body_not_regex.clone(),
+            headers: (!self.headers.is_empty())
+                .then(|| headers(&self.headers))
+                .transpose()?,
+            cacert: self.cacert.clone(),
+            insecure: self.insecure.then_some(true),
+            send: self.send.clone(),
+            expect: self.expect.clone(),
             // Only a config file sets it: a flag's value is in `ps`.
             env: None,
-        })
-    }
-
-    /// `--send`/`--expect` with no tcp:// check is a mistake, and may be superlance's
-    /// `--send`, an abbreviation of `--sendmail_program`.
-    fn check_tcp_flags(&self, checks: &[CheckSpec]) -> Result<(), UsageError> {
-        let flag = match (&self.send, &self.expect) {
-            (Some(_), _) => "--send",
-            (None, Some(_)) => "--expect",
-            (None, None) => return Ok(()),
-        };
-        if checks
-            .iter()
-            .any(|c| c.targets.iter().any(|t| t.kind() == "tcp"))
-        {
-            return Ok(());
-        }
-        Err(invalid(format!(
-            "{flag} is for tcp:// checks and there is none (superlance's --send was short \
-             for --sendmail_program: write -s CMD)"
-        )))
+            failures: self.failures,
+            successes: self.successes,
+            grace: self.grace,
+            interval: self.interval,
+            max_restarts: self.max_restarts,
+            restart_window: self.restart_window,
+        }))
     }
 
     /// The URLs without a flag form one check for the -p/-a selection; each --check is
@@ -301,6 +276,39 @@ fn unrunnable_commands(checks: &[CheckSpec]) -> Vec<String> {
     warnings
 }
 
+/// The flags superlance users may have meant as its `--send`, short for
+/// `--sendmail_program`: without a tcp:// check they are refused, not ignored.
+const SUPERLANCE_SEND: [&str; 2] = ["--send", "--expect"];
+
+/// A WARN for each default (a flag, or a top-level key of the file) that applies to no
+/// check: `--insecure` with only tcp:// checks changes nothing. Not refused: a default
+/// applies where it can, and superlance's command lines carry `-c` and `-b` whatever
+/// the URL. But `--send` and `--expect` are refused (see [`SUPERLANCE_SEND`]).
+fn unused_defaults(defaults: &Layer, checks: &[CheckSpec]) -> Result<Vec<String>, UsageError> {
+    let kinds: Vec<Kind> = checks
+        .iter()
+        .flat_map(|check| check.targets.iter().map(Target::kind))
+        .collect();
+    let mut warnings = Vec::new();
+    for Misplaced { key, origin, only } in defaults.unused(&kinds) {
+        let unused = format!(
+            "{} is for {} checks and there is none",
+            origin.naming(key.name),
+            only.as_str()
+        );
+        match origin {
+            Origin::Flag(flag) if SUPERLANCE_SEND.contains(flag) => {
+                return Err(invalid(format!(
+                    "{unused} (superlance's --send was short for --sendmail_program: write \
+                     -s CMD)"
+                )));
+            }
+            _ => warnings.push(format!("{unused}: it changes nothing")),
+        }
+    }
+    Ok(warnings)
+}
+
 /// `-H 'Name: value'` into (name, value).
 fn headers(given: &[String]) -> Result<Vec<(String, String)>, UsageError> {
     given
@@ -349,22 +357,13 @@ fn check_spec(check: &str, settings: &Settings) -> Result<CheckSpec, UsageError>
 /// of target uses.
 fn file_check(check: &FileCheck, defaults: &Layer) -> Result<CheckSpec, UsageError> {
     let kind = check.target.kind();
-    for (key, origin) in check.settings.given() {
-        let only: [(&[&str], &str, &str); 3] = [
-            (&HTTP_KEYS, "http", "http(s)"),
-            (&TCP_KEYS, "tcp", "tcp://"),
-            (&EXEC_KEYS, "exec", "exec"),
-        ];
-        let misplaced = only
-            .iter()
-            .find(|(keys, of, _)| keys.contains(&key) && *of != kind);
-        if let Some((_, _, wanted)) = misplaced {
-            return Err(invalid(format!(
-                "{} applies to {wanted} checks only, and this check's target is {}",
-                origin.naming(key),
-                check.target
-            )));
-        }
+    if let Some(Misplaced { key, origin, only }) = check.settings.misplaced(kind) {
+        return Err(invalid(format!(
+            "{} applies to {} checks only, and this check's target is {}",
+            origin.naming(key.name),
+            only.as_str(),
+            check.target
+        )));
     }
     let settings = check
         .settings

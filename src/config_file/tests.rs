@@ -42,11 +42,6 @@ fn read(text: &str) -> FileConfig {
     parse(Path::new("httpok.toml"), text).unwrap_or_else(|e| panic!("{text:?}: {e}"))
 }
 
-/// A fresh directory in the temp dir, named for the test that asks.
-pub(super) fn temp_dir(name: &str) -> crate::test_dir::TestDir {
-    crate::test_dir::TestDir::new(&format!("config-{name}"))
-}
-
 #[test]
 fn the_issues_example_reads_into_defaults_and_three_checks() {
     let config = read(ISSUE_EXAMPLE);
@@ -138,28 +133,6 @@ fn every_settings_key_reads_at_the_top_level_and_in_a_check() {
         let check = &read(&text).checks[0];
         assert_eq!(check.settings, expected(at(4)), "{line} in a check");
     }
-}
-
-#[test]
-fn the_settings_keys_are_every_field_of_a_layer() {
-    let all: String = SETTING_KEYS
-        .iter()
-        .map(|key| match *key {
-            "timeout" | "failures" | "successes" | "grace" | "interval" | "max_restarts"
-            | "restart_window" => format!("{key} = 1\n"),
-            "codes" => "codes = 200\n".into(),
-            "headers" | "env" => format!("{key} = {{}}\n"),
-            "insecure" => "insecure = false\n".into(),
-            _ => format!("{key} = 'x'\n"),
-        })
-        .collect();
-    let keys: Vec<&str> = read(&all)
-        .defaults
-        .given()
-        .iter()
-        .map(|(k, _)| *k)
-        .collect();
-    assert_eq!(keys, SETTING_KEYS);
 }
 
 #[test]

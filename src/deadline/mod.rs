@@ -1,7 +1,7 @@
 //! IO with a deadline: the one place httpok connects, reads and writes over TCP and
-//! unix sockets, and looks names up. Every caller uses it: the probes (ureq's
-//! connectors and transport in [`crate::ureq_transport`], `tcp://` checks, the
-//! certificate handshake), the supervisord client and `httpok --status`.
+//! unix sockets, and looks names up. Every caller uses it: the probes and `httpok
+//! --status` (ureq's connectors and transport in [`crate::ureq_transport`]), `tcp://`
+//! checks, the certificate handshake and the supervisord client.
 //!
 //! The rule it keeps: no thread is ever left blocked in a call without a deadline.
 //!

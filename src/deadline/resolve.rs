@@ -236,13 +236,13 @@ mod tests {
             );
         }
         assert_eq!(running(&HUNG), MAX_LOOKUPS_IN_FLIGHT);
-        // Over the cap: refused at once, with the reason.
-        let started = Instant::now();
+        // Over the cap: refused at once, with the reason (had it waited for room, one
+        // frees within the deadline and the answer would be an address).
         match resolve_with(
             &HUNG,
             "one-more.example",
             80,
-            started + Duration::from_secs(5),
+            Instant::now() + Duration::from_secs(5),
         ) {
             Err(ResolveError::Busy(msg)) => {
                 assert!(msg.contains("one-more.example"), "{msg}");
@@ -250,7 +250,6 @@ mod tests {
             }
             other => panic!("expected Busy, got {other:?}"),
         }
-        assert!(started.elapsed() < Duration::from_millis(500));
         // A name already being looked up waits for that lookup: no new thread, and
         // its answer comes when the lookup ends.
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -203,12 +203,11 @@ mod tests {
         let (ours, theirs) = UnixStream::pair().expect("pair");
         let stream = Stream::Unix(ours);
         assert!(stream.is_idle());
-        let started = Instant::now();
+        // The peer stays open and silent: only the deadline ends the read.
         let err = stream
-            .read_before(&mut [0u8; 8], started + Duration::from_millis(100))
+            .read_before(&mut [0u8; 8], Instant::now() + Duration::from_millis(100))
             .expect_err("silence");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(started.elapsed() < Duration::from_secs(2));
         drop(theirs);
         // Closed by the peer: not to be used again.
         assert!(!stream.is_idle());

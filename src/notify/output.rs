@@ -1,16 +1,18 @@
-//! A command's output as part of one log entry. What a hook, an MTA, gcore or an exec
-//! check prints is not ours: a line break in it would start a log entry of its own (a
-//! hook printing `2026-12-07T00:00:00Z INFO web recovered` would forge that entry), and
-//! an escape sequence would rewrite an operator's terminal. So output is shown on one
-//! line, bounded, with line breaks, control characters and backslashes escaped.
+//! Text that is not ours as part of one log entry or one mail header: the one
+//! [`one_line`]. What a hook, an MTA, gcore or an exec check prints, a `-m` address or a
+//! `-n` name: a line break in it would start a log entry of its own (a hook printing
+//! `2026-12-07T00:00:00Z INFO web recovered` would forge that entry) or a mail header of
+//! its own, and an escape sequence would rewrite an operator's terminal. So it is shown on
+//! one line, bounded, with line breaks, control characters and backslashes escaped.
 
 /// Most characters of a command's output one log entry shows.
 pub const MAX_SHOWN_CHARS: usize = 1000;
 
-/// `output` without surrounding whitespace, at most `max_chars` of it, escaped as Rust
-/// writes strings: `\n`, `\r`, `\t`, `\\`, and `\u{1b}` for any other control or
-/// invisible layout character (line and paragraph separators, bidi overrides).
-pub fn escape(output: &str, max_chars: usize) -> String {
+/// `output` on one line: without surrounding whitespace, at most `max_chars` of it,
+/// escaped as Rust writes strings: `\n`, `\r`, `\t`, `\\`, and `\u{1b}` for any other
+/// control or invisible layout character (line and paragraph separators, bidi
+/// overrides).
+pub fn one_line(output: &str, max_chars: usize) -> String {
     let output = output.trim();
     let mut shown = String::with_capacity(output.len().min(max_chars) + 16);
     let mut chars = output.chars();
@@ -20,7 +22,7 @@ pub fn escape(output: &str, max_chars: usize) -> String {
             '\r' => shown.push_str("\\r"),
             '\t' => shown.push_str("\\t"),
             '\\' => shown.push_str("\\\\"),
-            c if needs_escape(c) => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if needs_one_line(c) => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => shown.push(c),
         }
     }
@@ -37,12 +39,12 @@ pub fn suffix(output: &str) -> String {
     if output.trim().is_empty() {
         String::new()
     } else {
-        format!("; its output: {}", escape(output, MAX_SHOWN_CHARS))
+        format!("; its output: {}", one_line(output, MAX_SHOWN_CHARS))
     }
 }
 
 /// Control characters, and the invisible ones that change how a line is laid out.
-fn needs_escape(c: char) -> bool {
+fn needs_one_line(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -58,7 +60,7 @@ mod tests {
     #[test]
     fn a_forged_log_line_stays_inside_one_entry() {
         let forged = "oops\n2026-12-07T00:00:00Z INFO web recovered\r\n";
-        let shown = escape(forged, MAX_SHOWN_CHARS);
+        let shown = one_line(forged, MAX_SHOWN_CHARS);
         assert_eq!(shown, "oops\\n2026-12-07T00:00:00Z INFO web recovered");
         assert!(!shown.contains('\n') && !shown.contains('\r'));
     }
@@ -66,25 +68,25 @@ mod tests {
     #[test]
     fn control_characters_and_backslashes_are_escaped_and_text_is_kept() {
         assert_eq!(
-            escape("\x1b[31mred\x07\tend\\n é 日本", 100),
+            one_line("\x1b[31mred\x07\tend\\n é 日本", 100),
             "\\u{1b}[31mred\\u{7}\\tend\\\\n é 日本"
         );
         assert_eq!(
-            escape("a\u{2028}b\u{202e}c\u{85}d", 100),
+            one_line("a\u{2028}b\u{202e}c\u{85}d", 100),
             "a\\u{2028}b\\u{202e}c\\u{85}d"
         );
-        assert_eq!(escape("  \n plain \n", 100), "plain");
+        assert_eq!(one_line("  \n plain \n", 100), "plain");
     }
 
     #[test]
     fn long_output_is_cut_and_says_how_much_is_left() {
-        let shown = escape(&"x".repeat(5000), MAX_SHOWN_CHARS);
+        let shown = one_line(&"x".repeat(5000), MAX_SHOWN_CHARS);
         assert_eq!(
             shown,
             format!("{}... (4000 more characters)", "x".repeat(MAX_SHOWN_CHARS))
         );
         // The bound is on what was printed: escaping grows it by at most six times.
-        let escaped = escape(&"\x01".repeat(5000), 10);
+        let escaped = one_line(&"\x01".repeat(5000), 10);
         assert_eq!(
             escaped,
             format!("{}... (4990 more characters)", "\\u{1}".repeat(10))

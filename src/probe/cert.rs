@@ -15,6 +15,8 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jiff::SignedDuration;
+use jiff::civil::DateTime;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -243,38 +245,35 @@ impl<'a> Der<'a> {
         let field = |i: usize| digits(rest + 2 * i..rest + 2 * i + 2);
         let (month, day) = (field(0)?, field(1)?);
         let (hour, minute, second) = (field(2)?, field(3)?, field(4)?);
-        if !(1..=12).contains(&month)
-            || !(1..=days_in_month(year, month)).contains(&day)
-            || hour > 23
-            || minute > 59
-            || second > 59
-        {
-            return Err(format!("{what}: {text:?} is not a valid date"));
-        }
-        Ok(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+        let invalid = || format!("{what}: {text:?} is not a valid date");
+        // Four digits for the year, two for the rest: every conversion below fits.
+        let small = |n: i64| i8::try_from(n).map_err(|_| invalid());
+        let year = i16::try_from(year).map_err(|_| invalid())?;
+        let (month, day, hour) = (small(month)?, small(day)?, small(hour)?);
+        let (minute, second) = (small(minute)?, small(second)?);
+        // jiff refuses a day its month does not have, a leap second and the like.
+        let datetime =
+            DateTime::new(year, month, day, hour, minute, second, 0).map_err(|_| invalid())?;
+        Ok(epoch_seconds(datetime))
     }
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+/// The instant epoch seconds count from, as a UTC date and time.
+const EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
+
+/// The epoch seconds of a UTC date and time. jiff's civil arithmetic, not its
+/// `Timestamp`, whose range stops a day short of 9999-12-31T23:59:59Z, RFC 5280's
+/// notAfter for "no expiry".
+fn epoch_seconds(at: DateTime) -> i64 {
+    at.duration_since(EPOCH).as_secs()
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`): years counted from March, so the leap day ends the year.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+/// Epoch seconds as `2026-12-07 12:00 UTC`; beyond years -9999 to 9999, as the number.
+pub fn utc(epoch: i64) -> String {
+    match EPOCH.checked_add(SignedDuration::from_secs(epoch)) {
+        Ok(at) => at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+        Err(_) => format!("{epoch} seconds after 1970-01-01 UTC"),
+    }
 }
 
 #[cfg(test)]

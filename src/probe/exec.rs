@@ -148,7 +148,7 @@ fn describe_status(status: std::process::ExitStatus) -> String {
 }
 
 /// The last non-empty line of the output, shortened, control characters escaped (it
-/// goes into a log line: `notify::escape`).
+/// goes into a log line: `notify::one_line`).
 fn last_line(output: &str) -> String {
     let line = output
         .lines()
@@ -156,7 +156,7 @@ fn last_line(output: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or_default();
-    notify::escape(line, LAST_LINE_CHARS)
+    notify::one_line(line, LAST_LINE_CHARS)
 }
 
 #[cfg(test)]
@@ -164,7 +164,7 @@ mod tests {
     use super::super::testing::settings;
     use super::*;
     use crate::target::Target;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     fn probe(command: &str, timeout_ms: u64) -> Result<u16, Failure> {
         let target = Target::parse(&format!("exec:{command}")).expect("exec target");
@@ -194,15 +194,10 @@ mod tests {
 
     #[test]
     fn a_command_that_hangs_is_killed_at_the_timeout() {
-        let started = Instant::now();
+        // It would exit 0 after 30 s: a timeout is what ended it.
         assert_eq!(
             probe("/bin/sleep 30", 500),
             Err(Failure::Timeout(Duration::from_millis(500)))
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{:?}",
-            started.elapsed()
         );
     }
 

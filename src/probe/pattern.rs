@@ -84,7 +84,7 @@ impl Pattern {
         regex::bytes::Regex::new(source).map_err(|e| {
             format!(
                 "{source:?} is not a valid regular expression: {}",
-                one_line(&e.to_string())
+                last_line(&e.to_string())
             )
         })?;
         // As regex::bytes::Regex: Unicode on, and a pattern may match invalid UTF-8.
@@ -151,7 +151,7 @@ impl Pattern {
 
 /// regex's syntax errors draw the pattern with a caret under the fault, over several
 /// lines; a usage error is one line: the last, what is wrong.
-fn one_line(message: &str) -> &str {
+fn last_line(message: &str) -> &str {
     message
         .lines()
         .map(str::trim)

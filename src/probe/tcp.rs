@@ -88,10 +88,11 @@ impl CheckProber {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{refused_addr, settings};
+    use super::super::testing::settings;
     use super::super::{Pattern, ProbeSettings};
     use super::*;
     use crate::target::Target;
+    use crate::test_dir::hostile::refused_addr;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::thread::JoinHandle;
@@ -245,17 +246,13 @@ mod tests {
             until_closed(stream);
             command
         });
+        // The peer holds the connection until the prober hangs up: only the deadline
+        // can end the probe, and the failure says it did.
         let prober = CheckProber::new(ping(700), &[]).expect("prober");
         let outcome = prober.probe(&target);
         assert_eq!(
             outcome.result,
             Err(Failure::Timeout(Duration::from_millis(700)))
-        );
-        assert!(
-            outcome.latency >= Duration::from_millis(600)
-                && outcome.latency < Duration::from_secs(5),
-            "{:?}",
-            outcome.latency
         );
         assert_eq!(server.join().expect("server"), b"PING\r\n");
     }

@@ -1,20 +1,9 @@
-//! What the probe tests share: settings, a canned server, an address that refuses.
+//! What the probe tests share: settings and a canned server (an address that refuses is
+//! the rig's, [`crate::test_dir::hostile::refused_addr`]).
 
 use super::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-
-/// `host:port` where nothing listens. The port is one the kernel just handed out on
-/// 127.0.0.2, an address no other test listens on, so a parallel test that binds
-/// 127.0.0.1:0 and gets the same number cannot answer there.
-pub(super) fn refused_addr() -> String {
-    let port = TcpListener::bind("127.0.0.2:0")
-        .expect("bind 127.0.0.2")
-        .local_addr()
-        .expect("addr")
-        .port();
-    format!("127.0.0.2:{port}")
-}
 
 pub(super) fn settings(timeout_ms: u64) -> ProbeSettings {
     ProbeSettings {

@@ -66,10 +66,7 @@ impl Restarter<'_> {
             Err(outcome) => return outcome,
         };
         if let Some(output) = self.notifier.dump_core(namespec, failed_pid) {
-            note(format!(
-                "gcore output for {namespec}: {}",
-                one_line(&output)
-            ));
+            note(format!("gcore output for {namespec}: {output}"));
             // gcore may take a minute: a program someone restarted meanwhile runs a
             // fresh instance now, not ours to stop.
             info = match self.still_failed(namespec, failed_pid, "while its core was dumped") {
@@ -255,11 +252,6 @@ fn start(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), ClientError>
         }
         thread::sleep(POLL_INTERVAL * 10);
     }
-}
-
-/// gcore's output on one line, so the log keeps one entry per line.
-fn one_line(output: &str) -> String {
-    output.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Stops the process and returns once it has left RUNNING/STOPPING. The stop blocks

@@ -1,11 +1,12 @@
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use super::*;
 use crate::metrics::{Limits, MetricsListener};
 use crate::status::TargetStatus;
+use crate::test_dir::hostile::{FullBacklogSocket, SilentPeer, refused_addr};
 
 #[test]
 fn status_urls_are_the_metrics_address_with_or_without_http() {
@@ -171,22 +172,17 @@ fn a_check_of_every_program_lists_each_once() {
 }
 
 #[test]
-fn an_answer_is_read_only_when_it_is_a_whole_200_with_a_snapshot() {
+fn an_answer_is_read_only_when_it_is_a_200_with_a_snapshot() {
     let json = serde_json::to_string(&snapshot()).expect("json");
-    let ok = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{json}",
-        json.len()
-    );
-    assert_eq!(from_answer(ok.as_bytes()), Ok(snapshot()));
+    assert_eq!(from_answer(200, json.as_bytes()), Ok(snapshot()));
     let cases = [
-        ("HTTP/1.1 404 Not Found\r\n\r\nnope", "status 404"),
-        ("HTTP/1.1 200 OK\r\nContent-", "ended in its head"),
-        ("SSH-2.0-OpenSSH\r\n", "not HTTP"),
-        ("HTTP/1.1 200 OK\r\n\r\n{\"version\":1}", "not a status"),
+        (404, "nope", "status 404"),
+        (200, "{\"version\":1}", "not a status"),
+        (200, "", "not a status"),
     ];
-    for (answer, want) in cases {
-        let err = from_answer(answer.as_bytes()).expect_err(answer);
-        assert!(err.contains(want), "{answer:?}: {err}");
+    for (status, body, want) in cases {
+        let err = from_answer(status, body.as_bytes()).expect_err(body);
+        assert!(err.contains(want), "{status} {body:?}: {err}");
     }
 }
 
@@ -202,73 +198,78 @@ fn fetch_reads_the_snapshot_a_metrics_endpoint_serves() {
     assert_eq!(fetch(&url, TIMEOUT), Ok(snapshot()));
 }
 
+/// Serves `reply` to the first connection to a fresh port, after reading its request;
+/// the URL of it.
+fn answering(reply: impl FnOnce(TcpStream) + Send + 'static) -> StatusUrl {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = StatusUrl::parse(&listener.local_addr().expect("addr").to_string()).expect("url");
+    thread::spawn(move || {
+        if let Some(mut conn) = listener.incoming().flatten().next() {
+            let _ = conn.read(&mut [0u8; 1024]);
+            reply(conn);
+        }
+    });
+    url
+}
+
 #[test]
-fn fetch_gives_up_on_refusal_silence_and_floods_within_its_timeout() {
-    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let refused = StatusUrl::parse(&closed.local_addr().expect("addr").to_string()).expect("url");
-    drop(closed);
+fn fetch_gives_up_on_refusal_silence_floods_and_what_is_not_http() {
+    let refused = StatusUrl::parse(&refused_addr()).expect("url");
     let err = fetch(&refused, TIMEOUT).expect_err("refused");
     assert!(
-        err.starts_with("cannot reach httpok at 127.0.0.1:"),
+        err.starts_with("cannot reach httpok at 127.0.0.2:") && err.contains("refused"),
         "{err}"
     );
 
-    // Accepts and never answers; then one that answers without end.
-    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let flood = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let urls = [&silent, &flood]
-        .map(|l| StatusUrl::parse(&l.local_addr().expect("addr").to_string()).expect("url"));
-    thread::spawn(move || {
-        let _held: Vec<_> = silent.incoming().take(1).collect();
-        thread::sleep(Duration::from_secs(30));
-    });
-    thread::spawn(move || {
-        for mut conn in flood.incoming().flatten().take(1) {
-            let _ = conn.read(&mut [0u8; 1024]);
-            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
-            while conn.write_all(&[b' '; 64 * 1024]).is_ok() {}
-        }
-    });
-    let started = Instant::now();
-    let err = fetch(&urls[0], Duration::from_millis(300)).expect_err("silent");
+    // Connected by the kernel, never read or answered: only the deadline ends the
+    // exchange, and says so.
+    let silent = SilentPeer::start();
+    let silent_url = StatusUrl::parse(&silent.addr().to_string()).expect("url");
+    let err = fetch(&silent_url, Duration::from_millis(300)).expect_err("silent");
     assert!(err.contains("no whole answer"), "{err}");
+    assert!(err.ends_with("timed out after 0.3s"), "{err}");
+
+    // Answers without end: cut at the limit.
+    let flood = answering(|mut conn| {
+        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+        while conn.write_all(&[b' '; 64 * 1024]).is_ok() {}
+    });
+    let err = fetch(&flood, TIMEOUT).expect_err("flood");
     assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
+        err.contains(&format!("longer than {MAX_ANSWER} bytes")),
+        "{err}"
     );
-    let err = fetch(&urls[1], TIMEOUT).expect_err("flood");
-    assert!(err.contains("longer than"), "{err}");
+
+    let ssh = answering(|mut conn| {
+        let _ = conn.write_all(b"SSH-2.0-OpenSSH_9.6\r\n");
+    });
+    let err = fetch(&ssh, TIMEOUT).expect_err("ssh");
+    assert!(
+        err.contains("did not answer as httpok does: not HTTP"),
+        "{err}"
+    );
+
+    let not_found = answering(|mut conn| {
+        let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope");
+    });
+    let err = fetch(&not_found, TIMEOUT).expect_err("404");
+    assert!(
+        err.ends_with("did not answer as httpok does: status 404 to GET /status"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_unix_endpoint_whose_backlog_is_full_is_unreachable_by_the_deadline() {
-    use socket2::{Domain, SockAddr, Socket, Type};
     let dir = crate::test_dir::TestDir::new("status-backlog");
-    let path = dir.join("m.sock");
-    let addr = SockAddr::unix(&path).expect("path");
-    let listener = Socket::new(Domain::UNIX, Type::STREAM, None).expect("socket");
-    listener.bind(&addr).expect("bind");
-    listener.listen(0).expect("listen");
-    // Fill the backlog: connects that never get accepted.
-    let mut queued = Vec::new();
-    loop {
-        let client = Socket::new(Domain::UNIX, Type::STREAM, None).expect("socket");
-        client.set_nonblocking(true).expect("non-blocking");
-        match client.connect(&addr) {
-            Ok(()) => queued.push(client),
-            Err(_) => break,
-        }
-    }
+    let full = FullBacklogSocket::bind(&dir.join("m.sock"));
+    let path = full.path();
     let url = StatusUrl::parse(&format!("unix:{}", path.display())).expect("parses");
-    let started = Instant::now();
-    // A blocking connect here would wait for good.
+    // A blocking connect here would wait for good; this one gives up at the deadline.
     let error = fetch(&url, Duration::from_millis(500)).expect_err("unreachable");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
     assert!(error.contains("cannot reach httpok"), "{error}");
-    assert!(error.contains("backlog is full"), "{error}");
+    assert!(
+        error.contains("no connection within 0.5s: the socket's accept backlog is full"),
+        "{error}"
+    );
 }

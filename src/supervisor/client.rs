@@ -208,15 +208,15 @@ mod tests {
 
     #[test]
     fn a_server_that_never_answers_times_out() {
+        // Connected by the kernel, never read or answered for as long as the test
+        // runs: only the deadline can end the call, and the error says it did.
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let client = tcp_client(port, None, Duration::from_millis(500));
-        let started = Instant::now();
         assert_eq!(
             client.call("supervisor.getState", &[]),
             Err(ClientError::Timeout(Duration::from_millis(500)))
         );
-        assert!(started.elapsed() < Duration::from_secs(5));
         drop(listener);
     }
 

@@ -1,6 +1,7 @@
 //! ureq over [`crate::deadline`]: the connectors, the transport and the resolver every
-//! probe agent is built with, so an `http://`, `https://` or `http+unix://` probe does
-//! its IO the way the rest of httpok does, with no thread of ureq's own.
+//! probe agent (and `--status`'s, [`crate::status_client`]) is built with, so an
+//! `http://`, `https://` or `http+unix://` request does its IO the way the rest of
+//! httpok does, with no thread of ureq's own.
 //!
 //! * [`tcp_agent`]: TCP (and TLS by ureq's rustls connector on top), the host looked up
 //!   by [`DeadlineResolver`]: an IP literal in place, a name by [`crate::deadline::resolve`]

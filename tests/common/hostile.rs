@@ -1,8 +1,10 @@
-//! Hostile peers for the leak tests, each alive as long as its value: a unix socket
-//! whose accept backlog is full ([`FullBacklogSocket`]), a TCP peer that accepts and
-//! never answers ([`SilentPeer`]), a server that dribbles one byte per interval
-//! ([`Dribbler`]); and what a process holds ([`Holdings`]: threads, fds, RSS), read from
-//! /proc.
+//! Hostile peers, each alive as long as its value: a unix socket whose accept backlog is
+//! full ([`FullBacklogSocket`]), a TCP peer that accepts and never answers
+//! ([`SilentPeer`]), a server that dribbles one byte per interval ([`Dribbler`]), an
+//! address that refuses ([`refused_addr`]); and what a process holds ([`Holdings`]:
+//! threads, fds, RSS), read from /proc. Shared by the integration tests (through
+//! `tests/common`) and the unit tests (src/test_dir.rs includes this file), so it uses
+//! nothing but std and socket2.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -58,6 +60,14 @@ impl FullBacklogSocket {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// `host:port` where nothing listens: a port the kernel just handed out on 127.0.0.2,
+/// an address no test listens on, so a parallel test that gets the same port number on
+/// 127.0.0.1 cannot answer there (a freed 127.0.0.1 port can be reused at once).
+pub fn refused_addr() -> String {
+    let l = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2:0");
+    format!("127.0.0.2:{}", l.local_addr().expect("local_addr").port())
 }
 
 /// A TCP listener on 127.0.0.1 that completes connections (the kernel does) and never

@@ -78,13 +78,13 @@ pub fn http_get_unix(
 
 /// Reads one request head, up to its blank line; false if the peer hung up (or the
 /// read failed) first, as a `tcp://` probe does.
-pub fn read_head(stream: &mut TcpStream) -> bool {
+pub fn read_head(stream: &mut impl Read) -> bool {
     read_head_text(stream).is_some()
 }
 
 /// Reads one request head, up to its blank line, and returns it (lossy UTF-8); None
 /// if the peer hung up (or the read failed) first.
-pub fn read_head_text(stream: &mut TcpStream) -> Option<String> {
+pub fn read_head_text(stream: &mut impl Read) -> Option<String> {
     let mut seen = Vec::new();
     let mut byte = [0u8; 1];
     while !seen.ends_with(b"\r\n\r\n") {
@@ -94,6 +94,22 @@ pub fn read_head_text(stream: &mut TcpStream) -> Option<String> {
         }
     }
     Some(String::from_utf8_lossy(&seen).into_owned())
+}
+
+/// Reads one request, its head and as many bytes of body as its Content-Length says
+/// (lossy UTF-8), from a TCP or unix stream; None if the peer hung up first.
+pub fn read_request(stream: &mut impl Read) -> Option<(String, String)> {
+    let head = read_head_text(stream)?;
+    let length = header_values(&head, "Content-Length")
+        .first()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if length > 16 << 20 {
+        return None;
+    }
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    Some((head, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// The values of every `name` header in a request head (name matched in any case).

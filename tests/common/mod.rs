@@ -1,28 +1,36 @@
 //! The test rig: what the integration tests share, one module per idea, all of it
-//! re-exported here (`use common::*;`) except [`e2e`].
+//! re-exported here (`use common::*;`) except [`e2e`] and [`fake_supervisord`].
 //!
 //! * [`dirs`]: [`TempDir`], the one private dir under /tmp a test or a supervisord gets.
 //! * [`run`]: commands under a deadline ([`httpok_cmd`], [`Running`], [`run_once`],
 //!   [`run_with_timeout`]), signals and processes.
 //! * [`http`]: a tiny HTTP client, and the servers probes are pointed at
 //!   ([`StatusServer`], [`serve_each`]).
-//! * [`tls`]: the one CA recipe ([`Certs`]) and the TLS test app ([`TlsApp`]).
+//! * [`certs`]: the one CA recipe ([`Certs`]), also the unit tests' (src/test_dir.rs).
+//! * [`tls`]: the TLS test app ([`TlsApp`]).
 //! * [`sections`]: supervisord.conf sections ([`Section`], [`web`], [`listener`]).
 //! * [`scripts`]: executable stand-ins for sendmail, gcore and hooks ([`Recorder`]).
-//! * [`hostile`]: hostile peers for the leak tests ([`FullBacklogSocket`], [`SilentPeer`],
-//!   [`Dribbler`]) and what a process holds ([`Holdings`]: threads, fds, RSS).
+//! * [`hostile`]: hostile peers ([`FullBacklogSocket`], [`SilentPeer`], [`Dribbler`],
+//!   [`refused_addr`]) and what a process holds ([`Holdings`]: threads, fds, RSS); also
+//!   the unit tests' (src/test_dir.rs).
 //! * [`supervisord`]: the one way to run a real supervisord ([`Supervisor`]), from
 //!   `.venv` (made by `scripts/venv.sh`) or another virtualenv.
 //! * [`venvs`]: those virtualenvs ([`Venv`]): `.venv`, one cached per supervisor
 //!   version, maturin's.
 //! * [`e2e`]: what the supervisord end-to-end tests observe (ticks, httpok's log).
+//! * [`fake_supervisord`]: for the fault and safety tests, an XML-RPC server that plays
+//!   supervisord or misbehaves on demand ([`fake_supervisord::FakeSupervisord`]), and
+//!   httpok run as a listener whose stdin and stdout the test holds
+//!   ([`fake_supervisord::Listener`]).
 //!
 //! Every test gets its own dir, socket and ports, so tests run in parallel. Every wait
 //! is a poll against a deadline ([`wait_for`]).
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod dirs;
 pub mod e2e;
+pub mod fake_supervisord;
 pub mod hostile;
 pub mod http;
 pub mod run;
@@ -33,6 +41,8 @@ pub mod tls;
 pub mod venvs;
 
 // Each test crate uses some of these; the rest would be "unused" there.
+#[allow(unused_imports)]
+pub use certs::*;
 #[allow(unused_imports)]
 pub use dirs::*;
 #[allow(unused_imports)]
@@ -110,14 +120,6 @@ pub fn free_port() -> u16 {
         }
     }
     panic!("no free port below 32000 on 127.0.0.1")
-}
-
-/// `host:port` where nothing listens: a port the kernel just handed out on 127.0.0.2,
-/// an address no test listens on, so a parallel test that gets the same port number on
-/// 127.0.0.1 cannot answer there (a freed 127.0.0.1 port can be reused at once).
-pub fn refused_addr() -> String {
-    let l = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2:0");
-    format!("127.0.0.2:{}", l.local_addr().expect("local_addr").port())
 }
 
 // ---------------------------------------------------------------- waiting

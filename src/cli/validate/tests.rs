@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::planner::CheckPolicy;
+use crate::test_dir::TestDir;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 
@@ -28,11 +29,16 @@ V7Z3us+JAlyJf5XA
 -----END CERTIFICATE-----
 ";
 
-/// A file in the temp dir holding `content`, named for the test that wrote it.
-fn temp_file(name: &str, content: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("httpok-{}-{name}", std::process::id()));
-    std::fs::write(&path, content).expect("write temp file");
+/// `dir/name` holding `content`.
+fn write_file(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write a test file");
     path
+}
+
+/// [`CA_PEM`] in `dir`: its path.
+fn write_ca(dir: &Path) -> String {
+    write_file(dir, "ca.pem", CA_PEM).display().to_string()
 }
 
 #[test]
@@ -127,10 +133,10 @@ fn a_bad_server_url_is_a_usage_error_naming_both_sources() {
 
 #[test]
 fn the_cacert_file_must_be_readable_and_hold_a_certificate() {
-    let good = temp_file("good.pem", CA_PEM);
-    let empty = temp_file("empty.pem", "no PEM here\n");
-    let broken = temp_file("broken.pem", "-----BEGIN CERTIFICATE-----\n!!!\n");
-    let dir = std::env::temp_dir();
+    let dir = TestDir::new("cacert");
+    let good = write_file(&dir, "good.pem", CA_PEM);
+    let empty = write_file(&dir, "empty.pem", "no PEM here\n");
+    let broken = write_file(&dir, "broken.pem", "-----BEGIN CERTIFICATE-----\n!!!\n");
     let path = |p: &Path| p.to_string_lossy().into_owned();
     let cases = [
         (path(Path::new("/nonexistent/ca.pem")), "cannot read it"),
@@ -143,10 +149,7 @@ fn the_cacert_file_must_be_readable_and_hold_a_certificate() {
         assert!(err.contains("--cacert") && err.contains(needle), "{err}");
     }
     let c = parse(&["--cacert", &path(&good), "https://h/"]).expect("valid");
-    assert_eq!(c.checks[0].probe.cacert, Some(good.clone()));
-    for file in [good, empty, broken] {
-        let _ = std::fs::remove_file(file);
-    }
+    assert_eq!(c.checks[0].probe.cacert, Some(good));
 }
 
 #[test]
@@ -236,3 +239,4 @@ fn the_password_never_shows_in_debug_output() {
 }
 
 mod check_flags;
+mod every_key;

@@ -5,16 +5,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{ISSUE_EXAMPLE, temp_dir};
+use super::ISSUE_EXAMPLE;
 use crate::check_config::describe;
 use crate::cli::{Request, parse_command_line};
 use crate::config::Config;
 use crate::selection::Selection;
+use crate::target::Kind;
 use crate::test_dir::TestDir;
 
 /// `text` as `httpok.toml` in a directory of its own (removed when the first is dropped).
 fn write(name: &str, text: &str) -> (TestDir, PathBuf) {
-    let dir = temp_dir(name);
+    let dir = TestDir::new(&format!("config-{name}"));
     let path = dir.join("httpok.toml");
     std::fs::write(&path, text).expect("write the config file");
     (dir, path)
@@ -94,6 +95,19 @@ fn a_value_the_settings_refuse_is_named_by_the_files_line() {
     );
     let e = run(&file, &[]).expect_err("env in an http check");
     let want = format!("{}:12: env applies to exec checks only", file.display());
+    assert!(e.starts_with(&want), "{e}\nwant {want}");
+
+    // It used to pass silently: `insecure` was missing from the http-only keys.
+    let (_dir, file) = write(
+        "insecure-kind",
+        "[[check]]\nprogram = 'redis'\nurl = 'tcp://127.0.0.1:6379'\ninsecure = true\n",
+    );
+    let e = run(&file, &[]).expect_err("insecure in a tcp check");
+    let want = format!(
+        "{}:4: insecure applies to http(s) checks only, and this check's target is \
+         tcp://127.0.0.1:6379",
+        file.display()
+    );
     assert!(e.starts_with(&want), "{e}\nwant {want}");
 
     let (_dir, file) = write(
@@ -178,7 +192,7 @@ fn the_shipped_example_passes_check_config() {
         Ok(Request::CheckConfig(config)) => config,
         other => panic!("{}: {other:?}", file.display()),
     };
-    let kinds: Vec<(Option<&str>, &str)> = config
+    let kinds: Vec<(Option<&str>, Kind)> = config
         .checks
         .iter()
         .map(|c| (c.name.as_deref(), c.targets[0].kind()))
@@ -186,10 +200,10 @@ fn the_shipped_example_passes_check_config() {
     assert_eq!(
         kinds,
         [
-            (Some("web"), "http"),
-            (Some("api"), "http"),
-            (Some("redis"), "tcp"),
-            (Some("db"), "exec")
+            (Some("web"), Kind::Http),
+            (Some("api"), Kind::Http),
+            (Some("redis"), Kind::Tcp),
+            (Some("db"), Kind::Exec)
         ]
     );
     let api = &config.checks[1];

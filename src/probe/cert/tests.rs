@@ -2,76 +2,13 @@
 //! malformed input, and live handshakes against openssl s_server.
 
 use super::*;
+use crate::test_dir::TestDir;
+use crate::test_dir::certs::Certs;
 use std::io::{BufRead, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::SystemTime;
-
-/// A fresh dir for one test's files, removed at its end.
-fn dir(tag: &str) -> crate::test_dir::TestDir {
-    crate::test_dir::TestDir::new(&format!("cert-{tag}"))
-}
-
-/// Runs /usr/bin/openssl in `dir`; its stdout, or a panic with its stderr.
-#[track_caller]
-fn openssl(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("/usr/bin/openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run openssl");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "openssl {args:?}: {stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A self-signed certificate for `days` with a new `key` ("rsa:2048" or "ec"):
-/// `c.pem`, `c.der` and `k.pem` in `dir`; returns the DER.
-fn make_cert(dir: &Path, key: &str, days: &str) -> Vec<u8> {
-    let mut args = vec!["req", "-x509", "-newkey", key, "-nodes", "-days", days];
-    if key == "ec" {
-        args.extend(["-pkeyopt", "ec_paramgen_curve:prime256v1"]);
-    }
-    args.extend([
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "k.pem",
-        "-out",
-        "c.pem",
-    ]);
-    openssl(dir, &args);
-    openssl(
-        dir,
-        &["x509", "-in", "c.pem", "-outform", "DER", "-out", "c.der"],
-    );
-    std::fs::read(dir.join("c.der")).expect("read c.der")
-}
-
-/// The notAfter openssl reads from `c.pem`, turned into epoch seconds by date(1).
-fn openssl_end(dir: &Path) -> i64 {
-    let line = openssl(
-        dir,
-        &[
-            "x509", "-in", "c.pem", "-noout", "-enddate", "-dateopt", "iso_8601",
-        ],
-    );
-    let iso = line
-        .trim()
-        .strip_prefix("notAfter=")
-        .expect("notAfter= line");
-    let out = Command::new("date")
-        .args(["-u", "-d", iso, "+%s"])
-        .output()
-        .expect("run date");
-    assert!(out.status.success(), "date -d {iso:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("epoch seconds")
-}
 
 fn now() -> i64 {
     let since = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
@@ -79,42 +16,50 @@ fn now() -> i64 {
 }
 
 #[test]
-fn civil_dates_convert_to_known_epoch_seconds() {
-    let epoch = |y, m, d| days_from_civil(y, m, d) * 86_400;
-    assert_eq!(epoch(1970, 1, 1), 0);
-    assert_eq!(epoch(1950, 1, 1), -631_152_000);
-    assert_eq!(epoch(2000, 2, 29), 951_782_400);
-    assert_eq!(epoch(2000, 3, 1), 951_868_800);
-    assert_eq!(epoch(2038, 1, 19) + 3 * 3600 + 14 * 60 + 8, 1 << 31);
-    assert_eq!(epoch(2100, 3, 1) - epoch(2100, 2, 28), 86_400);
-    assert_eq!(epoch(9999, 12, 31), 253_402_214_400);
+fn epoch_seconds_read_as_utc_dates_to_the_ends_of_jiffs_range() {
+    assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+    assert_eq!(utc(-1), "1969-12-31 23:59 UTC");
+    assert_eq!(utc(951_782_400 + 3_660), "2000-02-29 01:01 UTC");
+    assert_eq!(utc(253_402_300_799), "9999-12-31 23:59 UTC");
+    assert_eq!(
+        utc(253_402_300_800),
+        "253402300800 seconds after 1970-01-01 UTC"
+    );
+    assert_eq!(
+        utc(i64::MIN),
+        format!("{} seconds after 1970-01-01 UTC", i64::MIN)
+    );
 }
 
 #[test]
 fn a_30_day_certificate_ends_in_utc_time_in_30_days() {
-    let dir = dir("30");
-    let der = make_cert(&dir, "rsa:2048", "30");
-    let dump = openssl(&dir, &["asn1parse", "-in", "c.pem"]);
-    assert!(dump.contains("UTCTIME"), "{dump}");
-    let end = not_after(&der).expect("not_after");
-    assert_eq!(end, openssl_end(&dir));
+    let dir = TestDir::new("cert-30");
+    let certs = Certs::make_rsa(&dir);
+    let dump = certs.openssl(&["asn1parse", "-in", "valid.pem"]);
+    assert!(
+        dump.contains("UTCTIME") && !dump.contains("GENERALIZEDTIME"),
+        "{dump}"
+    );
+    let end = not_after(&certs.der("valid.pem")).expect("not_after");
+    assert_eq!(end, certs.not_after("valid.pem"));
     assert!((end - now() - 30 * 86_400).abs() < 600, "{end}");
 }
 
 #[test]
 fn a_certificate_ending_after_2049_is_read_from_generalized_time() {
-    let dir = dir("20000");
-    let der = make_cert(&dir, "ec", "20000");
-    let dump = openssl(&dir, &["asn1parse", "-in", "c.pem"]);
+    let dir = TestDir::new("cert-20000");
+    let certs = Certs::make(&dir);
+    let cert = certs.valid_for(20_000);
+    let dump = certs.openssl(&["asn1parse", "-in", &cert]);
     assert!(dump.contains("GENERALIZEDTIME"), "{dump}");
-    let end = not_after(&der).expect("not_after");
-    assert_eq!(end, openssl_end(&dir));
+    let end = not_after(&certs.der(&cert)).expect("not_after");
+    assert_eq!(end, certs.not_after(&cert));
     assert!((end - now() - 20_000 * 86_400).abs() < 600, "{end}");
 }
 
 #[test]
 fn every_truncation_of_a_certificate_is_an_error() {
-    let der = make_cert(&dir("prefix"), "ec", "30");
+    let der = Certs::make(&TestDir::new("cert-prefix")).der("valid.pem");
     for len in 0..der.len() {
         let mut cut = der[..len].to_vec();
         assert!(not_after(&cut).is_err(), "prefix of {len} bytes");
@@ -146,13 +91,33 @@ fn malformed_der_is_an_error_naming_what_is_wrong() {
         ];
         not_after(&tlv(SEQUENCE, &tlv(SEQUENCE, &tbs.concat())))
     };
+    // Known instants, leap days and the ends of both forms' ranges.
+    let known: [(u8, &[u8], i64); 7] = [
+        (UTC_TIME, b"700101000000Z", 0),
+        (UTC_TIME, b"380119031408Z", 1 << 31),
+        (GENERALIZED_TIME, b"20000229000000Z", 951_782_400),
+        (GENERALIZED_TIME, b"20000301000000Z", 951_868_800),
+        (GENERALIZED_TIME, b"21000301000000Z", 4_107_542_400),
+        (GENERALIZED_TIME, b"99991231235959Z", 253_402_300_799),
+        (GENERALIZED_TIME, b"00000101000000Z", -62_167_219_200),
+    ];
+    for (tag, text, epoch) in known {
+        assert_eq!(
+            time(tag, text),
+            Ok(epoch),
+            "{}",
+            String::from_utf8_lossy(text)
+        );
+    }
     assert_eq!(time(UTC_TIME, b"491231235959Z"), Ok(2_524_607_999));
     assert_eq!(time(UTC_TIME, b"500101000000Z"), Ok(-631_152_000));
     assert_eq!(
         time(GENERALIZED_TIME, b"20500101000000Z"),
         Ok(2_524_608_000)
     );
-    let bad: [(u8, &[u8], &str); 8] = [
+    let bad: [(u8, &[u8], &str); 10] = [
+        (GENERALIZED_TIME, b"21000229000000Z", "not a valid date"),
+        (UTC_TIME, b"491231235960Z", "not a valid date"),
         (UTC_TIME, b"491231235959", "not a DER time"),
         (UTC_TIME, b"4912312359590", "not in UTC"),
         (UTC_TIME, b"49123123595aZ", "not a DER time"),
@@ -210,7 +175,8 @@ fn long_form_lengths_are_read() {
     }
 }
 
-/// `openssl s_server` serving `c.pem` on a free loopback port; killed on drop.
+/// `openssl s_server` serving a certificate of [`Certs`] on a free loopback port; killed
+/// on drop.
 struct Server(Child);
 
 impl Drop for Server {
@@ -223,10 +189,10 @@ impl Drop for Server {
 /// Starts it with `extra` arguments on a port the kernel picks (no race with other
 /// programs for a "free" one) and returns it and its port once it listens: it says
 /// `ACCEPT 127.0.0.1:PORT` on stdout after listen(2). Waits 20 s at most.
-fn serve(dir: &Path, extra: &[&str]) -> (Server, u16) {
+fn serve(dir: &Path, cert: &str, extra: &[&str]) -> (Server, u16) {
     let child = Command::new("/usr/bin/openssl")
         .args(["s_server", "-accept", "127.0.0.1:0", "-www"])
-        .args(["-cert", "c.pem", "-key", "k.pem"])
+        .args(["-cert", cert, "-key", "leaf.key"])
         .args(extra)
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -254,9 +220,9 @@ fn serve(dir: &Path, extra: &[&str]) -> (Server, u16) {
 
 #[test]
 fn the_leaf_expiry_of_a_tls13_server_is_that_of_its_certificate() {
-    let dir = dir("s13");
-    let der = make_cert(&dir, "rsa:2048", "30");
-    let (_server, port) = serve(&dir, &["-tls1_3"]);
+    let dir = TestDir::new("cert-s13");
+    let der = Certs::make_rsa(&dir).der("valid.pem");
+    let (_server, port) = serve(&dir, "valid.pem", &["-tls1_3"]);
     let timeout = Duration::from_secs(10);
     assert_eq!(
         leaf_not_after("127.0.0.1", port, "localhost", timeout),
@@ -266,9 +232,11 @@ fn the_leaf_expiry_of_a_tls13_server_is_that_of_its_certificate() {
 
 #[test]
 fn the_leaf_expiry_of_a_tls12_server_is_read_with_an_ip_as_server_name() {
-    let dir = dir("s12");
-    let der = make_cert(&dir, "ec", "20000");
-    let (_server, port) = serve(&dir, &["-tls1_2"]);
+    let dir = TestDir::new("cert-s12");
+    let certs = Certs::make(&dir);
+    let cert = certs.valid_for(20_000);
+    let der = certs.der(&cert);
+    let (_server, port) = serve(&dir, &cert, &["-tls1_2"]);
     let timeout = Duration::from_secs(10);
     assert_eq!(
         leaf_not_after("127.0.0.1", port, "127.0.0.1", timeout),
@@ -278,17 +246,14 @@ fn the_leaf_expiry_of_a_tls12_server_is_read_with_an_ip_as_server_name() {
 
 #[test]
 fn a_server_that_never_answers_the_hello_times_out() {
-    // The kernel completes the connection from the backlog; nobody ever reads.
+    // The kernel completes the connection from the backlog; nobody ever reads: only the
+    // deadline can end the handshake, and it says so.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let start = Instant::now();
-    let result = leaf_not_after("127.0.0.1", port, "localhost", Duration::from_secs(1));
-    let took = start.elapsed();
-    match result {
-        Err(e) => assert!(e.contains("no answer within 1.0s"), "{e}"),
+    match leaf_not_after("127.0.0.1", port, "localhost", Duration::from_secs(1)) {
+        Err(e) => assert!(e.ends_with("no answer within 1.0s"), "{e}"),
         Ok(t) => panic!("read {t} from a silent server"),
     }
-    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
 #[test]
@@ -299,24 +264,21 @@ fn a_server_that_sends_a_byte_now_and_then_still_times_out() {
         let Ok((mut tcp, _)) = listener.accept() else {
             return;
         };
-        // The header of a 16 KiB handshake record, then its bytes one every 200 ms
-        // (so rustls keeps waiting for the rest) until the client goes.
+        // The header of a 16 KiB handshake record, then its bytes one every 200 ms (so
+        // rustls keeps waiting for the rest) until the client goes: each byte well
+        // within any per-read timeout, so only the one deadline can end it.
         let header = [0x16, 0x03, 0x03, 0x40, 0x00];
-        for byte in header.into_iter().chain(std::iter::repeat(0)).take(100) {
+        for byte in header.into_iter().chain(std::iter::repeat(0)) {
             if tcp.write_all(&[byte]).is_err() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
     });
-    let start = Instant::now();
-    let result = leaf_not_after("127.0.0.1", port, "localhost", Duration::from_secs(1));
-    let took = start.elapsed();
-    match result {
-        Err(e) => assert!(e.contains("no answer within 1.0s"), "{e}"),
+    match leaf_not_after("127.0.0.1", port, "localhost", Duration::from_secs(1)) {
+        Err(e) => assert!(e.ends_with("no answer within 1.0s"), "{e}"),
         Ok(t) => panic!("read {t} from a trickling server"),
     }
-    assert!(took < Duration::from_secs(3), "took {took:?}");
 }
 
 #[test]

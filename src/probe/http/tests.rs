@@ -1,7 +1,9 @@
-use super::super::testing::{refused_addr, serve, settings};
+use super::super::testing::{serve, settings};
 use super::*;
 use crate::probe::StatusCodes;
 use crate::target::Target;
+use crate::test_dir::hostile::refused_addr;
+use std::io::Write;
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -52,7 +54,9 @@ fn wrong_status_missing_body_and_redirects_fail_with_reasons() {
 }
 
 #[test]
-fn a_server_that_never_answers_times_out_near_the_deadline() {
+fn a_server_that_never_answers_times_out_at_the_deadline() {
+    // Connected by the kernel, never read or answered while the test runs: only the
+    // deadline can end the probe, and the failure says it did.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let target =
         Target::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
@@ -62,11 +66,6 @@ fn a_server_that_never_answers_times_out_near_the_deadline() {
         outcome.result,
         Err(Failure::Timeout(Duration::from_millis(700)))
     );
-    assert!(
-        outcome.latency < Duration::from_secs(5),
-        "{:?}",
-        outcome.latency
-    );
     drop(listener);
 }
 
@@ -74,13 +73,34 @@ fn a_server_that_never_answers_times_out_near_the_deadline() {
 fn a_refused_port_is_retried_until_the_deadline_then_fails() {
     let target = Target::parse(&format!("http://{}/", refused_addr())).expect("url");
     let prober = CheckProber::new(settings(1200), &[&target]).expect("prober");
-    let outcome = prober.probe(&target);
-    assert_eq!(outcome.result, Err(Failure::Refused));
-    assert!(
-        outcome.latency >= Duration::from_millis(500),
-        "retried: {:?}",
-        outcome.latency
-    );
+    assert_eq!(prober.probe(&target).result, Err(Failure::Refused));
+}
+
+#[test]
+fn a_port_that_refuses_then_listens_within_the_timeout_is_healthy() {
+    // An app restarting: its port refuses the first attempt (bound, not listening),
+    // then listens 200 ms later. Only a retry after the refusal can reach it.
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    let addr = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("addr");
+    let server = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(200));
+        socket.listen(8).expect("listen");
+        let (mut stream, _) = TcpListener::from(socket).accept().expect("accept");
+        let _ = stream.read(&mut [0u8; 4096]);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    });
+    let target = Target::parse(&format!("http://{addr}/")).expect("url");
+    let prober = CheckProber::new(settings(10_000), &[&target]).expect("prober");
+    assert_eq!(prober.probe(&target).result, Ok(200));
+    server.join().expect("server");
 }
 
 #[test]

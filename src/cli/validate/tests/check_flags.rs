@@ -76,6 +76,30 @@ fn send_and_expect_are_for_tcp_checks() {
 }
 
 #[test]
+fn a_flag_for_a_kind_of_check_there_is_none_of_is_a_warning() {
+    // --insecure with only tcp:// checks changes nothing: said at start (it used to pass
+    // without a word). Not refused: superlance command lines carry -c and -b whatever
+    // the URL.
+    let c = config(&["--insecure", "-c", "2xx", "tcp://127.0.0.1:6379"]);
+    assert_eq!(
+        c.warnings,
+        [
+            "-c/--code is for http(s) checks and there is none: it changes nothing",
+            "--insecure is for http(s) checks and there is none: it changes nothing",
+        ]
+    );
+    let c = config(&["-b", "OK", "--check", "db=exec:/bin/true"]);
+    assert_eq!(
+        c.warnings,
+        ["-b/--body is for http(s) checks and there is none: it changes nothing"]
+    );
+    // Among checks of several kinds it applies to those of its own, and says nothing.
+    let c = config(&["--insecure", "tcp://127.0.0.1:6379", "https://h/"]);
+    assert!(c.checks[0].probe.insecure);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
 fn exec_checks_stand_where_a_url_does() {
     let c = config(&[
         "--check",

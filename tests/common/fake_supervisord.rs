@@ -8,22 +8,25 @@
 //!   out) with a deadline on every wait.
 //!
 //! Both clean up on drop. Every wait is a poll or a channel receive with a deadline.
-//! Built on the rig in `tests/common` (a test crate with this module has that one too).
-#![allow(dead_code)]
+//! A part of the rig (`tests/common`): requests are read by [`super::http`], httpok is
+//! started by [`super::httpok_cmd`] and killed by [`super::KillOnDrop`].
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ExitStatus, Stdio};
+use std::process::{ChildStdin, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::common::{httpok_cmd, poll, read_file_lossy, wait_for};
+use quick_xml::escape::{escape, unescape};
+
+use super::http::read_request;
+use super::{KillOnDrop, httpok_cmd, poll, read_file_lossy, wait_for};
 
 /// Seconds since the epoch.
 pub fn epoch() -> u64 {
@@ -256,40 +259,13 @@ fn bind_tcp(port: u16) -> TcpListener {
     .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port}: {e}"))
 }
 
-/// Reads one HTTP request (head and Content-Length body); None if the peer went away.
-fn read_request(stream: &mut impl Read) -> Option<(String, String)> {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            if raw.len() >= end + 4 + len {
-                let body = String::from_utf8_lossy(&raw[end + 4..end + 4 + len]).into_owned();
-                return Some((head, body));
-            }
-        }
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        raw.extend_from_slice(&buf[..n]);
-    }
-}
-
 fn serve<S: Read + Write + CloseBoth>(mut stream: S, state: &Mutex<FakeState>, stop: &AtomicBool) {
     let Some((head, body)) = read_request(&mut stream) else {
         return;
     };
     let method = between(&body, "<methodName>", "</methodName>").unwrap_or_default();
-    let namespec = between(&body, "<string>", "</string>").map(|s| unescape(&s));
+    let namespec = between(&body, "<string>", "</string>")
+        .map(|text| unescape(&text).map_or(text.clone(), |t| t.into_owned()));
     let reply = {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         st.heads.push(head);
@@ -467,20 +443,6 @@ fn between(text: &str, open: &str, close: &str) -> Option<String> {
     Some(text[start..end].to_string())
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
 // ---------------------------------------------------------------- the listener side
 
 /// What httpok writes after each event: the result, then READY for the next one.
@@ -488,7 +450,7 @@ pub const ACK: &[u8] = b"RESULT 2\nOKREADY\n";
 
 /// The httpok binary run as an event listener, with the test as supervisord.
 pub struct Listener {
-    child: Child,
+    child: KillOnDrop,
     stdin: Option<ChildStdin>,
     stdout: Receiver<Vec<u8>>,
     pending: Vec<u8>,
@@ -514,8 +476,8 @@ impl Listener {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start httpok");
-        let mut out = child.stdout.take().expect("stdout");
+        let mut child = KillOnDrop(cmd.spawn().expect("start httpok"));
+        let mut out = child.0.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -525,7 +487,7 @@ impl Listener {
                 }
             }
         });
-        let stdin = child.stdin.take();
+        let stdin = child.0.stdin.take();
         let mut listener = Listener {
             child,
             stdin,
@@ -636,16 +598,18 @@ impl Listener {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.0.id()
     }
 
     /// Closes stdin (supervisord went away) and waits for httpok to exit.
     #[track_caller]
     pub fn close(mut self, timeout: Duration) -> ExitStatus {
         drop(self.stdin.take());
-        let exited = poll(timeout, || match self.child.try_wait().expect("try_wait") {
-            Some(status) => Ok(status),
-            None => Err(String::new()),
+        let exited = poll(timeout, || {
+            match self.child.0.try_wait().expect("try_wait") {
+                Some(status) => Ok(status),
+                None => Err(String::new()),
+            }
         });
         let Ok(status) = exited else {
             panic!(
@@ -668,11 +632,8 @@ impl Listener {
 }
 
 impl Drop for Listener {
+    /// The child is killed by its [`KillOnDrop`]; a failing test gets its stderr.
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
         if thread::panicking() {
             eprintln!("---- httpok stderr:\n{}", self.stderr());
         }
