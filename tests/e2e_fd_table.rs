@@ -101,3 +101,64 @@ fn a_probe_httpok_has_no_descriptor_for_restarts_nothing_and_is_said_once() {
     assert_restarted(&sup, "web", web);
     assert_listener_healthy(&sup);
 }
+
+/// httpok at a limit of 40 descriptors, and a local user holding 40 idle connections to
+/// `/metrics`, reopening each one the endpoint closes. **Was**: the endpoint kept 32 of
+/// them, httpok had no descriptor left for its probes and restarted nginx, a gunicorn
+/// app and a tcp server that were healthy (the trial's `prlimit --nofile=40`). Now the
+/// endpoint keeps at most a quarter of the limit (10): the probes pass, nothing is
+/// restarted, and a scrape is answered all the same.
+#[test]
+fn idle_metrics_clients_cannot_take_the_descriptors_the_probes_need() {
+    let (port, metrics) = (free_port(), free_port());
+    let url = format!("http://127.0.0.1:{port}/");
+    let sup = start(vec![
+        web("web", port, "ok"),
+        listener(&format!(
+            "-t 4 --metrics-listen 127.0.0.1:{metrics} --check web={url} \
+             --check web={url}a --check web={url}b --check web={url}c"
+        )),
+    ]);
+    let web = sup.wait_running("web", T);
+    let httpok = sup.wait_running("httpok", T);
+    wait_for_more_ticks(&sup, 1);
+    set_soft_nofile(httpok, 40);
+
+    let clients = IdleClients::hold(metrics, 40);
+    wait_for(
+        "the idle clients to have opened their connections",
+        T,
+        || match clients.opened() {
+            n if n >= 40 => Ok(()),
+            n => Err(format!("{n} opened")),
+        },
+    );
+    let rounds_before = ticks_handled(&sup);
+    wait_for_more_ticks(&sup, 4);
+    let page = http_get(metrics, "/metrics", Duration::from_secs(2))
+        .expect("a scrape beside 40 idle clients")
+        .body;
+    let held = Holdings::of(&httpok.to_string()).expect("httpok runs").fds;
+    drop(clients);
+
+    let log = httpok_log(&sup);
+    assert!(!log.contains("Too many open files"), "{log}");
+    assert!(!log.contains("restarting"), "{log}");
+    assert_eq!(
+        sup.pid("web"),
+        Some(web),
+        "the healthy program was left alone"
+    );
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("probe_success{")
+                && l.ends_with(&format!("target=\"{url}\"}} 1"))),
+        "{page}"
+    );
+    assert!(
+        held <= 30,
+        "httpok held {held} descriptors at a limit of 40"
+    );
+    assert!(ticks_handled(&sup) >= rounds_before + 4);
+    assert_listener_healthy(&sup);
+}
