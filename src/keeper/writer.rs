@@ -181,12 +181,12 @@ impl Drop for Writer {
 fn run(inner: &Inner, store: &dyn Store) {
     let mut on_disk: Option<Saved> = None;
     loop {
-        let (seq, saved) = {
+        let (seq, saved, troubled) = {
             let mut slot = lock(&inner.slot);
             loop {
-                if let Some(next) = slot.pending.take() {
+                if let Some((seq, saved)) = slot.pending.take() {
                     slot.busy_since = Some(Instant::now());
-                    break next;
+                    break (seq, saved, slot.trouble != Trouble::None);
                 }
                 if slot.closed {
                     return;
@@ -197,7 +197,11 @@ fn run(inner: &Inner, store: &dyn Store) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let result = if on_disk.as_ref() == Some(&saved) {
+        // A state equal to the one on disk needs no write, unless writing is in trouble:
+        // then only a write that works may say so ("is written again"), not a state
+        // that came back to what the disk held before (on a full disk, a check failing
+        // and passing by turns made a WARN and that line at every change).
+        let result = if !troubled && on_disk.as_ref() == Some(&saved) {
             Ok(())
         } else {
             state_file::encode(&saved).and_then(|text| store.write(&text))
