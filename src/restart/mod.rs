@@ -213,12 +213,12 @@ impl Restarter<'_> {
                 }
                 // Only a stopProcess leaves a process STOPPED (one that dies starting
                 // goes BACKOFF, then FATAL): someone stopped the new process while it
-                // started, `supervisorctl stop` during the restart. Its start did not
-                // fail, and it stays as the operator left it.
+                // started, `supervisorctl stop` (or `restart`) during the restart. Its
+                // start did not fail, and what the operator does with it is theirs.
                 Ok(info) if info.state == ProcessState::Stopped => {
                     return RestartOutcome::Interrupted(format!(
-                        "stopped by someone else while it started ({}); httpok leaves it \
-                         STOPPED",
+                        "stopped by someone else while it started ({}), NOT starting it \
+                         again",
                         info.reason()
                     ));
                 }
