@@ -181,12 +181,12 @@ impl Drop for Writer {
 fn run(inner: &Inner, store: &dyn Store) {
     let mut on_disk: Option<Saved> = None;
     loop {
-        let (seq, saved, troubled) = {
+        let (seq, saved) = {
             let mut slot = lock(&inner.slot);
             loop {
-                if let Some((seq, saved)) = slot.pending.take() {
+                if let Some(next) = slot.pending.take() {
                     slot.busy_since = Some(Instant::now());
-                    break (seq, saved, slot.trouble != Trouble::None);
+                    break next;
                 }
                 if slot.closed {
                     return;
@@ -197,11 +197,8 @@ fn run(inner: &Inner, store: &dyn Store) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
         };
-        // A state equal to the one on disk needs no write, unless writing is in trouble:
-        // then only a write that works may say so ("is written again"), not a state
-        // that came back to what the disk held before (on a full disk, a check failing
-        // and passing by turns made a WARN and that line at every change).
-        let result = if !troubled && on_disk.as_ref() == Some(&saved) {
+        let unchanged = on_disk.as_ref() == Some(&saved);
+        let result = if unchanged {
             Ok(())
         } else {
             state_file::encode(&saved).and_then(|text| store.write(&text))
@@ -211,6 +208,11 @@ fn run(inner: &Inner, store: &dyn Store) {
             let mut slot = lock(&inner.slot);
             slot.busy_since = None;
             match result {
+                // Nothing was written: the disk holds this state, but that proves nothing
+                // about writing, so an incident stands and no line is said (on a full
+                // disk, a check failing and passing by turns made a WARN and "is
+                // written again" at every change, each of those lines untrue).
+                Ok(()) if unchanged => None,
                 Ok(()) => {
                     let was = std::mem::replace(&mut slot.trouble, Trouble::None);
                     (was != Trouble::None)
