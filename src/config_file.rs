@@ -11,9 +11,10 @@
 //! [`crate::settings`] and the command line, naming the origin recorded here. Every
 //! error is one line.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::{self, Read};
 use std::ops::Range;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -94,10 +95,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FileConfig, String> {
 fn read(path: &Path) -> Result<String, String> {
     let shown = path.display();
     let cannot = |e: io::Error| format!("{shown}: cannot read it ({})", io_reason(&e));
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(cannot)?;
+    let bytes = read_regular(path, MAX_FILE_BYTES).map_err(cannot)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(format!(
             "{shown}: is over 1 MiB, far more than a file of checks: is it the right file?"
@@ -108,6 +106,37 @@ fn read(path: &Path) -> Result<String, String> {
         let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
         format!("{shown}:{line}: not valid TOML: it is not UTF-8 text")
     })
+}
+
+/// A file named on the command line or in `--config` (the file itself, `cacert`), read
+/// at start: at most `max` bytes and one more (so the caller can tell "too large"), and
+/// only if it is a regular file. It is opened non-blocking and looked at before it is
+/// read: a FIFO blocked the open until some writer came, before httpok's first READY,
+/// and a device such as /dev/zero never ends.
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "a special file"
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is {what}, not a regular file"),
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// An IO error's reason without " (os error N)": `No such file or directory`.

@@ -127,9 +127,16 @@ impl Keeper {
                 None
             }
             Err(e) => {
+                // A FIFO, device, socket or directory at the path is never replaced
+                // (writer.rs): do not promise a rewrite that will not come.
+                let then = match e {
+                    state_file::LoadError::NotRegular(kind) if kind != "symbolic link" => {
+                        "it is left in place and never written: give --state-file another path"
+                    }
+                    _ => "it is rewritten at the next change",
+                };
                 log::warn!(
-                    "cannot use the state file {}: {e}; starting fresh (it is rewritten \
-                     at the next change)",
+                    "cannot use the state file {}: {e}; starting fresh ({then})",
                     path.display()
                 );
                 None

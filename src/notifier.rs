@@ -98,10 +98,11 @@ impl Notifier for Commands {
                     ("HTTPOK_REASON", reason.clone()),
                 ];
                 let result = notify::run_command(hook, None, &env, self.hook_timeout);
+                let about = change_about(check, program);
                 if result.success {
-                    log::debug!("--on-change ({state}) for {program}: {}", result.summary);
+                    log::debug!("--on-change ({state}) for {about}: {}", result.summary);
                 } else {
-                    log::warn!("--on-change ({state}) for {program}: {}", result.summary);
+                    log::warn!("--on-change ({state}) for {about}: {}", result.summary);
                 }
             }
         }
@@ -113,10 +114,22 @@ impl Notifier for Commands {
     }
 }
 
+/// What an `--on-change` line names: the programs, or the check itself when it names
+/// none (it only logs and mails), never nothing ("for : ...").
+fn change_about<'a>(check: &'a str, program: &'a str) -> &'a str {
+    if program.is_empty() { check } else { program }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::{About, OutcomeWord};
+
+    #[test]
+    fn an_on_change_line_names_the_check_when_it_has_no_program() {
+        assert_eq!(change_about("http://h/", "web"), "web");
+        assert_eq!(change_about("http://h/", ""), "http://h/");
+    }
 
     #[test]
     fn only_notices_a_command_is_configured_for_are_wanted() {

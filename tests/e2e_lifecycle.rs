@@ -129,6 +129,51 @@ fn a_start_that_ends_fatal_is_an_error_with_one_mail_and_never_recovered() {
     assert_listener_healthy(&sup);
 }
 
+/// The operator stops web while httpok's restart brings it up (STARTING: startsecs=5
+/// keeps it there). **Was**: `ERROR Failed to start process web: STOPPED: ...` with the
+/// stopasgroup hint and a start-failed notice, though nothing failed. Now one INFO line
+/// that says who stopped it, the mail of the restart, and web left STOPPED.
+#[test]
+fn a_program_stopped_by_the_operator_while_it_starts_is_not_a_failed_start() {
+    let port = free_port();
+    let sup = start([web("web", port, "ok")
+        .set("startsecs", "5")
+        .set("stopwaitsecs", "3")]);
+    let pid = answering(&sup, port);
+    let mail = sendmail(&sup);
+    add_listener(
+        &sup,
+        patient_listener(&format!(
+            "-p web -t 1 {} http://127.0.0.1:{port}/",
+            mail_flags(&mail)
+        )),
+    );
+    sup.freeze(pid);
+    wait_for("web STARTING again after httpok's stop", T, || {
+        match sup.status("web") {
+            (state, _) if state == "STARTING" => Ok(()),
+            (state, new) => Err(format!("{state} {new:?}")),
+        }
+    });
+    let (code, out) = sup.ctl(&["stop", "web"]);
+    assert_eq!(code, 0, "{out}");
+    let line = "INFO web: stopped by someone else while it started (STOPPED: ";
+    wait_for_count(&sup, line, 1);
+    wait_for_more_ticks(&sup, 2);
+    let log = httpok_log(&sup);
+    assert!(!log.contains("Failed to start process"), "{log}");
+    assert!(!log.contains("web restarted"), "{log}");
+    assert_eq!(entries(&log, "stopped by someone else"), 1, "{log}");
+    assert_eq!(sup.state("web"), "STOPPED");
+    wait_until("the restart was mailed", T, || !mail.calls().is_empty());
+    assert!(
+        mail.calls()[0].contains("web: stopped by someone else while it started"),
+        "{:?}",
+        mail.calls()
+    );
+    assert_listener_healthy(&sup);
+}
+
 #[test]
 fn stopping_httpok_during_a_restart_leaves_the_program_running() {
     let port = free_port();

@@ -823,6 +823,39 @@ fn an_address_other_hosts_reach_is_warned_about_once_and_served() {
     assert_listener_healthy(&sup);
 }
 
+/// A live socket at the path whose server never accepts (its backlog full): a hung
+/// httpok before this one, or a socket someone with write access to the directory put
+/// there. **Was a hang before the first READY**: the look at whether the socket was
+/// stale was a blocking connect, on the main thread, with no deadline; httpok was
+/// RUNNING to supervisord and answered no event. Now it is one ERROR, the rounds run,
+/// a frozen web is restarted, and the socket is left alone.
+#[test]
+fn a_socket_at_the_path_that_never_accepts_is_one_error_and_the_watch_goes_on() {
+    let port = free_port();
+    let sup = start(vec![web("web", port, "ok")]);
+    let socket = sup.path("metrics.sock");
+    let planted = FullBacklogSocket::bind(&socket);
+    let pid = sup.wait_running("web", T);
+    add_listener(
+        &sup,
+        listener(&format!(
+            "-p web -t 2 --metrics-listen unix:{} http://127.0.0.1:{port}/",
+            socket.display()
+        )),
+    );
+    wait_for_more_ticks(&sup, 1);
+    wait_for_count(&sup, "cannot listen there (Address already in use", 1);
+    sup.freeze(pid);
+    assert_restarted(&sup, "web", pid);
+    let log = httpok_log(&sup);
+    assert_eq!(count(&log, " ERROR "), 1, "{log}");
+    assert!(
+        planted.path().exists(),
+        "the socket someone else holds is left alone"
+    );
+    assert_listener_healthy(&sup);
+}
+
 #[test]
 fn a_stale_socket_file_is_replaced_at_start_and_the_socket_is_gone_after_a_stop() {
     let port = free_port();

@@ -84,7 +84,8 @@ fn a_fifo_at_the_state_path_is_refused_and_httpok_watches_on() {
             &log,
             &format!(
                 "WARN cannot use the state file {shown}: it is a FIFO, not a regular file; \
-                 starting fresh"
+                 starting fresh (it is left in place and never written: give --state-file \
+                 another path)\n"
             )
         ),
         1,

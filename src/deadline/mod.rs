@@ -47,6 +47,16 @@ pub fn time_left(deadline: Instant) -> io::Result<Duration> {
     Ok(left)
 }
 
+/// Whether `e` is httpok's own shortage, not anything the peer did: no file descriptor
+/// left (in its own table or the system's), or no kernel memory for a socket. An IO that
+/// failed so tells nothing about the other end.
+pub fn is_local_shortage(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
 /// Whether `e` is a deadline that passed: ours (`TimedOut`) or a socket timeout
 /// (`WouldBlock`, which is how Linux reports SO_RCVTIMEO and SO_SNDTIMEO expiring).
 pub fn is_timeout(e: &io::Error) -> bool {

@@ -207,3 +207,27 @@ fn an_older_snapshot_handed_over_late_never_replaces_a_newer_one() {
     assert_eq!(written.len(), 1, "{written:?}");
     assert!(written[0].contains("\"stopping\": 2,"));
 }
+
+#[test]
+fn a_state_that_comes_back_to_what_is_on_disk_is_not_said_written_while_writes_fail() {
+    let (keeper, store, lines) = keeper(Duration::from_secs(5));
+    let planner = planner();
+    assert!(keeper.submit_and_wait(keeper.snapshot(&planner), Duration::from_secs(5)));
+    store.set(|s| s.fail = true);
+    // A full disk, and the state goes A -> B -> A -> B ...: one WARN, no recovery line
+    // while every real write fails.
+    for pid in 1..5 {
+        assert!(!keeper.submit_and_wait(stop_of(&keeper, &planner, pid), Duration::from_secs(5)));
+        keeper.submit_and_wait(
+            keeper.journal("web", None, &planner),
+            Duration::from_secs(5),
+        );
+    }
+    assert_eq!(levels(&lines), [Level::Warn], "{lines:?}");
+    assert_eq!(store.written().len(), 1);
+    // The disk has room again: the next write is the one that says so.
+    store.set(|s| s.fail = false);
+    assert!(keeper.submit_and_wait(stop_of(&keeper, &planner, 9), Duration::from_secs(5)));
+    assert_eq!(levels(&lines), [Level::Warn, Level::Info], "{lines:?}");
+    assert_eq!(store.written().len(), 2);
+}

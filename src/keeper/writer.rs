@@ -197,7 +197,8 @@ fn run(inner: &Inner, store: &dyn Store) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let result = if on_disk.as_ref() == Some(&saved) {
+        let unchanged = on_disk.as_ref() == Some(&saved);
+        let result = if unchanged {
             Ok(())
         } else {
             state_file::encode(&saved).and_then(|text| store.write(&text))
@@ -207,6 +208,11 @@ fn run(inner: &Inner, store: &dyn Store) {
             let mut slot = lock(&inner.slot);
             slot.busy_since = None;
             match result {
+                // Nothing was written: the disk holds this state, but that proves nothing
+                // about writing, so an incident stands and no line is said (on a full
+                // disk, a check failing and passing by turns made a WARN and "is
+                // written again" at every change, each of those lines untrue).
+                Ok(()) if unchanged => None,
                 Ok(()) => {
                     let was = std::mem::replace(&mut slot.trouble, Trouble::None);
                     (was != Trouble::None)

@@ -1,7 +1,8 @@
 //! The endpoint's one thread: poll(2) over the listening socket and every open
 //! connection, all non-blocking, so no client can hold up another. The table of
-//! connections is bounded; when it is full, a new connection closes the one that
-//! matters least ([`victim`]: an answered one, else the oldest idle one). Each
+//! connections is bounded (by [`Limits`], and to a quarter of the descriptor limit);
+//! when it is full, a new connection closes the one that matters least ([`victim`]: an
+//! answered one, else the oldest idle one). Each
 //! connection has a deadline for its head and one for its answer; nothing here waits
 //! on a client.
 //!
@@ -136,15 +137,33 @@ impl EventLoop {
     }
 
     fn admit(&mut self, stream: Stream, now: Instant) {
-        if self.table.len() >= self.limits.connections.max(1) {
+        let cap = self.limits.connections.min(descriptor_share()).max(1);
+        while self.table.len() >= cap {
             let phases = self.table.iter().map(|x| (x.phase(), x.accepted));
-            if let Some(i) = victim(phases) {
-                self.table.swap_remove(i);
-            }
+            let Some(i) = victim(phases) else { break };
+            self.table.swap_remove(i);
         }
         self.table
             .push(Exchange::new(stream, now, self.limits.timeout));
     }
+}
+
+/// The most connections the endpoint may hold: a quarter of httpok's descriptor limit
+/// (its soft RLIMIT_NOFILE, read at each accept: it can be lowered while httpok runs).
+/// The probes, supervisord's calls, hooks and the state file need the rest: at a limit
+/// of 40, idle clients holding 32 connections left the probes none, and every check
+/// failed with "Too many open files".
+fn descriptor_share() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct it is given, which lives for
+    // the whole call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return usize::MAX;
+    }
+    usize::try_from(limit.rlim_cur / 4).unwrap_or(usize::MAX)
 }
 
 /// Which connection to close for a new one: an answered one (draining) first, then the

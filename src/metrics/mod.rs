@@ -12,8 +12,8 @@
 //! Owns: the address ([`ListenAddr`]), the endpoint's life ([`server`]: bound at start or
 //! retried every minute, the unix socket file removed at exit), the event loop and one
 //! connection's exchange (`event_loop.rs`, `exchange.rs`), the HTTP head parsing and
-//! answers, sans IO ([`http`]), the page ([`render`]) and the deadline-bound client
-//! socket of `httpok --status` ([`conn`]). It never writes stdout, never holds the
+//! answers, sans IO ([`http`]) and the page ([`render`]). (`httpok --status` connects
+//! through [`crate::deadline`], in [`crate::status_client`].) It never writes stdout, never holds the
 //! snapshot's lock longer than a clone and never blocks the watcher: a round is never
 //! delayed by a scrape, a slow client or a flood, and an address that cannot be bound
 //! costs the endpoint, not the watch.
@@ -25,7 +25,6 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-pub mod conn;
 mod event_loop;
 mod exchange;
 pub mod http;

@@ -7,9 +7,12 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::deadline;
 
 /// Binds `path`, replacing a stale socket file there; the file made, as made.
 pub(super) fn bind(path: &Path) -> io::Result<(UnixListener, Option<Made>)> {
@@ -25,11 +28,18 @@ pub(super) fn bind(path: &Path) -> io::Result<(UnixListener, Option<Made>)> {
     Ok((listener, made))
 }
 
-/// A socket file that refuses connections: its server is gone.
+/// How long the look at a socket file found at the path may take.
+const STALE_CHECK: Duration = Duration::from_secs(1);
+
+/// A socket file that refuses connections: its server is gone. Asked with a deadline:
+/// a socket whose server is alive but not accepting (its backlog full: a hung httpok
+/// before this one, or a socket someone planted) made a blocking connect wait for good,
+/// and httpok never answered its first READY.
 fn is_stale_socket(path: &Path) -> bool {
     let is_socket = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
     is_socket
-        && UnixStream::connect(path).is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused)
+        && deadline::connect_unix(path, Instant::now() + STALE_CHECK)
+            .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused)
 }
 
 /// A socket file this httpok made, as it was made.

@@ -1,12 +1,12 @@
 //! ureq's and the OS's errors into a [`Failure`], by type wherever there is one: a
 //! timeout, a refusal, a TLS fault (a `rustls::Error`, often inside an `io::Error`),
-//! a name that did not resolve (our resolver's [`ResolveError`]), anything else as it
-//! reads.
+//! a name that did not resolve (our resolver's [`ResolveError`]), httpok's own want of
+//! descriptors or memory ([`Failure::Starved`]), anything else as it reads.
 
 use std::io;
 
 use super::{CheckProber, Failure, tls::describe_tls};
-use crate::deadline::ResolveError;
+use crate::deadline::{self, ResolveError};
 
 impl CheckProber {
     pub(super) fn classify(&self, error: &ureq::Error) -> Failure {
@@ -35,6 +35,9 @@ impl CheckProber {
             if let Some(error) = inner.downcast_ref::<ResolveError>() {
                 return self.classify_resolve(error);
             }
+        }
+        if deadline::is_local_shortage(e) {
+            return Failure::Starved(e.to_string());
         }
         match e.kind() {
             io::ErrorKind::ConnectionRefused => Failure::Refused,
@@ -84,6 +87,13 @@ mod tests {
             prober.classify_io(&body_timeout),
             Failure::Timeout(Duration::from_secs(1))
         );
+        // httpok out of descriptors or memory: its own want, not the peer's fault.
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            let own = io::Error::from_raw_os_error(errno);
+            assert_eq!(prober.classify_io(&own), Failure::Starved(own.to_string()));
+            let inside = ureq::Error::Io(io::Error::from_raw_os_error(errno));
+            assert!(matches!(prober.classify(&inside), Failure::Starved(_)));
+        }
         let other = io::Error::new(io::ErrorKind::InvalidData, "bad chunk size");
         assert_eq!(
             prober.classify_io(&other),

@@ -88,6 +88,10 @@ pub enum Failure {
     Dns(String),
     /// Any other transport error.
     Connect(String),
+    /// httpok could not make the probe for want of its own resources (file
+    /// descriptors, kernel memory): nothing is known of the target, so it never counts
+    /// against its programs.
+    Starved(String),
 }
 
 impl Failure {
@@ -106,6 +110,7 @@ impl Failure {
             Failure::Tls(_) => "TLS failure".into(),
             Failure::Dns(_) => "DNS failure".into(),
             Failure::Connect(_) => "connection failed".into(),
+            Failure::Starved(_) => "httpok cannot probe".into(),
         }
     }
 }
@@ -128,6 +133,7 @@ impl fmt::Display for Failure {
             Failure::Tls(msg) => write!(f, "TLS: {msg}"),
             Failure::Dns(msg) => write!(f, "DNS: {msg}"),
             Failure::Connect(msg) => write!(f, "connect: {msg}"),
+            Failure::Starved(msg) => write!(f, "httpok cannot probe: {msg}"),
         }
     }
 }

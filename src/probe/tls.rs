@@ -18,13 +18,22 @@ pub(super) fn tls_config(settings: &ProbeSettings) -> Result<TlsConfig, String> 
     Ok(builder.build())
 }
 
+/// A larger `cacert` file is refused: Debian's whole bundle of public CAs is about
+/// 220 KB, and `--cacert /dev/zero` must not read memory full.
+const MAX_CACERT_BYTES: u64 = 4 << 20;
+
 /// The CA certificates of a `cacert` PEM file: at least one, or why not. The settings
 /// call it at start, so that a bad file is an error then, not a failing probe later.
 pub fn read_cacert(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
     let shown = path.display();
-    let pem = std::fs::read(path).map_err(|e| {
+    let pem = crate::config_file::read_regular(path, MAX_CACERT_BYTES).map_err(|e| {
         format!("{shown}: cannot read it ({e}): give a readable PEM file of CA certificates")
     })?;
+    if pem.len() as u64 > MAX_CACERT_BYTES {
+        return Err(format!(
+            "{shown} is over 4 MiB, far more than a file of CA certificates: is it the right file?"
+        ));
+    }
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
@@ -89,6 +98,16 @@ mod tests {
     use super::*;
     use crate::target::Target;
     use std::time::Duration;
+
+    #[test]
+    fn a_cacert_that_is_a_device_is_refused_unread() {
+        let e = read_cacert(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            e,
+            "/dev/zero: cannot read it (it is a device, not a regular file): give a \
+             readable PEM file of CA certificates"
+        );
+    }
 
     #[test]
     fn certificate_faults_are_named_in_words() {

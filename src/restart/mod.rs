@@ -2,8 +2,8 @@
 //! the listener's): re-read the process and restart only the pid that failed, dump a
 //! core if asked (and re-read it after: the stop is for the pid that failed, never for
 //! one someone started during the dump), stop and wait until it is gone, start without waiting for startsecs,
-//! then watch supervisord until the new process is RUNNING (restarted) or has failed
-//! (FATAL, EXITED, STOPPED). Never starts a second copy when the stop failed.
+//! then watch supervisord until the new process is RUNNING (restarted), has failed
+//! (FATAL, EXITED) or was stopped by someone else (STOPPED). Never starts a second copy when the stop failed.
 //!
 //! The stop-to-start stretch holds the shutdown [`Gate`]: once httpok is stopping no
 //! new stop is issued, and a stop already issued is always followed by its start.
@@ -207,6 +207,17 @@ impl Restarter<'_> {
             match self.supervisor.process_info(namespec) {
                 Ok(info) if info.is_running() => {
                     return RestartOutcome::Restarted { pid: info.pid };
+                }
+                // Only a stopProcess leaves a process STOPPED (one that dies starting
+                // goes BACKOFF, then FATAL): someone stopped the new process while it
+                // started, `supervisorctl stop` (or `restart`) during the restart. Its
+                // start did not fail, and what the operator does with it is theirs.
+                Ok(info) if info.state == ProcessState::Stopped => {
+                    return RestartOutcome::Interrupted(format!(
+                        "stopped by someone else while it started ({}), NOT starting it \
+                         again",
+                        info.reason()
+                    ));
                 }
                 Ok(info) if info.state.is_down() => {
                     let reason = match info.log_hint() {

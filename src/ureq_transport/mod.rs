@@ -99,6 +99,9 @@ impl Connector<()> for UnixConnector {
         let stream = deadline::connect_unix(&self.path, deadline(timeout)?).map_err(|e| {
             if deadline::is_timeout(&e) {
                 Error::Timeout(timeout.reason)
+            } else if deadline::is_local_shortage(&e) {
+                // As it is, so the probe can tell httpok's shortage from the app's fault.
+                Error::Io(e)
             } else {
                 Error::Io(io::Error::new(
                     e.kind(),

@@ -97,6 +97,8 @@ pub struct Watcher {
     certs: CertWatch,
     /// exec targets whose command could not run, said once each.
     unrunnable: HashSet<String>,
+    /// Probes could not be made for want of descriptors or memory: said once.
+    starved: bool,
 }
 
 /// Why a round has no process list.
@@ -156,6 +158,7 @@ impl Watcher {
             last_probed: vec![None; config.checks.len()],
             certs: CertWatch::new(config.cert_expiry_warn),
             unrunnable: HashSet::new(),
+            starved: false,
         }
     }
 

@@ -83,6 +83,7 @@ impl Watcher {
             self.shared.keeper.note_certs(saved);
         }
         note_unrunnable(&mut self.unrunnable, &requests, &outcomes);
+        note_starved(&mut self.starved, &outcomes);
         let mut outcomes = outcomes.into_iter();
         let mut status = lock(&self.shared.status);
         self.checks
@@ -142,6 +143,34 @@ fn note_unrunnable(
     }
 }
 
+/// Probes httpok could not make for want of its own descriptors or memory: one ERROR
+/// when that starts, one INFO once a round's probes are all made again. Such a probe
+/// judges nothing ([`verdict`]): restarting a healthy program because httpok is out of
+/// descriptors would be the watchdog doing harm.
+fn note_starved(starved: &mut bool, outcomes: &[Outcome]) {
+    let why = outcomes.iter().find_map(|o| match &o.result {
+        Err(Failure::Starved(why)) => Some(why),
+        _ => None,
+    });
+    match why {
+        Some(why) if !*starved => {
+            *starved = true;
+            log::error!(
+                "httpok cannot make its probes: {why}; the checks it cannot probe judge \
+                 nothing and restart nothing until it can. Raise minfds in [supervisord] \
+                 (its programs get that limit), or see what holds httpok's descriptors \
+                 (ls -l /proc/{}/fd)",
+                std::process::id()
+            );
+        }
+        None if *starved && !outcomes.is_empty() => {
+            *starved = false;
+            log::info!("httpok can make its probes again");
+        }
+        _ => {}
+    }
+}
+
 /// The certificates read this round: their WARN and mail, if due (cert_watch.rs).
 fn note_certs(
     certs: &mut CertWatch,
@@ -172,11 +201,12 @@ enum Pace {
 }
 
 /// A check's verdict from its targets' outcomes: failing at its first failure, not
-/// judged at all if one of its commands cannot run (that is the check's fault).
+/// judged at all if one of its commands cannot run (that is the check's fault) or
+/// httpok could not make one of its probes (httpok's).
 fn verdict(check: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
     let mut first = None;
     for (target, outcome) in check.targets.iter().zip(outcomes) {
-        if let Err(Failure::Unrunnable(_)) = &outcome.result {
+        if let Err(Failure::Unrunnable(_) | Failure::Starved(_)) = &outcome.result {
             return Verdict::NotProbed;
         }
         if let Err(failure) = &outcome.result {

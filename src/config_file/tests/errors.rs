@@ -248,7 +248,10 @@ fn a_file_that_cannot_be_read_is_named_with_the_reason() {
     let e = load(&dir).unwrap_err();
     assert_eq!(
         e,
-        format!("{}: cannot read it (Is a directory)", dir.display())
+        format!(
+            "{}: cannot read it (it is a directory, not a regular file)",
+            dir.display()
+        )
     );
     let latin1 = dir.join("latin1.toml");
     std::fs::write(&latin1, b"timeout = 1\nbody = '\xe9t\xe9'\n").unwrap();
@@ -316,4 +319,41 @@ fn env_is_for_exec_checks_and_its_problems_never_quote_a_value() {
         assert!(e.starts_with(wanted), "{text}: {e}");
         assert!(!e.contains("pw-"), "a value in {e}");
     }
+}
+
+/// `load` on another thread, given `limit` to answer (a FIFO blocked the open for good).
+fn load_within(
+    path: &Path,
+    limit: std::time::Duration,
+) -> Result<crate::config_file::FileConfig, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(load(&path));
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("reading the file did not end within {limit:?}"))
+}
+
+#[test]
+fn a_fifo_or_a_device_is_refused_at_once_not_waited_on_or_read() {
+    let dir = temp_dir("special");
+    let fifo = dir.join("checks.toml");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path that lives for the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let limit = std::time::Duration::from_secs(5);
+    let e = load_within(&fifo, limit).unwrap_err();
+    assert_eq!(
+        e,
+        format!(
+            "{}: cannot read it (it is a FIFO, not a regular file)",
+            fifo.display()
+        )
+    );
+    let e = load_within(Path::new("/dev/zero"), limit).unwrap_err();
+    assert_eq!(
+        e,
+        "/dev/zero: cannot read it (it is a device, not a regular file)"
+    );
 }
