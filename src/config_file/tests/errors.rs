@@ -337,7 +337,7 @@ fn load_within(
 
 #[test]
 fn a_fifo_or_a_device_is_refused_at_once_not_waited_on_or_read() {
-    let dir = temp_dir("special");
+    let dir = TestDir::new("config-special");
     let fifo = dir.join("checks.toml");
     let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a NUL-terminated path that lives for the call.
