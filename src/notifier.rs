@@ -92,11 +92,12 @@ impl Notifier for Commands {
                 let env = [
                     ("HTTPOK_CHECK", check.clone()),
                     ("HTTPOK_PROGRAM", program.clone()),
-                    ("HTTPOK_STATE", state.to_string()),
-                    ("HTTPOK_PREVIOUS", previous.to_string()),
+                    ("HTTPOK_STATE", state.as_str().to_string()),
+                    ("HTTPOK_PREVIOUS", previous.as_str().to_string()),
                     ("HTTPOK_REASON", reason.clone()),
                 ];
                 let result = notify::run_command(hook, None, &env, self.hook_timeout);
+                let state = state.as_str();
                 if result.success {
                     log::debug!("--on-change ({state}) for {program}: {}", result.summary);
                 } else {
@@ -115,7 +116,7 @@ impl Notifier for Commands {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{About, OutcomeWord};
+    use crate::plan::{About, OutcomeWord, StateWord};
 
     #[test]
     fn only_notices_a_command_is_configured_for_are_wanted() {
@@ -133,8 +134,8 @@ mod tests {
             about: About::Check,
             check: "http://h/".into(),
             program: "web".into(),
-            state: "failing",
-            previous: "healthy",
+            state: StateWord::Failing,
+            previous: StateWord::Healthy,
             reason: String::new(),
         };
         let none = Commands::default();
@@ -155,6 +156,7 @@ pub mod fake {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::plan::StateWord;
 
     #[derive(Debug, Default)]
     pub struct FakeNotifier {
@@ -192,7 +194,7 @@ pub mod fake {
         }
 
         /// (program, state, previous) of every change notice.
-        pub fn changes(&self) -> Vec<(String, &'static str, &'static str)> {
+        pub fn changes(&self) -> Vec<(String, StateWord, StateWord)> {
             self.notices
                 .lock()
                 .expect("lock")

@@ -18,7 +18,7 @@ pub struct RestartOrder {
     pub pid: u32,
 }
 
-/// How a restart ended, as the hook's HTTPOK_OUTCOME says it.
+/// How a restart ended: the --on-restart hook's HTTPOK_OUTCOME.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutcomeWord {
     Restarted,
@@ -36,6 +36,38 @@ impl OutcomeWord {
     }
 }
 
+/// A check's or a program's state as the --on-change hook is told it: HTTPOK_STATE
+/// and HTTPOK_PREVIOUS (a contract with the operator's scripts: never renamed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateWord {
+    /// A check that passes.
+    Healthy,
+    /// A check whose failure counts; a program whose check fails.
+    Failing,
+    /// A check that passes again; a restarted program whose checks pass.
+    Recovered,
+    Restarting,
+    Restarted,
+    /// A restarted program that did not reach RUNNING.
+    StartFailed,
+    /// `--max-restarts` reached.
+    GaveUp,
+}
+
+impl StateWord {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateWord::Healthy => "healthy",
+            StateWord::Failing => "failing",
+            StateWord::Recovered => "recovered",
+            StateWord::Restarting => "restarting",
+            StateWord::Restarted => "restarted",
+            StateWord::StartFailed => "start-failed",
+            StateWord::GaveUp => "gave-up",
+        }
+    }
+}
+
 /// Something to tell the operator outside the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -47,8 +79,8 @@ pub enum Notice {
         about: About,
         check: String,
         program: String,
-        state: &'static str,
-        previous: &'static str,
+        state: StateWord,
+        previous: StateWord,
         reason: String,
     },
     /// The --on-restart hook, once per restart attempt.

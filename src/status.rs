@@ -157,10 +157,10 @@ impl Snapshot {
             .programs()
             .map(|p| ProgramStatus {
                 program: p.namespec.clone(),
-                state: p.state_word().to_string(),
-                restarted: p.outcomes[0],
-                failed: p.outcomes[1],
-                skipped: p.outcomes[2],
+                state: p.state().word().to_string(),
+                restarted: p.counts().restarted,
+                failed: p.counts().failed,
+                skipped: p.counts().skipped,
                 given_up: p.gave_up(),
                 restarts_in_window: u32::try_from(p.restarts_in_window()).unwrap_or(u32::MAX),
             })

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::{Planner, Verdict};
 use crate::lifecycle::{Cause, RoundClock};
-use crate::plan::{About, Notice, Plan};
+use crate::plan::{About, Notice, Plan, StateWord};
 use crate::selection::{Resolved, spec_matches_namespec};
 
 /// A check mails about its incidents at most this often (see the module docs).
@@ -125,8 +125,12 @@ impl Planner {
                     plan.info(format!("{} passes again", incident.url));
                 }
                 if announced {
-                    plan.notices
-                        .push(self.check_change(i, "recovered", "failing", String::new()));
+                    plan.notices.push(self.check_change(
+                        i,
+                        StateWord::Recovered,
+                        StateWord::Failing,
+                        String::new(),
+                    ));
                 }
             }
             Verdict::Failing(_) => {
@@ -144,16 +148,20 @@ impl Planner {
             return;
         }
         self.checks[i].announced = true;
-        plan.notices
-            .push(self.check_change(i, "failing", "healthy", cause.reason.clone()));
+        plan.notices.push(self.check_change(
+            i,
+            StateWord::Failing,
+            StateWord::Healthy,
+            cause.reason.clone(),
+        ));
     }
 
     /// Check `i`'s --on-change notice: its label and the programs it names.
     fn check_change(
         &self,
         i: usize,
-        state: &'static str,
-        previous: &'static str,
+        state: StateWord,
+        previous: StateWord,
         reason: String,
     ) -> Notice {
         let label = self.labels.get(i).map(String::as_str).unwrap_or_default();

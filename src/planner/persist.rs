@@ -79,7 +79,7 @@ impl Planner {
                 .or_insert_with(|| Program::new(p.program.clone()));
             program.restore(p.restarts.iter().map(|t| to_instant(*t)), p.gave_up);
             if let Some(record) = p.stop_record() {
-                program.resume(record.pid);
+                program.resume(record);
                 imported.in_flight.push((p.program.clone(), record));
             }
         }

@@ -105,7 +105,7 @@ fn changes(plan: &Plan) -> Vec<(String, &'static str)> {
     plan.notices
         .iter()
         .filter_map(|n| match n {
-            Notice::Change { program, state, .. } => Some((program.clone(), *state)),
+            Notice::Change { program, state, .. } => Some((program.clone(), state.as_str())),
             _ => None,
         })
         .collect()
