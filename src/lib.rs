@@ -39,7 +39,6 @@
 //! managing processes other than through supervisord's XML-RPC interface.
 
 pub mod advice;
-pub mod cert_watch;
 pub mod check_config;
 pub mod cli;
 pub mod config;

@@ -1,8 +1,32 @@
-//! What a decision asks the driver to do: log lines, restarts and notices. The pure
-//! modules ([`crate::lifecycle`], [`crate::planner`]) return a [`Plan`]; the watcher
-//! carries it out and never decides anything itself.
+//! What a decision asks the driver to do: probes, log lines, restarts and notices. The
+//! pure modules ([`crate::lifecycle`], [`crate::planner`]) return [`ProbeRequest`]s and a
+//! [`Plan`]; the watcher carries them out and never decides anything itself. Also the
+//! names a check and its targets go by between the planner, the watcher and the prober.
 
 use log::Level;
+
+/// A check's identity, the key everything about it is found by (its [`Check`] in the
+/// planner, its settings in the prober). Assigned once, in configuration order, by
+/// [`crate::watcher::numbered`].
+///
+/// [`Check`]: crate::planner::Check
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CheckId(pub usize);
+
+/// One target of one check: the check, and the target's place among its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TargetId {
+    pub check: CheckId,
+    pub index: usize,
+}
+
+/// Probe this target by its check's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeRequest {
+    pub target: TargetId,
+    /// Also read an https target's certificate expiry (a handshake of its own).
+    pub read_cert: bool,
+}
 
 /// One log line, at its level.
 #[derive(Debug, Clone, PartialEq, Eq)]

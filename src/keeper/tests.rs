@@ -8,6 +8,7 @@ use log::Level;
 
 use super::*;
 use crate::selection::Exclusions;
+use crate::state_file::{SavedProgram, StopRecord};
 
 /// A store that keeps what it was given and can be made to hang or fail.
 #[derive(Default)]
@@ -83,17 +84,30 @@ fn keeper(deadline: Duration) -> (Keeper, Arc<FakeStore>, Lines) {
     (keeper, store, lines)
 }
 
+/// A planner whose program web is in a restart (as a state file left it).
 fn planner() -> Planner {
-    Planner::for_checks(Vec::new(), 1, Exclusions::default(), false)
+    let mut planner = Planner::of_checks(Vec::new(), 1, Exclusions::default(), false);
+    let saved = Saved {
+        version: state_file::VERSION,
+        programs: vec![SavedProgram {
+            program: "web".into(),
+            stopping: Some(7),
+            ..SavedProgram::default()
+        }],
+        ..Saved::default()
+    };
+    planner.import(&saved, Instant::now(), 1_700_000_000);
+    planner
 }
 
 /// A snapshot that differs from the last one: a stop of `pid` noted.
-fn stop_of(keeper: &Keeper, planner: &Planner, pid: u32) -> Option<Snapshot> {
+fn stop_of(keeper: &Keeper, planner: &mut Planner, pid: u32) -> Option<Snapshot> {
     let record = StopRecord {
         pid,
         issued_at: Some(1_700_000_000),
     };
-    keeper.journal("web", Some(record), planner)
+    planner.note_stop("web", Some(record));
+    keeper.snapshot(planner)
 }
 
 fn levels(lines: &Mutex<Vec<(Level, String)>>) -> Vec<Level> {
@@ -108,14 +122,14 @@ fn levels(lines: &Mutex<Vec<(Level, String)>>) -> Vec<Level> {
 #[test]
 fn a_write_that_hangs_blocks_no_caller_and_is_one_warning_then_one_recovery_line() {
     let (keeper, store, lines) = keeper(Duration::from_millis(200));
-    let planner = planner();
+    let mut planner = planner();
     store.set(|s| s.hang = true);
-    keeper.submit(stop_of(&keeper, &planner, 1));
+    keeper.submit(stop_of(&keeper, &mut planner, 1));
     store.wait("the first write to block", |s| s.blocked == 1);
     // Every round hands over its state while the disk hangs: none waits.
     let started = Instant::now();
     for pid in 2..50 {
-        keeper.submit(stop_of(&keeper, &planner, pid));
+        keeper.submit(stop_of(&keeper, &mut planner, pid));
         std::thread::sleep(Duration::from_millis(10));
     }
     let per_call = started.elapsed() / 48;
@@ -131,7 +145,7 @@ fn a_write_that_hangs_blocks_no_caller_and_is_one_warning_then_one_recovery_line
     );
     // A stop record does not wait for a disk known to hang.
     let started = Instant::now();
-    assert!(!keeper.submit_and_wait(stop_of(&keeper, &planner, 50), Duration::from_secs(30)));
+    assert!(!keeper.submit_and_wait(stop_of(&keeper, &mut planner, 50), Duration::from_secs(30)));
     assert!(started.elapsed() < Duration::from_secs(1));
     // The disk answers: the hung write ends, then only the newest state is written.
     store.set(|s| s.hang = false);
@@ -153,10 +167,12 @@ fn a_write_that_hangs_blocks_no_caller_and_is_one_warning_then_one_recovery_line
 #[test]
 fn a_failing_write_is_one_warning_and_the_first_good_write_one_line() {
     let (keeper, store, lines) = keeper(Duration::from_secs(5));
-    let planner = planner();
+    let mut planner = planner();
     store.set(|s| s.fail = true);
     for pid in 1..5 {
-        assert!(!keeper.submit_and_wait(stop_of(&keeper, &planner, pid), Duration::from_secs(5)));
+        assert!(
+            !keeper.submit_and_wait(stop_of(&keeper, &mut planner, pid), Duration::from_secs(5))
+        );
     }
     assert_eq!(levels(&lines), [Level::Warn], "{lines:?}");
     assert!(
@@ -165,7 +181,7 @@ fn a_failing_write_is_one_warning_and_the_first_good_write_one_line() {
             .contains("No space left on device")
     );
     store.set(|s| s.fail = false);
-    assert!(keeper.submit_and_wait(stop_of(&keeper, &planner, 5), Duration::from_secs(5)));
+    assert!(keeper.submit_and_wait(stop_of(&keeper, &mut planner, 5), Duration::from_secs(5)));
     assert_eq!(levels(&lines), [Level::Warn, Level::Info], "{lines:?}");
     // Written once; failures are retried at the next change, not in a loop.
     assert_eq!(store.written().len(), 1);
@@ -174,8 +190,8 @@ fn a_failing_write_is_one_warning_and_the_first_good_write_one_line() {
 #[test]
 fn a_stop_record_is_on_disk_when_the_wait_says_so_and_an_unchanged_state_is_not_rewritten() {
     let (keeper, store, lines) = keeper(Duration::from_secs(5));
-    let planner = planner();
-    assert!(keeper.submit_and_wait(stop_of(&keeper, &planner, 42), Duration::from_secs(5)));
+    let mut planner = planner();
+    assert!(keeper.submit_and_wait(stop_of(&keeper, &mut planner, 42), Duration::from_secs(5)));
     let written = store.written();
     assert_eq!(written.len(), 1);
     assert!(written[0].contains("\"stopping\": 42,"), "{}", written[0]);
@@ -188,10 +204,8 @@ fn a_stop_record_is_on_disk_when_the_wait_says_so_and_an_unchanged_state_is_not_
     assert!(keeper.submit_and_wait(keeper.snapshot(&planner), Duration::from_secs(5)));
     assert_eq!(store.written().len(), 1);
     // The start issued: the record is gone from the next state.
-    assert!(keeper.submit_and_wait(
-        keeper.journal("web", None, &planner),
-        Duration::from_secs(5)
-    ));
+    planner.note_stop("web", None);
+    assert!(keeper.submit_and_wait(keeper.snapshot(&planner), Duration::from_secs(5)));
     let written = store.written();
     assert_eq!(written.len(), 2);
     assert!(!written[1].contains("stopping\": 42"), "{}", written[1]);
@@ -201,9 +215,9 @@ fn a_stop_record_is_on_disk_when_the_wait_says_so_and_an_unchanged_state_is_not_
 #[test]
 fn an_older_snapshot_handed_over_late_never_replaces_a_newer_one() {
     let (keeper, store, _) = keeper(Duration::from_secs(5));
-    let planner = planner();
-    let older = stop_of(&keeper, &planner, 1);
-    let newer = stop_of(&keeper, &planner, 2);
+    let mut planner = planner();
+    let older = stop_of(&keeper, &mut planner, 1);
+    let newer = stop_of(&keeper, &mut planner, 2);
     assert!(keeper.submit_and_wait(newer, Duration::from_secs(5)));
     keeper.submit(older);
     assert!(keeper.submit_and_wait(keeper.snapshot(&planner), Duration::from_secs(5)));

@@ -2,6 +2,7 @@
 
 use super::testing::settings;
 use super::*;
+use crate::plan::TargetId;
 use std::net::TcpListener;
 
 #[test]
@@ -10,16 +11,16 @@ fn many_hanging_targets_take_about_one_timeout_together() {
     let target =
         Target::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
     let settings = settings(500);
-    let prober = Prober::new(&[(&settings, &[])]).expect("prober");
-    let requests: Vec<ProbeRequest<'_>> = std::iter::repeat_n(
-        ProbeRequest {
-            check: 0,
-            target: &target,
-            read_cert: false,
+    let prober =
+        Prober::new(&[(CheckId(0), &settings, std::slice::from_ref(&target))]).expect("prober");
+    let request = ProbeRequest {
+        target: TargetId {
+            check: CheckId(0),
+            index: 0,
         },
-        40,
-    )
-    .collect();
+        read_cert: false,
+    };
+    let requests: Vec<ProbeRequest> = std::iter::repeat_n(request, 40).collect();
     let started = Instant::now();
     let outcomes = prober.probe_all(&requests);
     assert_eq!(outcomes.len(), 40);

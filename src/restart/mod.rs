@@ -35,15 +35,28 @@ pub const UNREACHABLE_DEADLINE: Duration = Duration::from_secs(30);
 
 const STOPPING: &str = "start issued; httpok is stopping before supervisord showed it RUNNING";
 
+/// Where a restart between its stop and its start is recorded (`--state-file`), so
+/// that the next httpok can finish one cut short. The watcher's records it in the
+/// program's state and hands the state file to its writer; tests keep a list.
+pub trait Journal: Sync {
+    /// The stop of `namespec` is about to be issued (`Some`: its record; this may wait,
+    /// bounded, until it is on disk) or its start was, or the restart ended without one
+    /// (`None`).
+    fn note_stop(&self, namespec: &str, record: Option<StopRecord>);
+}
+
+impl<F: Fn(&str, Option<StopRecord>) + Sync> Journal for F {
+    fn note_stop(&self, namespec: &str, record: Option<StopRecord>) {
+        self(namespec, record);
+    }
+}
+
 /// What one restart needs from the rest of httpok.
 pub struct Restarter<'a> {
     pub supervisor: &'a dyn Supervisor,
     pub notifier: &'a dyn Notifier,
     pub gate: &'a Gate,
-    /// Told the stop's record just before the stop is issued (and may wait, bounded,
-    /// until it is on disk) and `None` once the start is (or the restart ended without
-    /// one): --state-file keeps restarts in flight.
-    pub journal: &'a (dyn Fn(&str, Option<StopRecord>) + Sync),
+    pub journal: &'a dyn Journal,
 }
 
 /// How the stop ended.
@@ -89,9 +102,9 @@ impl Restarter<'_> {
             pid: failed_pid,
             issued_at: Some(issued_at),
         };
-        (self.journal)(namespec, Some(record));
+        self.journal.note_stop(namespec, Some(record));
         let started = self.stop_then_start(namespec, failed_pid);
-        (self.journal)(namespec, None);
+        self.journal.note_stop(namespec, None);
         self.gate.leave();
         match started {
             Err(outcome) => outcome,

@@ -23,7 +23,7 @@ fn run(sup: &FakeSupervisor, gate: &Gate, pid: u32) -> (RestartOutcome, Vec<Stri
         supervisor: sup,
         notifier: &notifier,
         gate,
-        journal: &|_, _| {},
+        journal: &|_: &str, _: Option<StopRecord>| {},
     };
     let mut notes = Vec::new();
     let outcome = restarter.restart("web", pid, &mut |n| notes.push(n));
@@ -78,7 +78,7 @@ fn the_fallback_stop_is_not_sent_to_a_pid_someone_else_started() {
         supervisor: &sup,
         notifier: &notifier,
         gate: &gate,
-        journal: &|_, _| {},
+        journal: &|_: &str, _: Option<StopRecord>| {},
     };
     let outcome = stop_and_wait(restarter.supervisor, "web", 42);
     assert!(matches!(outcome, Ok(Stopped::Replaced(77))));
@@ -212,7 +212,7 @@ fn resume(sup: &FakeSupervisor, named: bool, dry_run: bool) -> RestartOutcome {
         supervisor: sup,
         notifier: &notifier,
         gate: &gate,
-        journal: &|_, _| {},
+        journal: &|_: &str, _: Option<StopRecord>| {},
     };
     let record = StopRecord {
         pid: 42,

@@ -1,5 +1,4 @@
-//! Each check's own count and story: its failed and healthy rounds in a row, its last
-//! probed result, the --on-change notices of the check, and its incidents.
+//! What a failing check says: its --on-change notices, and its incidents.
 //!
 //! An **incident** is a failure that restarts nothing for a reason no restart will end:
 //! the check names no program, or none that exists (`-p wbe`), or only excluded or
@@ -13,51 +12,14 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Planner, Verdict};
-use crate::lifecycle::{Cause, RoundClock};
-use crate::plan::{About, Notice, Plan, StateWord};
+use super::Planner;
+use super::check::{CheckState, Incident};
+use crate::lifecycle::Cause;
+use crate::plan::{About, CheckId, Notice, Plan, StateWord};
 use crate::selection::{Resolved, spec_matches_namespec};
 
 /// A check mails about its incidents at most this often (see the module docs).
 pub(crate) const MAIL_HOLD: Duration = Duration::from_secs(15 * 60);
-
-/// One check's count and what it has said.
-#[derive(Debug, Clone, Default)]
-pub(super) struct CheckState {
-    pub(super) failures: u32,
-    /// Failed rounds in a row, whatever was counted (for metrics and the incident's
-    /// mail): a trip resets `failures`, not this.
-    pub(super) streak: u32,
-    /// Healthy rounds in a row since the last failure (toward `successes`).
-    healthy: u32,
-    /// Its last probed result, for the rounds its `interval` skips.
-    pub(super) last: Option<Probed>,
-    /// Programs this check queued whose restart has not ended, in restart order.
-    pub(super) rolling: Vec<String>,
-    /// `-p` specs reported missing or ambiguous, so each change is said once.
-    pub(super) reported: Vec<String>,
-    /// Its failure that restarts nothing, while it lasts.
-    incident: Option<Incident>,
-    /// When it last mailed about an incident.
-    last_mail: Option<Instant>,
-    /// Its current failure was counted and announced (--on-change "failing").
-    announced: bool,
-}
-
-/// A check's result when it was last probed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Probed {
-    pub(super) healthy: bool,
-    /// When the probes of that round began.
-    pub(super) at: Instant,
-}
-
-#[derive(Debug, Clone)]
-struct Incident {
-    /// The failing URL that began it, for the line when it ends.
-    url: String,
-    mailed: bool,
-}
 
 /// Why a failing check restarts nothing: the WARN's "nothing is restarted: ...".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,92 +53,35 @@ impl Unjudged {
 }
 
 impl Planner {
-    /// A check's streak, its last result, the --on-change notice when it starts or stops
-    /// failing, and the end of its incident. A healthy round also resets its count
-    /// toward the threshold, once `successes` of them came in a row.
-    pub(super) fn count(
-        &mut self,
-        i: usize,
-        verdict: &Verdict,
-        clock: &RoundClock,
-        plan: &mut Plan,
-    ) {
-        let successes = self.policies.get(i).map_or(1, |p| p.successes);
-        let Some(check) = self.checks.get_mut(i) else {
-            return;
-        };
-        let at = clock.probes_started;
-        match verdict {
-            Verdict::Healthy => {
-                check.last = Some(Probed { healthy: true, at });
-                check.healthy = check.healthy.saturating_add(1);
-                // A failing check needs `successes` healthy rounds in a row to be healthy.
-                let failing = check.failures > 0
-                    || check.streak > 0
-                    || check.announced
-                    || check.incident.is_some();
-                if failing && check.healthy < successes {
-                    return;
-                }
-                check.failures = 0;
-                check.streak = 0;
-                let announced = std::mem::take(&mut check.announced);
-                if let Some(incident) = check.incident.take() {
-                    plan.info(format!("{} passes again", incident.url));
-                }
-                if announced {
-                    plan.notices.push(self.check_change(
-                        i,
-                        StateWord::Recovered,
-                        StateWord::Failing,
-                        String::new(),
-                    ));
-                }
-            }
-            Verdict::Failing(_) => {
-                check.last = Some(Probed { healthy: false, at });
-                check.healthy = 0;
-                check.streak += 1;
-            }
-            Verdict::NotProbed | Verdict::NotDue => {}
+    /// The --on-change "failing" notice, when the check's failure first counts.
+    pub(super) fn announce_failing(&mut self, id: CheckId, cause: &Cause, plan: &mut Plan) {
+        if self.checks.get_mut(&id).is_some_and(|c| c.announce()) {
+            let notice =
+                self.check_change(id, StateWord::Failing, StateWord::Healthy, &cause.reason);
+            plan.notices.push(notice);
         }
     }
 
-    /// The --on-change "failing" notice, when check `i`'s failure first counts.
-    pub(super) fn announce_failing(&mut self, i: usize, cause: &Cause, plan: &mut Plan) {
-        if self.checks[i].announced {
-            return;
-        }
-        self.checks[i].announced = true;
-        plan.notices.push(self.check_change(
-            i,
-            StateWord::Failing,
-            StateWord::Healthy,
-            cause.reason.clone(),
-        ));
-    }
-
-    /// Check `i`'s --on-change notice: its label and the programs it names.
-    fn check_change(
+    /// The check's --on-change notice: its label and the programs it names.
+    pub(super) fn check_change(
         &self,
-        i: usize,
+        id: CheckId,
         state: StateWord,
         previous: StateWord,
-        reason: String,
+        reason: &str,
     ) -> Notice {
-        let label = self.labels.get(i).map(String::as_str).unwrap_or_default();
-        let program = self
-            .selections
-            .get(i)
-            .map(|s| s.label())
+        let (check, program) = self
+            .checks
+            .get(&id)
+            .map(|c| (c.label.clone(), c.selection.label()))
             .unwrap_or_default();
         Notice::Change {
             about: About::Check,
-            check: label.to_string(),
+            check,
             program,
             state,
             previous,
-            reason,
+            reason: reason.to_string(),
         }
     }
 
@@ -184,47 +89,51 @@ impl Planner {
     /// incident (it restarts nothing).
     pub(super) fn fail_without_program(
         &mut self,
-        i: usize,
+        id: CheckId,
         cause: &Cause,
         now: Instant,
         plan: &mut Plan,
     ) {
-        self.announce_failing(i, cause, plan);
-        self.fail_unjudged(i, cause, &Unjudged::NoProgram, now, plan);
+        self.announce_failing(id, cause, plan);
+        self.fail_unjudged(id, cause, &Unjudged::NoProgram, now, plan);
     }
 
-    /// Check `i` failed and restarts nothing, for `why`: the incident's WARN when it
+    /// The check failed and restarts nothing, for `why`: the incident's WARN when it
     /// begins, and its mail once the check has failed `failures` rounds in a row.
     pub(super) fn fail_unjudged(
         &mut self,
-        i: usize,
+        id: CheckId,
         cause: &Cause,
         why: &Unjudged,
         now: Instant,
         plan: &mut Plan,
     ) {
-        let threshold = self.policies.get(i).map_or(1, |p| p.failures);
-        let Some(check) = self.checks.get_mut(i) else {
+        let Some(check) = self.checks.get_mut(&id) else {
+            return;
+        };
+        let threshold = check.policy.failures;
+        let held = check
+            .last_mail
+            .is_some_and(|t| now.saturating_duration_since(t) < MAIL_HOLD);
+        // Counted by this round's verdict already: the check fails.
+        let CheckState::Failing(failing) = &mut check.state else {
             return;
         };
         let line = format!("{}; nothing is restarted: {}", cause.line(), why.text());
-        let incident = match &mut check.incident {
+        let incident = match &mut failing.incident {
             Some(incident) => {
                 plan.debug(format!("{line} (said when it began)"));
                 incident
             }
             None => {
                 plan.warn(line.clone());
-                check.incident.insert(Incident {
+                failing.incident.insert(Incident {
                     url: cause.url.clone(),
                     mailed: false,
                 })
             }
         };
-        let held = check
-            .last_mail
-            .is_some_and(|t| now.saturating_duration_since(t) < MAIL_HOLD);
-        if why.mails() && !incident.mailed && !held && check.streak >= threshold {
+        if why.mails() && !incident.mailed && !held && failing.streak >= threshold {
             incident.mailed = true;
             check.last_mail = Some(now);
             plan.notices.push(Notice::Mail {
