@@ -11,14 +11,14 @@
 //!
 //! ```text
 //!                  trip: RUNNING, out of grace, under --max-restarts
-//!   Watching ──────────────────────────────► Queued{story} ──slot──► Restarting{story, stop}
-//!    ▲  ▲  ▲  │ trip over the limit                                     │   │ RUNNING again
-//!    │  │  │  ▼                                                         │   ▼
-//!    │  │  └─ GaveUp{since, answered}            start failed (mailed)  │  Recovering{pid, since,
-//!    │  │     (the window has room)              stop failed, skipped ──┤    check, healthy_rounds}
-//!    │  │                                        → Watching             │   │ healthy vs new pid,
-//!    │  └── RUNNING again ── Down{state, mailed} ◄──────────────────────┘   │ `successes` rounds
-//!    └─────────────────────────────────────────────────────── "recovered" ──┘
+//!   Watching ─────────────────────────► Queued{story} ──slot──► Restarting{story, stop}
+//!    ▲  ▲  ▲  │ trip over the limit                                │    │ RUNNING again
+//!    │  │  │  ▼                                                    │    ▼
+//!    │  │  └─ GaveUp{since, answered}                 start failed │   Recovering{pid, since,
+//!    │  │      (the window has room)                              │     check, healthy_rounds}
+//!    │  └── RUNNING again ── Down{state, mailed} ◄────────────────┘    │ healthy vs new pid
+//!    └──────────────────────────────────────────────── "recovered" ────┘
+//!   a failed stop, a skip, a restart cut short: Restarting ──► Watching
 //!   any state but Queued/Restarting ──not in supervisord's list──► Gone ──listed again──► Watching
 //! ```
 //!
