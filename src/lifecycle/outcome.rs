@@ -9,7 +9,9 @@ use crate::model::ProcessState;
 use crate::plan::{About, Notice, OutcomeWord, Plan, StateWord};
 
 impl Program {
-    /// The restart job ended. `notes` are the lines it logged on the way.
+    /// The restart job ended. `notes` are the lines it logged on the way. A restart is
+    /// mailed (-m promises a mail for every restart) unless it was skipped, and its hook
+    /// runs unless it was cut short (its outcome is not known).
     pub fn finish(
         &mut self,
         outcome: &RestartOutcome,
@@ -24,59 +26,66 @@ impl Program {
         lines.extend(notes.iter().cloned());
         self.counts.record(outcome);
         let ns = self.namespec.clone();
-        let (word, line) = match outcome {
+        let (line, word) = match outcome {
             RestartOutcome::Restarted { pid } => {
                 self.restarted(*pid, &cause, now, plan);
-                (OutcomeWord::Restarted, format!("{ns} restarted"))
+                (
+                    Some(format!("{ns} restarted")),
+                    Some(OutcomeWord::Restarted),
+                )
             }
             RestartOutcome::StartFailed(why) => {
-                self.restarts.push_back(now);
-                // Its mail below covers the incident: no second one while it stays down.
-                self.state = State::Down {
-                    state: ProcessState::Fatal,
-                    mailed: true,
-                };
-                let line = format!("Failed to start process {ns}: {why}; {FORKING_HINT}");
-                plan.error(line.clone());
-                plan.notices.push(change(
-                    &cause.url,
-                    &ns,
-                    StateWord::StartFailed,
-                    StateWord::Restarting,
-                    why.clone(),
-                ));
-                (OutcomeWord::Failed, line)
+                let line = self.start_failed(why, &cause, now, plan);
+                (Some(line), Some(OutcomeWord::Failed))
             }
             RestartOutcome::StopFailed(why) => {
                 let line = format!("Failed to stop process {ns}: {why}");
                 plan.error(line.clone());
-                (OutcomeWord::Failed, line)
+                (Some(line), Some(OutcomeWord::Failed))
             }
             RestartOutcome::Skipped(why) => {
                 plan.info(why.clone());
-                plan.notices.push(hook(&ns, &cause, OutcomeWord::Skipped));
-                return;
+                (None, Some(OutcomeWord::Skipped))
             }
-            // Stopped, and its start issued or left to supervisord: mailed, since -m
-            // promises a mail for every restart; no hook, its outcome is not known.
+            // Stopped, and its start issued or left to supervisord.
             RestartOutcome::Interrupted(why) => {
                 self.restarts.push_back(now);
                 let line = format!("{ns}: {why}");
                 plan.info(line.clone());
-                lines.push(line);
-                plan.notices.push(Notice::Mail {
-                    subject: cause.subject(),
-                    body: lines,
-                });
-                return;
+                (Some(line), None)
             }
         };
-        lines.push(line);
-        plan.notices.push(Notice::Mail {
-            subject: cause.subject(),
-            body: lines,
-        });
-        plan.notices.push(hook(&ns, &cause, word));
+        if let Some(line) = line {
+            lines.push(line);
+            plan.notices.push(Notice::Mail {
+                subject: cause.subject(),
+                body: lines,
+            });
+        }
+        if let Some(word) = word {
+            plan.notices.push(hook(&ns, &cause, word));
+        }
+    }
+
+    /// Stopped, but the new process did not reach RUNNING: down, and mailed by this
+    /// restart's mail (no second one while it stays down). The line for that mail.
+    fn start_failed(&mut self, why: &str, cause: &Cause, now: Instant, plan: &mut Plan) -> String {
+        self.restarts.push_back(now);
+        self.state = State::Down {
+            state: ProcessState::Fatal,
+            mailed: true,
+        };
+        let ns = &self.namespec;
+        let line = format!("Failed to start process {ns}: {why}; {FORKING_HINT}");
+        plan.error(line.clone());
+        plan.notices.push(change(
+            &cause.url,
+            ns,
+            StateWord::StartFailed,
+            StateWord::Restarting,
+            why.to_string(),
+        ));
+        line
     }
 
     /// RUNNING again as `pid`: recovering, its age known exactly (it just started).

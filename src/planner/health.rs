@@ -31,7 +31,35 @@ impl Planner {
     ) -> HashMap<String, u32> {
         let by_name: HashMap<String, &ProcessInfo> =
             processes.iter().map(|p| (p.namespec(), p)).collect();
-        // The checks naming each process, in configuration order.
+        let naming = self.name_programs(resolved);
+        let health: HashMap<String, Health<'_>> = self
+            .programs
+            .iter()
+            .filter_map(|(namespec, program)| {
+                let checks = naming.get(namespec)?;
+                let since = program.judged_since();
+                Some((namespec.clone(), self.health(checks, facts, since)))
+            })
+            .collect();
+        let fallback = strictest(self.checks.values().map(|c| &c.policy));
+        let mut judgeable = HashMap::new();
+        for (namespec, program) in &mut self.programs {
+            let info = by_name.get(namespec).copied();
+            let health = health.get(namespec).copied().unwrap_or(Health::Unknown);
+            let limits = self.limits.get(namespec).copied().unwrap_or(fallback);
+            if let Some(pid) = program.observe(info, health, &facts.clock, &limits, plan) {
+                judgeable.insert(namespec.clone(), pid);
+            }
+        }
+        judgeable
+    }
+
+    /// The checks naming each listed process, in configuration order; each gets its
+    /// limits (the most careful of those checks) and, if new, its lifecycle.
+    fn name_programs(
+        &mut self,
+        resolved: &BTreeMap<CheckId, Resolved<'_>>,
+    ) -> BTreeMap<String, Vec<CheckId>> {
         let mut naming: BTreeMap<String, Vec<CheckId>> = BTreeMap::new();
         for (id, r) in resolved {
             for info in &r.processes {
@@ -53,26 +81,7 @@ impl Planner {
                 .entry(namespec.clone())
                 .or_insert_with(|| Program::new(namespec.clone()));
         }
-        let health: HashMap<String, Health<'_>> = self
-            .programs
-            .iter()
-            .filter_map(|(namespec, program)| {
-                let checks = naming.get(namespec)?;
-                let since = program.judged_since();
-                Some((namespec.clone(), self.health(checks, facts, since)))
-            })
-            .collect();
-        let fallback = strictest(self.checks.values().map(|c| &c.policy));
-        let mut judgeable = HashMap::new();
-        for (namespec, program) in &mut self.programs {
-            let info = by_name.get(namespec).copied();
-            let health = health.get(namespec).copied().unwrap_or(Health::Unknown);
-            let limits = self.limits.get(namespec).copied().unwrap_or(fallback);
-            if let Some(pid) = program.observe(info, health, &facts.clock, &limits, plan) {
-                judgeable.insert(namespec.clone(), pid);
-            }
-        }
-        judgeable
+        naming
     }
 
     /// A program's health on the checks naming it. `since`: the restart or give-up its

@@ -147,20 +147,7 @@ impl Planner {
     /// restart or passing state of supervisord will end it; `None` while one may
     /// (STARTING, in grace, being restarted) or when each was given up on (said then).
     pub(super) fn unjudged_reason(&self, resolved: &Resolved<'_>) -> Option<Unjudged> {
-        // Down or removed: the lifecycle said so, and mailed the down ones.
-        let mut told = Vec::new();
-        for info in &resolved.processes {
-            let namespec = info.namespec();
-            let program = self.programs.get(&namespec);
-            let busy = program.is_some_and(|p| p.is_busy());
-            let gave_up = program.is_some_and(|p| p.gave_up());
-            if busy || !(info.state.is_down() || gave_up) {
-                return None;
-            }
-            if info.state.is_down() && !gave_up {
-                told.push(format!("{namespec} is {}", info.state));
-            }
-        }
+        let mut told = self.told_down(resolved)?;
         let (gone, unknown): (Vec<&String>, Vec<&String>) =
             resolved.missing.iter().partition(|spec| {
                 self.programs
@@ -171,21 +158,7 @@ impl Planner {
             gone.iter()
                 .map(|spec| format!("{spec} is no longer in supervisord's process list")),
         );
-        let mut unresolved = Vec::new();
-        if !unknown.is_empty() {
-            let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
-            unresolved.push(format!(
-                "no process in supervisord is named {} (a typo? supervisorctl avail lists \
-                 them)",
-                names.join(" or ")
-            ));
-        }
-        for (spec, matches) in &resolved.ambiguous {
-            unresolved.push(format!(
-                "{spec} matches processes in several groups ({}): name one as group:name",
-                matches.join(", ")
-            ));
-        }
+        let mut unresolved = unresolved_specs(&unknown, resolved);
         if told.is_empty() && unresolved.is_empty() && resolved.processes.is_empty() {
             unresolved
                 .push("every process it names is excluded (this listener or --exclude)".into());
@@ -201,4 +174,44 @@ impl Planner {
             ))
         })
     }
+
+    /// `NAME is STOPPED` for each down process of a failing check (the lifecycle said
+    /// so, and mailed it); `None` while one of them may yet be judged (RUNNING,
+    /// starting, in grace, being restarted). One given up on was said then.
+    fn told_down(&self, resolved: &Resolved<'_>) -> Option<Vec<String>> {
+        let mut told = Vec::new();
+        for info in &resolved.processes {
+            let namespec = info.namespec();
+            let program = self.programs.get(&namespec);
+            let busy = program.is_some_and(|p| p.is_busy());
+            let gave_up = program.is_some_and(|p| p.gave_up());
+            if busy || !(info.state.is_down() || gave_up) {
+                return None;
+            }
+            if info.state.is_down() && !gave_up {
+                told.push(format!("{namespec} is {}", info.state));
+            }
+        }
+        Some(told)
+    }
+}
+
+/// What is wrong with a check's specs: ones no process is named by (`unknown`), and
+/// ones that name processes in several groups.
+fn unresolved_specs(unknown: &[&String], resolved: &Resolved<'_>) -> Vec<String> {
+    let mut unresolved = Vec::new();
+    if !unknown.is_empty() {
+        let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+        unresolved.push(format!(
+            "no process in supervisord is named {} (a typo? supervisorctl avail lists them)",
+            names.join(" or ")
+        ));
+    }
+    for (spec, matches) in &resolved.ambiguous {
+        unresolved.push(format!(
+            "{spec} matches processes in several groups ({}): name one as group:name",
+            matches.join(", ")
+        ));
+    }
+    unresolved
 }

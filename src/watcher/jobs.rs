@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::Shared;
 use crate::lock;
 use crate::plan::Plan;
-use crate::restart::Restarter;
+use crate::restart::{POLL_INTERVAL, RealClock, Restarter};
 use crate::state_file::StopRecord;
 
 /// Carries out a plan: logs, queues notices, starts restart jobs.
@@ -34,6 +34,8 @@ fn run_job(shared: &Arc<Shared>, job: Job, namespec: &str) {
         notifier: &*shared.notifier,
         gate: &shared.gate,
         journal: &**shared,
+        clock: &RealClock,
+        poll: POLL_INTERVAL,
     };
     let mut notes = Vec::new();
     let outcome = match job {
