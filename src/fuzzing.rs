@@ -138,13 +138,16 @@ fn offline_watcher() -> Watcher {
 struct Unreachable;
 
 impl Probe for Unreachable {
-    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<Outcome> {
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
         requests
             .iter()
-            .map(|_| Outcome {
-                result: Err(Failure::Refused),
-                latency: Duration::ZERO,
-                cert_expiry: None,
+            .map(|request| {
+                let outcome = Outcome {
+                    result: Err(Failure::Refused),
+                    latency: Duration::ZERO,
+                    cert_expiry: None,
+                };
+                (*request, outcome)
             })
             .collect()
     }

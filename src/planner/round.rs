@@ -66,7 +66,7 @@ impl ListError {
 pub enum Step {
     /// Read supervisord's process list; hand it to [`Round::listed`].
     ReadList,
-    /// Probe these targets; hand the outcomes, in this order, to [`Round::probed`].
+    /// Probe these targets; hand each outcome, with its request, to [`Round::probed`].
     Probe(Vec<ProbeRequest>),
     /// The round is over: carry out this plan.
     Done(Plan),
@@ -99,10 +99,9 @@ pub struct Round {
     listed_late: Option<Duration>,
     /// When the probes were ordered.
     probes_at: Option<Instant>,
-    /// The checks probed, and the requests made of the prober.
+    /// The checks probed, and the prober's answers.
     probed: Vec<CheckId>,
-    asked: Vec<ProbeRequest>,
-    outcomes: Vec<Outcome>,
+    answers: Vec<(ProbeRequest, Outcome)>,
     verdicts: BTreeMap<CheckId, Verdict>,
     /// What was said before the judging: the list's errors, certificates, commands.
     plan: Plan,
@@ -119,8 +118,7 @@ impl Round {
             listed_late: None,
             probes_at: None,
             probed: Vec::new(),
-            asked: Vec::new(),
-            outcomes: Vec::new(),
+            answers: Vec::new(),
             verdicts: BTreeMap::new(),
             plan: Plan::default(),
         }
@@ -134,9 +132,9 @@ impl Round {
         self.listing = Some(listing);
     }
 
-    /// The outcomes of the probes asked for, in their order.
-    pub fn probed(&mut self, outcomes: Vec<Outcome>) {
-        self.outcomes = outcomes;
+    /// The outcomes of the probes asked for, each with the request it answers.
+    pub fn probed(&mut self, answers: Vec<(ProbeRequest, Outcome)>) {
+        self.answers = answers;
     }
 
     fn processes(&self) -> Option<&[ProcessInfo]> {
@@ -169,7 +167,6 @@ impl Planner {
                     round.stage = Stage::Probing;
                     let requests = self.order_probes(round, now.at);
                     if !requests.is_empty() {
-                        round.asked.clone_from(&requests);
                         return Step::Probe(requests);
                     }
                 }
@@ -279,18 +276,11 @@ impl Planner {
     /// The probes' outcomes: certificates, commands that cannot run, each target's
     /// last probe and each probed check's verdict.
     fn take_outcomes(&mut self, round: &mut Round, now: Moment) {
-        let asked = std::mem::take(&mut round.asked);
-        let outcomes = std::mem::take(&mut round.outcomes);
-        // The prober answers each request in order.
-        let results: Vec<(TargetId, &Outcome, bool)> = asked
-            .iter()
-            .zip(&outcomes)
-            .map(|(request, outcome)| (request.target, outcome, request.read_cert))
-            .collect();
+        let answers = std::mem::take(&mut round.answers);
         let probes_at = round.probes_at.unwrap_or(round.started);
         let epoch = epoch_seconds(now.wall);
-        for (id, outcome, read_cert) in &results {
-            if let (true, Some(name)) = (*read_cert, self.target_name(*id)) {
+        for (request, outcome) in &answers {
+            if let (true, Some(name)) = (request.read_cert, self.target_name(request.target)) {
                 self.certs.record(
                     &name,
                     outcome.cert_expiry,
@@ -300,10 +290,11 @@ impl Planner {
                 );
             }
         }
-        for (id, outcome, _) in &results {
-            self.note_cannot_run(*id, outcome, &mut round.plan);
+        for (request, outcome) in &answers {
+            self.note_cannot_run(request.target, outcome, &mut round.plan);
         }
-        for (id, outcome, _) in &results {
+        for (request, outcome) in &answers {
+            let id = request.target;
             if let Some(target) = self
                 .checks
                 .get_mut(&id.check)

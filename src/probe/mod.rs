@@ -249,11 +249,12 @@ impl Prober {
         outcome
     }
 
-    /// Probes every request at once with a bounded pool; outcomes in request order.
-    pub fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<Outcome> {
+    /// Probes every request at once with a bounded pool; each outcome with the request
+    /// it answers, in request order.
+    pub fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
         if let [request] = requests {
             // One check (superlance's case): no thread to start.
-            return vec![self.probe(request)];
+            return vec![(*request, self.probe(request))];
         }
         let slots: Vec<Mutex<Option<Outcome>>> =
             requests.iter().map(|_| Mutex::new(None)).collect();
@@ -286,10 +287,8 @@ impl Prober {
             .into_iter()
             .zip(requests)
             .map(|(slot, request)| {
-                slot.into_inner()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| self.probe(request))
+                let outcome = slot.into_inner().ok().flatten();
+                (*request, outcome.unwrap_or_else(|| self.probe(request)))
             })
             .collect()
     }

@@ -27,7 +27,7 @@ fn many_hanging_targets_take_about_one_timeout_together() {
     assert!(
         outcomes
             .iter()
-            .all(|o| matches!(o.result, Err(Failure::Timeout(_))))
+            .all(|(_, o)| matches!(o.result, Err(Failure::Timeout(_))))
     );
     // Serial probing would take 20 s; concurrent takes one timeout plus overhead.
     assert!(

@@ -46,13 +46,13 @@ use crate::ticks::TickClock;
 
 /// What a round needs from the prober; [`Prober`] is the real one.
 pub trait Probe: Send + Sync {
-    /// One outcome per request, in request order, each target probed by its check's
-    /// settings.
-    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<Outcome>;
+    /// Every request's outcome, with the request it answers, each target probed by its
+    /// check's settings.
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)>;
 }
 
 impl Probe for Prober {
-    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<Outcome> {
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
         Prober::probe_all(self, requests)
     }
 }

@@ -46,20 +46,19 @@ impl FakeProber {
 }
 
 impl Probe for FakeProber {
-    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<Outcome> {
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
         self.probed.fetch_add(requests.len(), SeqCst);
         let failing = lock(&self.failing);
         requests
             .iter()
-            .map(|r| Outcome {
-                result: self
-                    .urls
-                    .get(&r.target)
-                    .and_then(|url| failing.get(url))
-                    .cloned()
-                    .map_or(Ok(200), Err),
-                cert_expiry: None,
-                latency: Duration::ZERO,
+            .map(|r| {
+                let failure = self.urls.get(&r.target).and_then(|url| failing.get(url));
+                let outcome = Outcome {
+                    result: failure.cloned().map_or(Ok(200), Err),
+                    cert_expiry: None,
+                    latency: Duration::ZERO,
+                };
+                (*r, outcome)
             })
             .collect()
     }

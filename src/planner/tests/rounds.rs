@@ -92,8 +92,8 @@ fn run(p: &mut Planner, clock: &Clock, t: Duration, world: &World) -> (Vec<Asked
                     })
                     .collect();
                 asked.push(Asked::Probe(names));
-                let outcomes = requests.iter().map(|r| world.answer(p, r)).collect();
-                round.probed(outcomes);
+                let answers = requests.iter().map(|r| (*r, world.answer(p, r))).collect();
+                round.probed(answers);
                 probed = true;
             }
             Step::Done(plan) => return (asked, plan),
