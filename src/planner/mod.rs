@@ -54,10 +54,11 @@ pub use check::{Check, CheckState, Failing, Incident};
 pub use judge::RoundFacts;
 pub use persist::Imported;
 pub use policy::CheckPolicy;
-pub use round::{LIST_EVERY, ListError, Moment, Round, Step};
+pub use round::{ListError, Moment, Round, Step};
 
 use certs::CertWatch;
 use policy::strictest;
+use round::LIST_EVERY;
 use shown::Rounds;
 
 /// One check's result this round.

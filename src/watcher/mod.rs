@@ -91,7 +91,7 @@ impl Shared {
         let (result, snapshot) = {
             let mut planner = lock(&self.planner);
             let result = change(&mut planner);
-            *lock(&self.status) = planner.status();
+            self.show(&planner);
             (result, self.keeper.snapshot(&planner))
         };
         self.keeper.submit(snapshot);
@@ -101,6 +101,12 @@ impl Shared {
     /// Publishes what the planner shows and keeps now (after a round's last step).
     fn publish(&self) {
         self.update(|_| ());
+    }
+
+    /// The one writer of the `/status` snapshot: the planner's view of itself. Call with
+    /// the planner's lock held (the status lock is taken after it).
+    fn show(&self, planner: &Planner) {
+        *lock(&self.status) = planner.status();
     }
 }
 
@@ -184,7 +190,7 @@ impl Watcher {
             let imported = planner.import(&saved, Instant::now(), epoch_now());
             // Shown at once; nothing is written now: it is on disk. A restart left in
             // flight stays in the state until its resume job has judged it.
-            *lock(&self.shared.status) = planner.status();
+            self.shared.show(&planner);
             imported
         };
         apply(&self.shared, imported.plan);
@@ -299,7 +305,7 @@ impl Stopper {
         let plan = {
             let mut planner = lock(&shared.planner);
             let plan = planner.stop();
-            *lock(&shared.status) = planner.status();
+            shared.show(&planner);
             plan
         };
         apply(shared, plan);
