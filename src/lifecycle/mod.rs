@@ -1,7 +1,7 @@
 //! One program's life as httpok sees it: a pure state machine, fed each round with
 //! supervisord's view of the process and the health of the checks that name it, and fed
 //! the outcome of every restart httpok ran. It writes log lines and notices into a
-//! [`Plan`]; the [`crate::planner`] decides when to restart, the watcher does the IO.
+//! [`Plan`](crate::plan::Plan); the [`crate::planner`] decides when to restart, the watcher does the IO.
 //! The clock is passed in (monotonic `Instant`s); nothing here sleeps or reads one.
 //!
 //! Each state carries what only it means: the restart under way its story (cause and

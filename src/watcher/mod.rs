@@ -8,13 +8,13 @@
 //! restart jobs; `notices.rs`: the notices thread.
 //!
 //! ```text
-//! TICK ─► Round::begin ─► planner.next_step ─┬─ ReadList ─► supervisord ─► round.listed ─┐
-//!                          ▲                  ├─ Probe(requests) ─► prober ─► round.probed ┤
-//!                          └──────────────────┼────────────────────────────────────────────┘
-//!                                             └─ Done(plan) ─► publish ─► apply(plan)
-//!                                                               ├─► log lines
-//!                                                               ├─► notices thread (mail, hook)
-//!                                                               └─► restart job ─► planner.restart_finished ─► publish ─► apply
+//! TICK ─► Round::begin ─► loop: planner.next_step(round, now)
+//!                                ├─ ReadList        ─► supervisord ─► round.listed
+//!                                ├─ Probe(requests) ─► prober      ─► round.probed
+//!                                └─ Done(plan)      ─► publish ─► apply(plan)
+//!                                                                  ├─► log lines
+//!                                                                  ├─► notices thread (mail, hook)
+//!                                                                  └─► restart job ─► restart_finished ─► publish ─► apply
 //! ```
 //!
 //! What is shown and kept is published from the planner (`Shared::update`): the
