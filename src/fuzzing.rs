@@ -17,7 +17,8 @@ use crate::event::Event;
 use crate::listener::{EventReader, MAX_PAYLOAD_BYTES, RawEvent};
 use crate::model::ProcessInfo;
 use crate::notifier::Commands;
-use crate::probe::{Failure, Outcome, ProbeRequest};
+use crate::plan::ProbeRequest;
+use crate::probe::{Failure, Outcome};
 use crate::selection::Exclusions;
 use crate::supervisor::{self, ClientError, Supervisor};
 use crate::watcher::{Probe, Watcher, run_listener};
@@ -137,13 +138,16 @@ fn offline_watcher() -> Watcher {
 struct Unreachable;
 
 impl Probe for Unreachable {
-    fn probe_all(&self, requests: &[ProbeRequest<'_>]) -> Vec<Outcome> {
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
         requests
             .iter()
-            .map(|_| Outcome {
-                result: Err(Failure::Refused),
-                latency: Duration::ZERO,
-                cert_expiry: None,
+            .map(|request| {
+                let outcome = Outcome {
+                    result: Err(Failure::Refused),
+                    latency: Duration::ZERO,
+                    cert_expiry: None,
+                };
+                (*request, outcome)
             })
             .collect()
     }

@@ -1,8 +1,8 @@
-//! Keeps the `--state-file` in step with the planner: after every round and restart,
-//! and around every stop (so a restart cut short by a SIGKILL of httpok is finished by
-//! the next one).
+//! Keeps the `--state-file` in step with the planner, the one value that holds what it
+//! keeps ([`Planner::export`]): after every round and restart, and around every stop
+//! (so a restart cut short by a SIGKILL of httpok is finished by the next one).
 //!
-//! Never blocked by the disk: callers take a [`Snapshot`] while they hold the
+//! Never blocked by the disk: callers take a numbered [`Snapshot`] while they hold the
 //! planner's lock (memory only) and [`Keeper::submit`] it after letting go; one writer
 //! thread (`writer.rs`) does the IO, newest snapshot first. Only a restart's stop waits
 //! for its record to reach the disk, on the restart's own thread, holding no lock, and
@@ -10,15 +10,14 @@
 //! ([`LOAD_DEADLINE`]). A write that fails or hangs is one WARN and httpok goes on; one
 //! INFO when a write works again.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::lock;
 use crate::planner::Planner;
-use crate::state_file::{self, Saved, SavedCert, StopRecord};
+use crate::state_file::{self, Saved};
 
 #[cfg(test)]
 mod tests;
@@ -37,20 +36,11 @@ pub const LOAD_DEADLINE: Duration = WRITE_DEADLINE;
 
 pub struct Keeper {
     path: Option<PathBuf>,
-    /// What the planner does not know. Locked after the planner's lock (or alone).
-    memo: Mutex<Memo>,
+    /// Snapshots taken so far: each one's number, so the newest wins. Taken under the
+    /// planner's lock, so numbers follow the planner's changes.
+    taken: AtomicU64,
     /// `None` without --state-file, or when its thread could not start.
     writer: Option<Writer>,
-}
-
-#[derive(Default)]
-struct Memo {
-    /// Restarts between their stop and their start, by namespec.
-    in_flight: BTreeMap<String, StopRecord>,
-    /// Certificate notices given (cert_watch.rs), as the watcher last exported them.
-    certs: Vec<SavedCert>,
-    /// Snapshots taken so far: each one's number, so the newest wins.
-    taken: u64,
 }
 
 /// The state to write, numbered in the order it was taken.
@@ -96,7 +86,7 @@ impl Keeper {
         });
         Keeper {
             path,
-            memo: Mutex::default(),
+            taken: AtomicU64::new(0),
             writer,
         }
     }
@@ -107,7 +97,7 @@ impl Keeper {
         let writer = Writer::spawn(store, "the state file".into(), say, deadline).ok();
         Keeper {
             path: None,
-            memo: Mutex::default(),
+            taken: AtomicU64::new(0),
             writer,
         }
     }
@@ -144,55 +134,13 @@ impl Keeper {
         }
     }
 
-    /// The state to write now. Call with the planner's lock held: memory only.
+    /// The state to write now (`None` without a writer). Call with the planner's lock
+    /// held: memory only.
     pub fn snapshot(&self, planner: &Planner) -> Option<Snapshot> {
         self.writer.as_ref()?;
-        let mut saved = planner.export(Instant::now(), epoch_now());
-        let mut memo = lock(&self.memo);
-        saved.certs = memo.certs.clone();
-        for (namespec, record) in &memo.in_flight {
-            if !saved.programs.iter().any(|p| &p.program == namespec) {
-                saved.programs.push(state_file::SavedProgram {
-                    program: namespec.clone(),
-                    ..Default::default()
-                });
-            }
-            for program in saved.programs.iter_mut().filter(|p| &p.program == namespec) {
-                program.stopping = Some(record.pid);
-                program.stop_issued_at = record.issued_at;
-            }
-        }
-        memo.taken += 1;
-        Some(Snapshot {
-            seq: memo.taken,
-            saved,
-        })
-    }
-
-    /// A restart's stop is about to be issued (`Some`) or its start was (`None`):
-    /// noted, and the state to write returned. Call with the planner's lock held.
-    pub fn journal(
-        &self,
-        namespec: &str,
-        stopping: Option<StopRecord>,
-        planner: &Planner,
-    ) -> Option<Snapshot> {
-        self.note_stop(namespec, stopping);
-        self.snapshot(planner)
-    }
-
-    /// Notes a restart in flight (`Some`) or its end (`None`) for the next snapshot.
-    pub fn note_stop(&self, namespec: &str, stopping: Option<StopRecord>) {
-        let mut memo = lock(&self.memo);
-        match stopping {
-            Some(record) => memo.in_flight.insert(namespec.to_string(), record),
-            None => memo.in_flight.remove(namespec),
-        };
-    }
-
-    /// The certificate notices to keep from now on (written with the next snapshot).
-    pub fn note_certs(&self, certs: Vec<SavedCert>) {
-        lock(&self.memo).certs = certs;
+        let saved = planner.export(Instant::now(), epoch_now());
+        let seq = self.taken.fetch_add(1, Ordering::Relaxed) + 1;
+        Some(Snapshot { seq, saved })
     }
 
     /// Hands a snapshot to the writer. Never waits on the disk; call with no lock held

@@ -10,13 +10,17 @@
 //!   and the one table of setting keys ([`settings::KEYS`]) they are all read by.
 //! * [`listener`] and [`event`]: the event-listener protocol on stdin/stdout (sans IO);
 //!   [`ticks`]: which TICKs start a round (supervisord's `when`, a monotonic clock).
-//! * [`watcher`]: the driver. One round per TICK: probe ([`watcher::Probe`]), read the
-//!   process list, ask the planner, carry out the plan; restart jobs and notices on
-//!   their own threads; [`shutdown`]: the gate that makes a stop always get its start.
-//! * [`planner`] and [`lifecycle`]: the decisions, pure. Each check's failure count, each
-//!   program's state machine (restarted, recovered, down, gave up, gone), rolling
-//!   restarts within a selection. They return a [`plan::Plan`]: log lines, restart
-//!   orders, notices. [`selection`]: which processes `-p`/`-a`/`--check` name.
+//! * [`watcher`]: the driver. One round per TICK, carried out step by step as the
+//!   planner says (read the process list, probe these targets with a
+//!   [`watcher::Probe`], carry out the plan); restart jobs and notices on their own
+//!   threads; [`shutdown`]: the gate that makes a stop always get its start.
+//! * [`planner`] and [`lifecycle`]: the decisions, pure, and everything httpok knows.
+//!   Each check as one [`planner::Check`] found by its [`plan::CheckId`]; each
+//!   program's state machine (restarted, recovered, down, gave up, gone), its states
+//!   carrying their own data; a round's steps (when the list is read, what is probed,
+//!   how outcomes become verdicts, certificate notices); rolling restarts within a
+//!   selection. They return [`plan::ProbeRequest`]s and a [`plan::Plan`]: log lines,
+//!   restart orders, notices. [`selection`]: which processes `-p`/`-a`/`--check` name.
 //! * [`restart`]: carrying out one restart order (stop, start, wait for RUNNING), and
 //!   whether a restart the previous httpok left half done is still its own to finish.
 //! * [`probe`] and [`target`]: HTTP(S)/TCP/unix-socket/exec probes, each by its
@@ -27,12 +31,12 @@
 //! * [`deadline`]: the one module for IO with a deadline (connect, read and write over
 //!   TCP and unix sockets, bounded name lookups), used by every caller;
 //!   [`ureq_transport`]: the probes' ureq agents built on it.
-//! * [`status`] (what the watcher sees, as data), [`metrics`] (`--metrics-listen`: the
-//!   bounded endpoint serving it as Prometheus text and JSON) and [`status_client`]
-//!   (`--status URL`: the table of a running httpok).
-//! * [`keeper`] and [`state_file`]: `--state-file`, written off every lock by a thread
-//!   of its own, read only from a file no other user can write; [`advice`]: warnings about
-//!   supervisord.conf read at start.
+//! * [`status`] (what `/status` and `/metrics` show, a view of the planner),
+//!   [`metrics`] (`--metrics-listen`: the bounded endpoint serving it as Prometheus text
+//!   and JSON) and [`status_client`] (`--status URL`: the table of a running httpok).
+//! * [`keeper`] and [`state_file`]: `--state-file` (what the planner exports), written
+//!   off every lock by a thread of its own, read only from a file no other user can
+//!   write; [`advice`]: warnings about supervisord.conf read at start.
 //! * [`once`]: `--once`, for trying a command line from a shell.
 //! * [`fuzzing`]: the fuzz targets' bodies, also replayed over the corpus by `cargo test`.
 //!
@@ -40,7 +44,6 @@
 //! managing processes other than through supervisord's XML-RPC interface.
 
 pub mod advice;
-pub mod cert_watch;
 pub mod check_config;
 pub mod cli;
 pub mod config;

@@ -93,12 +93,13 @@ impl Notifier for Commands {
                 let env = [
                     ("HTTPOK_CHECK", check.clone()),
                     ("HTTPOK_PROGRAM", program.clone()),
-                    ("HTTPOK_STATE", state.to_string()),
-                    ("HTTPOK_PREVIOUS", previous.to_string()),
+                    ("HTTPOK_STATE", state.as_str().to_string()),
+                    ("HTTPOK_PREVIOUS", previous.as_str().to_string()),
                     ("HTTPOK_REASON", reason.clone()),
                 ];
                 let result = notify::run_command(hook, None, &env, self.hook_timeout);
                 let about = change_about(check, program);
+                let state = state.as_str();
                 if result.success {
                     log::debug!("--on-change ({state}) for {about}: {}", result.summary);
                 } else {
@@ -123,7 +124,7 @@ fn change_about<'a>(check: &'a str, program: &'a str) -> &'a str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{About, OutcomeWord};
+    use crate::plan::{About, OutcomeWord, StateWord};
 
     #[test]
     fn an_on_change_line_names_the_check_when_it_has_no_program() {
@@ -147,8 +148,8 @@ mod tests {
             about: About::Check,
             check: "http://h/".into(),
             program: "web".into(),
-            state: "failing",
-            previous: "healthy",
+            state: StateWord::Failing,
+            previous: StateWord::Healthy,
             reason: String::new(),
         };
         let none = Commands::default();
@@ -169,6 +170,7 @@ pub mod fake {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::plan::StateWord;
 
     #[derive(Debug, Default)]
     pub struct FakeNotifier {
@@ -206,7 +208,7 @@ pub mod fake {
         }
 
         /// (program, state, previous) of every change notice.
-        pub fn changes(&self) -> Vec<(String, &'static str, &'static str)> {
+        pub fn changes(&self) -> Vec<(String, StateWord, StateWord)> {
             self.notices
                 .lock()
                 .expect("lock")

@@ -1,8 +1,32 @@
-//! What a decision asks the driver to do: log lines, restarts and notices. The pure
-//! modules ([`crate::lifecycle`], [`crate::planner`]) return a [`Plan`]; the watcher
-//! carries it out and never decides anything itself.
+//! What a decision asks the driver to do: probes, log lines, restarts and notices. The
+//! pure modules ([`crate::lifecycle`], [`crate::planner`]) return [`ProbeRequest`]s and a
+//! [`Plan`]; the watcher carries them out and never decides anything itself. Also the
+//! names a check and its targets go by between the planner, the watcher and the prober.
 
 use log::Level;
+
+/// A check's identity, the key everything about it is found by (its [`Check`] in the
+/// planner, its settings in the prober). Assigned once, in configuration order, by
+/// [`crate::watcher::numbered`].
+///
+/// [`Check`]: crate::planner::Check
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CheckId(pub usize);
+
+/// One target of one check: the check, and the target's place among its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TargetId {
+    pub check: CheckId,
+    pub index: usize,
+}
+
+/// Probe this target by its check's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeRequest {
+    pub target: TargetId,
+    /// Also read an https target's certificate expiry (a handshake of its own).
+    pub read_cert: bool,
+}
 
 /// One log line, at its level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +42,7 @@ pub struct RestartOrder {
     pub pid: u32,
 }
 
-/// How a restart ended, as the hook's HTTPOK_OUTCOME says it.
+/// How a restart ended: the --on-restart hook's HTTPOK_OUTCOME.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutcomeWord {
     Restarted,
@@ -36,6 +60,38 @@ impl OutcomeWord {
     }
 }
 
+/// A check's or a program's state as the --on-change hook is told it: HTTPOK_STATE
+/// and HTTPOK_PREVIOUS (a contract with the operator's scripts: never renamed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateWord {
+    /// A check that passes.
+    Healthy,
+    /// A check whose failure counts; a program whose check fails.
+    Failing,
+    /// A check that passes again; a restarted program whose checks pass.
+    Recovered,
+    Restarting,
+    Restarted,
+    /// A restarted program that did not reach RUNNING.
+    StartFailed,
+    /// `--max-restarts` reached.
+    GaveUp,
+}
+
+impl StateWord {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateWord::Healthy => "healthy",
+            StateWord::Failing => "failing",
+            StateWord::Recovered => "recovered",
+            StateWord::Restarting => "restarting",
+            StateWord::Restarted => "restarted",
+            StateWord::StartFailed => "start-failed",
+            StateWord::GaveUp => "gave-up",
+        }
+    }
+}
+
 /// Something to tell the operator outside the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -47,8 +103,8 @@ pub enum Notice {
         about: About,
         check: String,
         program: String,
-        state: &'static str,
-        previous: &'static str,
+        state: StateWord,
+        previous: StateWord,
         reason: String,
     },
     /// The --on-restart hook, once per restart attempt.

@@ -29,6 +29,22 @@ impl Exclusions {
     }
 }
 
+/// Every check's selection and the exclusions: whether a process is any check's to
+/// restart. Fixed for httpok's life, so a restart thread can hold its own copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Naming {
+    pub selections: Vec<Selection>,
+    pub exclusions: Exclusions,
+}
+
+impl Naming {
+    /// Does a check name the process (and no exclusion spare it)?
+    pub fn names(&self, info: &ProcessInfo) -> bool {
+        let namespec = info.namespec();
+        !self.exclusions.excludes(info) && self.selections.iter().any(|s| s.names(&namespec))
+    }
+}
+
 /// What a selection resolves to against the current process list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolved<'a> {

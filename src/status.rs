@@ -1,16 +1,12 @@
 //! What httpok sees, as data: every check's last result and count, every program's
-//! lifecycle state and restart counts, and the rounds. The watcher keeps one
-//! [`Snapshot`] up to date; the metrics endpoint renders it (Prometheus text, JSON) and
-//! `httpok --status` reads it back. Pure data; URLs in it are already redacted.
+//! lifecycle state and restart counts, and the rounds. A view of the planner
+//! ([`crate::planner::Planner::status`]), published by the watcher after every round
+//! and restart; the metrics endpoint renders it (Prometheus text, JSON) and `httpok
+//! --status` reads it back. Pure data; URLs in it are already redacted.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-
-use crate::config::CheckSpec;
-use crate::planner::{Planner, Verdict};
-use crate::probe::{Failure, Outcome};
-use crate::target::redact;
 
 /// Everything the metrics endpoint serves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -90,86 +86,8 @@ impl Snapshot {
     }
 }
 
-impl Snapshot {
-    /// The checks as configured, nothing probed yet; the round clock at now.
-    pub fn new(checks: &[CheckSpec]) -> Snapshot {
-        Snapshot {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            last_round_timestamp_seconds: unix_seconds(SystemTime::now()),
-            checks: checks
-                .iter()
-                .map(|c| CheckStatus {
-                    check: c.label(),
-                    program: c.selection.label(),
-                    targets: c
-                        .targets
-                        .iter()
-                        .map(|t| TargetStatus {
-                            target: redact(&t.to_string()),
-                            ..TargetStatus::default()
-                        })
-                        .collect(),
-                    ..CheckStatus::default()
-                })
-                .collect(),
-            ..Snapshot::default()
-        }
-    }
-
-    /// A round ran to its end at `ended`, after `took`.
-    pub fn round_ended(&mut self, took: Duration, ended: SystemTime) {
-        self.rounds_total += 1;
-        self.last_round_seconds = took.as_secs_f64();
-        self.last_round_timestamp_seconds = unix_seconds(ended);
-    }
-
-    /// Check `i` was probed: its targets' outcomes and its verdict.
-    pub fn record_probe(&mut self, i: usize, outcomes: &[Outcome], verdict: &Verdict) {
-        let Some(check) = self.checks.get_mut(i) else {
-            return;
-        };
-        for (target, outcome) in check.targets.iter_mut().zip(outcomes) {
-            target.success = Some(outcome.result.is_ok());
-            // Read about once an hour: the last value stands in between.
-            if outcome.cert_expiry.is_some() {
-                target.cert_expiry = outcome.cert_expiry;
-            }
-            target.duration_seconds = outcome.latency.as_secs_f64();
-            target.http_status = match &outcome.result {
-                Ok(status) => *status,
-                Err(Failure::Status(status)) => *status,
-                Err(_) => 0,
-            };
-        }
-        (check.healthy, check.reason) = match verdict {
-            Verdict::Healthy => (Some(true), None),
-            Verdict::Failing(cause) => (Some(false), Some(cause.line())),
-            Verdict::NotProbed | Verdict::NotDue => (check.healthy, check.reason.take()),
-        };
-    }
-
-    /// The planner's counts and every program's state.
-    pub fn record_planner(&mut self, planner: &Planner) {
-        for (i, check) in self.checks.iter_mut().enumerate() {
-            check.consecutive_failures = planner.check_failures(i);
-        }
-        self.programs = planner
-            .programs()
-            .map(|p| ProgramStatus {
-                program: p.namespec.clone(),
-                state: p.state_word().to_string(),
-                restarted: p.outcomes[0],
-                failed: p.outcomes[1],
-                skipped: p.outcomes[2],
-                given_up: p.gave_up(),
-                restarts_in_window: u32::try_from(p.restarts_in_window()).unwrap_or(u32::MAX),
-            })
-            .collect();
-    }
-}
-
 /// `at` in unix seconds (0 for a clock set before 1970).
-fn unix_seconds(at: SystemTime) -> f64 {
+pub(crate) fn unix_seconds(at: SystemTime) -> f64 {
     at.duration_since(UNIX_EPOCH)
         .map_or(0.0, |since| since.as_secs_f64())
 }
@@ -177,19 +95,6 @@ fn unix_seconds(at: SystemTime) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_round_that_ends_moves_the_round_clock_and_counts() {
-        let mut snap = Snapshot::new(&[]);
-        let started = snap.last_round_timestamp_seconds;
-        let now = unix_seconds(SystemTime::now());
-        assert!((now - started).abs() < 60.0, "{started} vs {now}");
-        let ended = UNIX_EPOCH + Duration::from_millis(1_900_000_000_250);
-        snap.round_ended(Duration::from_millis(125), ended);
-        assert_eq!(snap.rounds_total, 1);
-        assert_eq!(snap.last_round_seconds, 0.125);
-        assert_eq!(snap.last_round_timestamp_seconds, 1_900_000_000.25);
-    }
 
     #[test]
     fn a_status_without_the_round_clock_still_reads() {

@@ -8,6 +8,7 @@ use log::Level;
 
 use super::*;
 use crate::selection::Exclusions;
+use crate::state_file::{SavedProgram, StopRecord};
 
 /// A store that keeps what it was given and can be made to hang or fail.
 #[derive(Default)]
@@ -83,17 +84,30 @@ fn keeper(deadline: Duration) -> (Keeper, Arc<FakeStore>, Lines) {
     (keeper, store, lines)
 }
 
+/// A planner whose program web is in a restart (as a state file left it).
 fn planner() -> Planner {
-    Planner::for_checks(Vec::new(), 1, Exclusions::default(), false)
+    let mut planner = Planner::of_checks(Vec::new(), 1, Exclusions::default(), false);
+    let saved = Saved {
+        version: state_file::VERSION,
+        programs: vec![SavedProgram {
+            program: "web".into(),
+            stopping: Some(7),
+            ..SavedProgram::default()
+        }],
+        ..Saved::default()
+    };
+    planner.import(&saved, Instant::now(), 1_700_000_000);
+    planner
 }
 
 /// A snapshot that differs from the last one: a stop of `pid` noted.
-fn stop_of(keeper: &Keeper, planner: &Planner, pid: u32) -> Option<Snapshot> {
+fn stop_of(keeper: &Keeper, planner: &mut Planner, pid: u32) -> Option<Snapshot> {
     let record = StopRecord {
         pid,
         issued_at: Some(1_700_000_000),
     };
-    keeper.journal("web", Some(record), planner)
+    planner.note_stop("web", Some(record));
+    keeper.snapshot(planner)
 }
 
 fn levels(lines: &Mutex<Vec<(Level, String)>>) -> Vec<Level> {
@@ -105,36 +119,66 @@ fn levels(lines: &Mutex<Vec<(Level, String)>>) -> Vec<Level> {
         .collect()
 }
 
+/// Runs `f` on a thread of its own and returns what it returns, failing the test if it
+/// has not returned within 10 s (a call that waited on a hung store would never).
+fn returns<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{what} waited on the hung store"))
+}
+
 #[test]
 fn a_write_that_hangs_blocks_no_caller_and_is_one_warning_then_one_recovery_line() {
     let (keeper, store, lines) = keeper(Duration::from_millis(200));
-    let planner = planner();
+    let keeper = Arc::new(keeper);
+    let mut planner = planner();
     store.set(|s| s.hang = true);
-    keeper.submit(stop_of(&keeper, &planner, 1));
+    // Rounds hand over their state while the disk hangs: each call returns.
+    let k = Arc::clone(&keeper);
+    let first = stop_of(&keeper, &mut planner, 1);
+    returns("a submit", move || k.submit(first));
     store.wait("the first write to block", |s| s.blocked == 1);
-    // Every round hands over its state while the disk hangs: none waits (the disk hangs
-    // until this test lets it go below, so a submit that waited would never return).
-    for pid in 2..50 {
-        keeper.submit(stop_of(&keeper, &planner, pid));
+    let k = Arc::clone(&keeper);
+    let mut planner = returns("a submit", move || {
+        for pid in 2..50 {
+            k.submit(stop_of(&k, &mut planner, pid));
+        }
+        planner
+    });
+    // Once the write is past its deadline, the next round's hand-over says so, once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut pid = 50;
+    while levels(&lines).is_empty() {
+        assert!(Instant::now() < deadline, "no WARN about the hung write");
+        pid += 1;
+        keeper.submit(stop_of(&keeper, &mut planner, pid));
         std::thread::sleep(Duration::from_millis(10));
     }
-    store.set(|s| assert_eq!((s.blocked, s.written.len()), (1, 0), "the write ended"));
+    keeper.submit(stop_of(&keeper, &mut planner, pid + 1));
     assert_eq!(levels(&lines), [Level::Warn], "{lines:?}");
     assert!(
         lines.lock().expect("lock")[0]
             .1
             .contains("has not finished after")
     );
-    // A stop record does not wait for a disk known to hang: offered an hour, it is
-    // back with "not written" while the write still hangs.
-    assert!(!keeper.submit_and_wait(stop_of(&keeper, &planner, 50), Duration::from_secs(3600)));
-    store.set(|s| assert_eq!(s.blocked, 1, "the write ended"));
+    // A stop record does not wait for a disk known to hang (nor for its hour).
+    let last = pid + 2;
+    let snapshot = stop_of(&keeper, &mut planner, last);
+    let k = Arc::clone(&keeper);
+    let stored = returns("a stop record's wait", move || {
+        k.submit_and_wait(snapshot, Duration::from_secs(3600))
+    });
+    assert!(!stored);
     // The disk answers: the hung write ends, then only the newest state is written.
     store.set(|s| s.hang = false);
     store.wait("the newest state written", |s| s.written.len() == 2);
     let written = store.written();
     assert!(written[0].contains("\"stopping\": 1,"), "{}", written[0]);
-    assert!(written[1].contains("\"stopping\": 50,"), "{}", written[1]);
+    let newest = format!("\"stopping\": {last},");
+    assert!(written[1].contains(&newest), "{}", written[1]);
     let deadline = Instant::now() + Duration::from_secs(5);
     while levels(&lines).len() < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
@@ -149,10 +193,12 @@ fn a_write_that_hangs_blocks_no_caller_and_is_one_warning_then_one_recovery_line
 #[test]
 fn a_failing_write_is_one_warning_and_the_first_good_write_one_line() {
     let (keeper, store, lines) = keeper(Duration::from_secs(5));
-    let planner = planner();
+    let mut planner = planner();
     store.set(|s| s.fail = true);
     for pid in 1..5 {
-        assert!(!keeper.submit_and_wait(stop_of(&keeper, &planner, pid), Duration::from_secs(5)));
+        assert!(
+            !keeper.submit_and_wait(stop_of(&keeper, &mut planner, pid), Duration::from_secs(5))
+        );
     }
     assert_eq!(levels(&lines), [Level::Warn], "{lines:?}");
     assert!(
@@ -161,7 +207,7 @@ fn a_failing_write_is_one_warning_and_the_first_good_write_one_line() {
             .contains("No space left on device")
     );
     store.set(|s| s.fail = false);
-    assert!(keeper.submit_and_wait(stop_of(&keeper, &planner, 5), Duration::from_secs(5)));
+    assert!(keeper.submit_and_wait(stop_of(&keeper, &mut planner, 5), Duration::from_secs(5)));
     assert_eq!(levels(&lines), [Level::Warn, Level::Info], "{lines:?}");
     // Written once; failures are retried at the next change, not in a loop.
     assert_eq!(store.written().len(), 1);
@@ -170,8 +216,8 @@ fn a_failing_write_is_one_warning_and_the_first_good_write_one_line() {
 #[test]
 fn a_stop_record_is_on_disk_when_the_wait_says_so_and_an_unchanged_state_is_not_rewritten() {
     let (keeper, store, lines) = keeper(Duration::from_secs(5));
-    let planner = planner();
-    assert!(keeper.submit_and_wait(stop_of(&keeper, &planner, 42), Duration::from_secs(5)));
+    let mut planner = planner();
+    assert!(keeper.submit_and_wait(stop_of(&keeper, &mut planner, 42), Duration::from_secs(5)));
     let written = store.written();
     assert_eq!(written.len(), 1);
     assert!(written[0].contains("\"stopping\": 42,"), "{}", written[0]);
@@ -184,10 +230,8 @@ fn a_stop_record_is_on_disk_when_the_wait_says_so_and_an_unchanged_state_is_not_
     assert!(keeper.submit_and_wait(keeper.snapshot(&planner), Duration::from_secs(5)));
     assert_eq!(store.written().len(), 1);
     // The start issued: the record is gone from the next state.
-    assert!(keeper.submit_and_wait(
-        keeper.journal("web", None, &planner),
-        Duration::from_secs(5)
-    ));
+    planner.note_stop("web", None);
+    assert!(keeper.submit_and_wait(keeper.snapshot(&planner), Duration::from_secs(5)));
     let written = store.written();
     assert_eq!(written.len(), 2);
     assert!(!written[1].contains("stopping\": 42"), "{}", written[1]);
@@ -197,9 +241,9 @@ fn a_stop_record_is_on_disk_when_the_wait_says_so_and_an_unchanged_state_is_not_
 #[test]
 fn an_older_snapshot_handed_over_late_never_replaces_a_newer_one() {
     let (keeper, store, _) = keeper(Duration::from_secs(5));
-    let planner = planner();
-    let older = stop_of(&keeper, &planner, 1);
-    let newer = stop_of(&keeper, &planner, 2);
+    let mut planner = planner();
+    let older = stop_of(&keeper, &mut planner, 1);
+    let newer = stop_of(&keeper, &mut planner, 2);
     assert!(keeper.submit_and_wait(newer, Duration::from_secs(5)));
     keeper.submit(older);
     assert!(keeper.submit_and_wait(keeper.snapshot(&planner), Duration::from_secs(5)));
@@ -211,23 +255,29 @@ fn an_older_snapshot_handed_over_late_never_replaces_a_newer_one() {
 #[test]
 fn a_state_that_comes_back_to_what_is_on_disk_is_not_said_written_while_writes_fail() {
     let (keeper, store, lines) = keeper(Duration::from_secs(5));
-    let planner = planner();
+    let mut planner = planner();
     assert!(keeper.submit_and_wait(keeper.snapshot(&planner), Duration::from_secs(5)));
     store.set(|s| s.fail = true);
     // A full disk, and the state goes A -> B -> A -> B ...: one WARN, no recovery line
     // while every real write fails.
     for pid in 1..5 {
-        assert!(!keeper.submit_and_wait(stop_of(&keeper, &planner, pid), Duration::from_secs(5)));
-        keeper.submit_and_wait(
-            keeper.journal("web", None, &planner),
-            Duration::from_secs(5),
+        assert!(
+            !keeper.submit_and_wait(stop_of(&keeper, &mut planner, pid), Duration::from_secs(5))
         );
+        planner.note_stop(
+            "web",
+            Some(StopRecord {
+                pid: 7,
+                issued_at: None,
+            }),
+        );
+        keeper.submit_and_wait(keeper.snapshot(&planner), Duration::from_secs(5));
     }
     assert_eq!(levels(&lines), [Level::Warn], "{lines:?}");
     assert_eq!(store.written().len(), 1);
     // The disk has room again: the next write is the one that says so.
     store.set(|s| s.fail = false);
-    assert!(keeper.submit_and_wait(stop_of(&keeper, &planner, 9), Duration::from_secs(5)));
+    assert!(keeper.submit_and_wait(stop_of(&keeper, &mut planner, 9), Duration::from_secs(5)));
     assert_eq!(levels(&lines), [Level::Warn, Level::Info], "{lines:?}");
     assert_eq!(store.written().len(), 2);
 }

@@ -4,12 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Cause, FORKING_HINT, Program, RestartOutcome, Seen, State};
+use super::{Cause, FORKING_HINT, Program, RestartCounts, RestartOutcome, Seen, State, Story};
 use crate::model::ProcessState;
-use crate::plan::{About, Notice, OutcomeWord, Plan};
+use crate::plan::{About, Notice, OutcomeWord, Plan, StateWord};
 
 impl Program {
-    /// The restart job ended. `notes` are the lines it logged on the way.
+    /// The restart job ended. `notes` are the lines it logged on the way. A restart is
+    /// mailed (-m promises a mail for every restart) unless it was skipped, and its hook
+    /// runs unless it was cut short (its outcome is not known).
     pub fn finish(
         &mut self,
         outcome: &RestartOutcome,
@@ -17,91 +19,108 @@ impl Program {
         now: Instant,
         plan: &mut Plan,
     ) {
+        let Story { cause, mut lines } = match std::mem::replace(&mut self.state, State::Watching) {
+            State::Queued { story, .. } | State::Restarting { story, .. } => story,
+            _ => Story::default(),
+        };
+        lines.extend(notes.iter().cloned());
+        self.counts.record(outcome);
         let ns = self.namespec.clone();
-        let cause = self.cause.clone().unwrap_or_default();
-        let mut story = std::mem::take(&mut self.story);
-        story.extend(notes.iter().cloned());
-        self.count(outcome);
-        let (word, line) = match outcome {
+        let (line, word) = match outcome {
             RestartOutcome::Restarted { pid } => {
-                self.restarts.push_back(now);
-                self.state = State::Recovering {
-                    pid: *pid,
-                    since: now,
-                };
-                self.seen = Some(Seen {
-                    pid: *pid,
-                    at: now,
-                    uptime: Duration::ZERO,
-                });
-                plan.info(format!("{ns} restarted"));
-                plan.notices.push(change(
-                    &cause.url,
-                    &ns,
-                    "restarted",
-                    "restarting",
-                    cause.reason.clone(),
-                ));
-                (OutcomeWord::Restarted, format!("{ns} restarted"))
+                self.restarted(*pid, &cause, now, plan);
+                (
+                    Some(format!("{ns} restarted")),
+                    Some(OutcomeWord::Restarted),
+                )
             }
             RestartOutcome::StartFailed(why) => {
-                self.restarts.push_back(now);
-                self.state = State::Down(ProcessState::Fatal);
-                self.mailed = true;
-                let line = format!("Failed to start process {ns}: {why}; {FORKING_HINT}");
-                plan.error(line.clone());
-                plan.notices.push(change(
-                    &cause.url,
-                    &ns,
-                    "start-failed",
-                    "restarting",
-                    why.clone(),
-                ));
-                (OutcomeWord::Failed, line)
+                let line = self.start_failed(why, &cause, now, plan);
+                (Some(line), Some(OutcomeWord::Failed))
             }
             RestartOutcome::StopFailed(why) => {
-                self.state = State::Watching;
                 let line = format!("Failed to stop process {ns}: {why}");
                 plan.error(line.clone());
-                (OutcomeWord::Failed, line)
+                (Some(line), Some(OutcomeWord::Failed))
             }
             RestartOutcome::Skipped(why) => {
-                self.state = State::Watching;
                 plan.info(why.clone());
-                plan.notices.push(hook(&ns, &cause, OutcomeWord::Skipped));
-                return;
+                (None, Some(OutcomeWord::Skipped))
             }
-            // Stopped, and its start issued or left to supervisord: mailed, since -m
-            // promises a mail for every restart; no hook, its outcome is not known.
+            // Stopped, and its start issued or left to supervisord.
             RestartOutcome::Interrupted(why) => {
                 self.restarts.push_back(now);
-                self.state = State::Watching;
                 let line = format!("{ns}: {why}");
                 plan.info(line.clone());
-                story.push(line);
-                plan.notices.push(Notice::Mail {
-                    subject: cause.subject(),
-                    body: story,
-                });
-                return;
+                (Some(line), None)
             }
         };
-        story.push(line);
-        plan.notices.push(Notice::Mail {
-            subject: cause.subject(),
-            body: story,
-        });
-        plan.notices.push(hook(&ns, &cause, word));
+        if let Some(line) = line {
+            lines.push(line);
+            plan.notices.push(Notice::Mail {
+                subject: cause.subject(),
+                body: lines,
+            });
+        }
+        if let Some(word) = word {
+            plan.notices.push(hook(&ns, &cause, word));
+        }
     }
 
-    fn count(&mut self, outcome: &RestartOutcome) {
-        let slot = match outcome {
-            RestartOutcome::Restarted { .. } => 0,
-            RestartOutcome::StartFailed(_) | RestartOutcome::StopFailed(_) => 1,
-            RestartOutcome::Skipped(_) => 2,
-            RestartOutcome::Interrupted(_) => return,
+    /// Stopped, but the new process did not reach RUNNING: down, and mailed by this
+    /// restart's mail (no second one while it stays down). The line for that mail.
+    fn start_failed(&mut self, why: &str, cause: &Cause, now: Instant, plan: &mut Plan) -> String {
+        self.restarts.push_back(now);
+        self.state = State::Down {
+            state: ProcessState::Fatal,
+            mailed: true,
         };
-        self.outcomes[slot] += 1;
+        let ns = &self.namespec;
+        let line = format!("Failed to start process {ns}: {why}; {FORKING_HINT}");
+        plan.error(line.clone());
+        plan.notices.push(change(
+            &cause.url,
+            ns,
+            StateWord::StartFailed,
+            StateWord::Restarting,
+            why.to_string(),
+        ));
+        line
+    }
+
+    /// RUNNING again as `pid`: recovering, its age known exactly (it just started).
+    fn restarted(&mut self, pid: u32, cause: &Cause, now: Instant, plan: &mut Plan) {
+        self.restarts.push_back(now);
+        self.state = State::Recovering {
+            pid,
+            since: now,
+            check: cause.url.clone(),
+            healthy_rounds: 0,
+        };
+        self.seen = Some(Seen {
+            pid,
+            at: now,
+            uptime: Duration::ZERO,
+        });
+        plan.info(format!("{} restarted", self.namespec));
+        plan.notices.push(change(
+            &cause.url,
+            &self.namespec,
+            StateWord::Restarted,
+            StateWord::Restarting,
+            cause.reason.clone(),
+        ));
+    }
+}
+
+impl RestartCounts {
+    fn record(&mut self, outcome: &RestartOutcome) {
+        match outcome {
+            RestartOutcome::Restarted { .. } => self.restarted += 1,
+            RestartOutcome::StartFailed(_) | RestartOutcome::StopFailed(_) => self.failed += 1,
+            RestartOutcome::Skipped(_) => self.skipped += 1,
+            RestartOutcome::Interrupted(_) => {}
+        }
     }
 }
 
@@ -109,8 +128,8 @@ impl Program {
 pub fn change(
     check: &str,
     program: &str,
-    state: &'static str,
-    previous: &'static str,
+    state: StateWord,
+    previous: StateWord,
     reason: String,
 ) -> Notice {
     Notice::Change {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{Planner, RoundFacts, Verdict, strictest};
 use crate::lifecycle::{Health, Program};
 use crate::model::ProcessInfo;
-use crate::plan::Plan;
+use crate::plan::{CheckId, Plan};
 use crate::selection::Resolved;
 
 /// What a failing check found in the process list.
@@ -25,31 +25,13 @@ impl Planner {
     pub(super) fn observe_programs(
         &mut self,
         processes: &[ProcessInfo],
-        resolved: &[Resolved<'_>],
+        resolved: &BTreeMap<CheckId, Resolved<'_>>,
         facts: &RoundFacts<'_>,
         plan: &mut Plan,
     ) -> HashMap<String, u32> {
         let by_name: HashMap<String, &ProcessInfo> =
             processes.iter().map(|p| (p.namespec(), p)).collect();
-        // The checks naming each process, in configuration order.
-        let mut naming: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, r) in resolved.iter().enumerate() {
-            for info in &r.processes {
-                naming.entry(info.namespec()).or_default().push(i);
-            }
-        }
-        self.limits = naming
-            .iter()
-            .map(|(namespec, checks)| {
-                let policies = checks.iter().filter_map(|&i| self.policies.get(i));
-                (namespec.clone(), strictest(policies))
-            })
-            .collect();
-        for namespec in naming.keys() {
-            self.programs
-                .entry(namespec.clone())
-                .or_insert_with(|| Program::new(namespec.clone()));
-        }
+        let naming = self.name_programs(resolved);
         let health: HashMap<String, Health<'_>> = self
             .programs
             .iter()
@@ -59,7 +41,7 @@ impl Planner {
                 Some((namespec.clone(), self.health(checks, facts, since)))
             })
             .collect();
-        let fallback = strictest(self.policies.iter());
+        let fallback = strictest(self.checks.values().map(|c| &c.policy));
         let mut judgeable = HashMap::new();
         for (namespec, program) in &mut self.programs {
             let info = by_name.get(namespec).copied();
@@ -72,19 +54,49 @@ impl Planner {
         judgeable
     }
 
-    /// A program's health on `checks` (the indices of those naming it). `since`: the
-    /// restart or give-up its checks must have passed after.
+    /// The checks naming each listed process, in configuration order; each gets its
+    /// limits (the most careful of those checks) and, if new, its lifecycle.
+    fn name_programs(
+        &mut self,
+        resolved: &BTreeMap<CheckId, Resolved<'_>>,
+    ) -> BTreeMap<String, Vec<CheckId>> {
+        let mut naming: BTreeMap<String, Vec<CheckId>> = BTreeMap::new();
+        for (id, r) in resolved {
+            for info in &r.processes {
+                naming.entry(info.namespec()).or_default().push(*id);
+            }
+        }
+        self.limits = naming
+            .iter()
+            .map(|(namespec, ids)| {
+                let policies = ids
+                    .iter()
+                    .filter_map(|id| self.checks.get(id))
+                    .map(|c| &c.policy);
+                (namespec.clone(), strictest(policies))
+            })
+            .collect();
+        for namespec in naming.keys() {
+            self.programs
+                .entry(namespec.clone())
+                .or_insert_with(|| Program::new(namespec.clone()));
+        }
+        naming
+    }
+
+    /// A program's health on the checks naming it. `since`: the restart or give-up its
+    /// checks must have passed after.
     fn health<'v>(
         &self,
-        checks: &[usize],
+        naming: &[CheckId],
         facts: &RoundFacts<'v>,
         since: Option<Instant>,
     ) -> Health<'v> {
         let after_since = |at: Instant| since.is_none_or(|s| s <= at);
         let mut probed = false;
         let mut all_passed = true;
-        for &i in checks {
-            match facts.verdicts.get(i) {
+        for id in naming {
+            match facts.verdicts.get(id) {
                 Some(Verdict::Failing(cause)) => return Health::Failing(cause),
                 Some(Verdict::Healthy) => {
                     probed = true;
@@ -92,10 +104,10 @@ impl Planner {
                 }
                 // Skipped by its interval: its last result stands, and a failure blocks.
                 Some(Verdict::NotDue) => {
-                    let last = self.checks.get(i).and_then(|c| c.last);
+                    let last = self.checks.get(id).and_then(|c| c.last);
                     all_passed &= last.is_some_and(|l| l.healthy && after_since(l.at));
                 }
-                Some(Verdict::NotProbed) | None => all_passed = false,
+                Some(Verdict::NothingRunning | Verdict::CannotRun) | None => all_passed = false,
             }
         }
         if probed && all_passed {

@@ -1,6 +1,10 @@
-//! The round planner: counts each check's failed rounds, judges every program on all
-//! the checks that name it together, and decides who is restarted when. Pure: verdicts,
-//! supervisord's process list and a clock in, a [`Plan`] out.
+//! The planner: every decision httpok makes, pure, and everything it knows. It owns each
+//! [`Check`] (by [`CheckId`]) and each program's [`Program`] lifecycle, and runs a round
+//! as a few pure steps ([`Round`], `round.rs`): whether to read supervisord's process
+//! list before the probes, which targets to probe (`interval`, `-E`, certificates),
+//! how their outcomes become each check's [`Verdict`], whether to read the list after
+//! them, and the judging (`judge.rs`), which returns a [`Plan`]. The watcher only
+//! carries out what each step asks for. Its clocks are passed in.
 //!
 //! * Every check has its own [`CheckPolicy`]. A program named by several is judged by
 //!   the most careful of them: the longest grace, the most successes, the strictest
@@ -14,126 +18,122 @@
 //!   restart was queued.
 //! * A failing check that restarts nothing for a reason no restart will end (it names
 //!   no program, or none that exists, or only stopped ones; supervisord cannot be read)
-//!   is an incident (`checks.rs`): one WARN, at most one mail, one line when it passes.
+//!   is an incident (`incidents.rs`): one WARN, at most one mail, one line when it passes.
 //! * Within one check's selection at most `--parallel-restarts` processes are down at
 //!   once (superlance restarted them one by one); the next starts when the previous is
 //!   RUNNING again or has failed. While that rolling restart lasts, the check's failures
 //!   are not counted: the URL may fail until the last process is back.
 //! * Different checks are independent; a passing check never clears another's failure,
 //!   and a program is healthy only when every check naming it passes (`health.rs`).
+//!
+//! Files: `check.rs` (one check), `round.rs` (a round's steps), `judge.rs` (the
+//! judging), `health.rs` (a program's facts), `incidents.rs`, `certs.rs`
+//! (`--cert-expiry-warn`), `persist.rs` (`--state-file`), `shown.rs` (`/status`,
+//! `/metrics`), `policy.rs`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Instant;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::lifecycle::{Cause, Limits, Program, RestartOutcome, RoundClock, State};
-use crate::model::ProcessInfo;
-use crate::plan::{Plan, RestartOrder, python_list};
-use crate::selection::{Exclusions, Resolved, Selection, spec_matches_namespec};
+use crate::lifecycle::{Cause, Limits, Program, RestartOutcome, State};
+use crate::plan::{CheckId, Plan};
+use crate::selection::{Exclusions, Naming, Selection};
+use crate::state_file::StopRecord;
+
+mod certs;
+mod check;
+mod health;
+mod incidents;
+mod judge;
+mod persist;
+mod policy;
+mod round;
+mod shown;
+
+use check::Counted;
+pub use check::{Check, CheckState, Failing, Incident};
+pub use judge::RoundFacts;
+pub use persist::Imported;
+pub use policy::CheckPolicy;
+pub use round::{ListError, Moment, Round, Step};
+
+use certs::CertWatch;
+use policy::strictest;
+use round::LIST_EVERY;
+use shown::Rounds;
 
 /// One check's result this round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Not probed (-E with nothing RUNNING, or its command cannot run).
-    NotProbed,
-    /// Not probed because its `interval` has not passed: it counts with its last result.
+    /// Not probed: its `interval` has not passed. It counts with its last result.
     NotDue,
+    /// Not probed: `-E` and none of its programs is RUNNING.
+    NothingRunning,
+    /// Probed, but one of its commands cannot run: not judged (the check's fault).
+    CannotRun,
     Healthy,
     Failing(Cause),
 }
 
-/// What the planner is told about a round.
-#[derive(Debug, Clone, Copy)]
-pub struct RoundFacts<'a> {
-    /// One per check, in configuration order.
-    pub verdicts: &'a [Verdict],
-    /// supervisord's process list; `None` when it was not read (nothing failed and
-    /// [`Planner::needs_process_list`] said no) or could not be (`list_error`).
-    pub processes: Option<&'a [ProcessInfo]>,
-    /// Why the process list could not be read this round (supervisord unreachable, a
-    /// 401): a failing check then restarts nothing, and says so.
-    pub list_error: Option<&'a str>,
-    pub clock: RoundClock,
+/// What the planner is told once, at start: httpok's settings that are not a check's.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// How many processes of one check's selection may be restarted at once.
+    pub parallel_restarts: u32,
+    /// Processes never restarted: this listener and `--exclude`.
+    pub exclusions: Exclusions,
+    /// `--dry-run`: nothing is stopped or started.
+    pub dry_run: bool,
+    /// Probe checks whose programs are not RUNNING too (without `-E`).
+    pub eager: bool,
+    /// `--cert-expiry-warn`: warn when a certificate expires within this (`None`: off).
+    pub cert_expiry_warn: Option<Duration>,
 }
 
-/// What the checks of one round tripped.
-#[derive(Debug, Default)]
-struct Trips {
-    /// Programs a check tripped this round: another failing check does not trip them
-    /// again (a second "giving up" or "would restart").
-    tripped: HashSet<String>,
-    /// (check, program) for each restart queued this round.
-    queued: Vec<(usize, String)>,
-}
-
-/// Every check's count and every program's lifecycle.
+/// Every check and every program, and what the rounds need to remember.
 #[derive(Debug)]
 pub struct Planner {
-    policies: Vec<CheckPolicy>,
-    parallel_restarts: u32,
-    selections: Vec<Selection>,
-    /// Each check's name in notices (its URLs).
-    labels: Vec<String>,
-    exclusions: Exclusions,
-    dry_run: bool,
-    checks: Vec<CheckState>,
+    checks: BTreeMap<CheckId, Check>,
     programs: BTreeMap<String, Program>,
     /// Each program's limits from the checks that named it in the last listed round.
     limits: HashMap<String, Limits>,
+    settings: Settings,
+    /// https targets' certificates: when to read them, and what was said.
+    certs: CertWatch,
+    /// exec targets whose command could not run, said once each (by name).
+    cannot_run: BTreeSet<String>,
+    /// httpok could not make some probes for want of descriptors or memory: said once.
+    starved: bool,
+    /// Healthy rounds since the process list was last read.
+    rounds_without_list: u32,
+    /// The last process-list error, so a supervisord that is down is said once.
+    list_error: Option<String>,
+    rounds: Rounds,
     stopping: bool,
 }
 
 impl Planner {
-    /// A planner whose checks share one policy (the tables of `tests.rs`).
-    #[cfg(test)]
-    pub fn new(
-        policy: PolicyConfig,
-        selections: Vec<Selection>,
-        exclusions: Exclusions,
-        dry_run: bool,
-    ) -> Planner {
-        let check = CheckPolicy {
-            failures: policy.failures,
-            grace: policy.grace,
-            max_restarts: policy.max_restarts,
-            ..CheckPolicy::default()
-        };
-        let checks = selections.into_iter().map(|s| (s, check.clone())).collect();
-        Planner::for_checks(checks, policy.parallel_restarts, exclusions, dry_run)
-    }
-
-    /// A planner for checks with policies of their own, in configuration order.
-    pub fn for_checks(
-        checks: Vec<(Selection, CheckPolicy)>,
-        parallel_restarts: u32,
-        exclusions: Exclusions,
-        dry_run: bool,
-    ) -> Planner {
-        let (selections, policies): (Vec<Selection>, Vec<CheckPolicy>) = checks.into_iter().unzip();
+    /// A planner for these checks (their ids their own), for an httpok started at
+    /// `started` (what `/status` shows as the last round's end until the first one).
+    pub fn new(checks: Vec<Check>, settings: Settings, started: SystemTime) -> Planner {
         Planner {
-            checks: vec![CheckState::default(); selections.len()],
-            labels: vec![String::new(); selections.len()],
-            policies,
-            parallel_restarts,
-            limits: HashMap::new(),
-            selections,
-            exclusions,
-            dry_run,
+            checks: checks.into_iter().map(|c| (c.id, c)).collect(),
             programs: BTreeMap::new(),
+            limits: HashMap::new(),
+            certs: CertWatch::new(settings.cert_expiry_warn),
+            settings,
+            cannot_run: BTreeSet::new(),
+            starved: false,
+            // The first round reads it, so every program is known (and in the metrics)
+            // at once.
+            rounds_without_list: LIST_EVERY,
+            list_error: None,
+            rounds: Rounds::new(started),
             stopping: false,
         }
     }
 
-    /// Names the checks in notices (their URLs, in configuration order).
-    pub fn label_checks(&mut self, labels: Vec<String>) {
-        self.labels = labels;
-    }
-
-    /// Whether a round must read the process list even if every check passes: some
-    /// program is in a state that the next facts may change (restarted, down, given up).
-    pub fn needs_process_list(&self) -> bool {
-        self.programs
-            .values()
-            .any(|p| *p.state() != State::Watching)
+    pub fn check(&self, id: CheckId) -> Option<&Check> {
+        self.checks.get(&id)
     }
 
     pub fn program(&self, namespec: &str) -> Option<&Program> {
@@ -145,9 +145,17 @@ impl Planner {
         self.programs.values()
     }
 
-    /// Check `i`'s failed rounds in a row.
-    pub fn check_failures(&self, i: usize) -> u32 {
-        self.checks.get(i).map_or(0, |c| c.streak)
+    /// Every check's selection, in configuration order (for the advice at start).
+    pub fn selections(&self) -> Vec<Selection> {
+        self.checks.values().map(|c| c.selection.clone()).collect()
+    }
+
+    /// Whether a round must read the process list even if every check passes: some
+    /// program is in a state that the next facts may change (restarted, down, given up).
+    fn needs_process_list(&self) -> bool {
+        self.programs
+            .values()
+            .any(|p| *p.state() != State::Watching)
     }
 
     /// The limits a program is judged by: those of the checks naming it, or, for one
@@ -156,233 +164,7 @@ impl Planner {
         self.limits
             .get(namespec)
             .copied()
-            .unwrap_or_else(|| strictest(self.policies.iter()))
-    }
-
-    /// Judges one round.
-    pub fn plan_round(&mut self, facts: &RoundFacts<'_>) -> Plan {
-        let mut plan = Plan::default();
-        for (i, verdict) in facts.verdicts.iter().enumerate() {
-            self.count(i, verdict, &facts.clock, &mut plan);
-        }
-        let Some(processes) = facts.processes else {
-            self.judge_unlisted(facts, &mut plan);
-            return plan;
-        };
-        let resolved: Vec<Resolved<'_>> = self
-            .selections
-            .iter()
-            .map(|s| s.resolve(processes, &self.exclusions))
-            .collect();
-        for (i, r) in resolved.iter().enumerate() {
-            self.report_unresolved(i, r, &mut plan);
-        }
-        let judgeable = self.observe_programs(processes, &resolved, facts, &mut plan);
-        let mut trips = Trips::default();
-        for (i, verdict) in facts.verdicts.iter().enumerate() {
-            if let Verdict::Failing(cause) = verdict {
-                let found = Found {
-                    resolved: &resolved[i],
-                    judgeable: &judgeable,
-                };
-                self.judge_failure(i, cause, &found, facts.clock.now, &mut trips, &mut plan);
-            }
-        }
-        self.announce(&trips, &mut plan);
-        self.dispatch(&mut plan);
-        plan
-    }
-
-    /// A round without the process list: failing checks restart nothing, and say why.
-    fn judge_unlisted(&mut self, facts: &RoundFacts<'_>, plan: &mut Plan) {
-        for (i, verdict) in facts.verdicts.iter().enumerate() {
-            let Verdict::Failing(cause) = verdict else {
-                continue;
-            };
-            if self.names_no_program(i) {
-                self.fail_without_program(i, cause, facts.clock.now, plan);
-            } else if let Some(error) = facts.list_error {
-                let why = Unjudged::Unlisted(error.to_string());
-                self.fail_unjudged(i, cause, &why, facts.clock.now, plan);
-            }
-        }
-    }
-
-    /// Check `i` was given no program: it probes, logs and mails.
-    fn names_no_program(&self, i: usize) -> bool {
-        matches!(self.selections.get(i), Some(Selection::Programs(p)) if p.is_empty())
-    }
-
-    fn judge_failure(
-        &mut self,
-        i: usize,
-        cause: &Cause,
-        found: &Found<'_, '_>,
-        now: Instant,
-        trips: &mut Trips,
-        plan: &mut Plan,
-    ) {
-        if !self.checks[i].rolling.is_empty() {
-            plan.debug(format!("{}; its restart is under way", cause.line()));
-            return;
-        }
-        if self.names_no_program(i) {
-            self.fail_without_program(i, cause, now, plan);
-            return;
-        }
-        let targets: Vec<(String, u32)> = found
-            .resolved
-            .processes
-            .iter()
-            .map(|p| p.namespec())
-            .filter(|ns| self.programs.get(ns).is_some_and(|p| !p.is_busy()))
-            .filter_map(|ns| found.judgeable.get(&ns).map(|pid| (ns, *pid)))
-            .collect();
-        if targets.is_empty() {
-            match self.unjudged_reason(found.resolved) {
-                Some(why) => self.fail_unjudged(i, cause, &why, now, plan),
-                None => plan.debug(format!(
-                    "{}; no program of this check can be judged now (starting, in grace, \
-                     being restarted or given up on); not counting it",
-                    cause.line()
-                )),
-            }
-            return;
-        }
-        self.announce_failing(i, cause, plan);
-        let threshold = self.policies.get(i).map_or(1, |p| p.failures);
-        let check = &mut self.checks[i];
-        check.failures += 1;
-        if check.failures < threshold {
-            plan.warn(format!(
-                "{} (failing {}/{threshold})",
-                cause.line(),
-                check.failures
-            ));
-            return;
-        }
-        check.failures = 0;
-        plan.warn(cause.line());
-        for (namespec, pid) in targets {
-            if !trips.tripped.insert(namespec.clone()) {
-                continue;
-            }
-            if self.dry_run {
-                plan.info(format!("would restart {namespec} ({})", cause.reason));
-                continue;
-            }
-            let limits = self.limits_of(&namespec);
-            let Some(program) = self.programs.get_mut(&namespec) else {
-                continue;
-            };
-            if program.trip(pid, cause, vec![cause.line()], now, &limits, plan) {
-                self.checks[i].rolling.push(namespec.clone());
-                trips.queued.push((i, namespec));
-            }
-        }
-    }
-
-    /// superlance's `Restarting selected processes [...]` (or `... all running
-    /// processes` for -a), once per round and only when a restart was queued: the specs
-    /// of the checks that queued one. It also goes into each queued restart's mail.
-    fn announce(&mut self, trips: &Trips, plan: &mut Plan) {
-        if trips.queued.is_empty() {
-            return;
-        }
-        let mut specs: Vec<String> = Vec::new();
-        let mut any = false;
-        for (i, _) in &trips.queued {
-            match self.selections.get(*i) {
-                Some(Selection::Any) => any = true,
-                Some(Selection::Programs(p)) => {
-                    for spec in p {
-                        if !specs.contains(spec) {
-                            specs.push(spec.clone());
-                        }
-                    }
-                }
-                None => {}
-            }
-        }
-        let line = if any {
-            "Restarting all running processes".to_string()
-        } else {
-            format!("Restarting selected processes {}", python_list(&specs))
-        };
-        plan.info(line.clone());
-        for (_, namespec) in &trips.queued {
-            if let Some(program) = self.programs.get_mut(namespec) {
-                program.add_to_story(line.clone());
-            }
-        }
-    }
-
-    /// Says once per change which `-p` specs match nothing or several groups.
-    fn report_unresolved(&mut self, i: usize, resolved: &Resolved<'_>, plan: &mut Plan) {
-        let mut now: Vec<String> = resolved.missing.clone();
-        now.extend(resolved.ambiguous.iter().map(|(spec, _)| spec.clone()));
-        if now == self.checks[i].reported {
-            return;
-        }
-        // A spec naming a program that was listed before is the lifecycle's to report
-        // ("no longer in supervisord's process list"): one line, not two.
-        let fresh_missing: Vec<String> = resolved
-            .missing
-            .iter()
-            .filter(|s| !self.checks[i].reported.contains(s))
-            .filter(|s| !self.programs.keys().any(|ns| spec_matches_namespec(s, ns)))
-            .cloned()
-            .collect();
-        if !fresh_missing.is_empty() {
-            plan.info(format!(
-                "Programs not restarted because they did not exist: {}",
-                python_list(&fresh_missing)
-            ));
-        }
-        for (spec, matches) in &resolved.ambiguous {
-            if !self.checks[i].reported.contains(spec) {
-                plan.error(format!(
-                    "-p {spec} matches several processes ({}), NOT restarting them: name \
-                     one as group:name",
-                    matches.join(", ")
-                ));
-            }
-        }
-        self.checks[i].reported = now;
-    }
-
-    /// Starts queued restarts while each check's selection has a free slot.
-    fn dispatch(&mut self, plan: &mut Plan) {
-        if self.stopping {
-            return;
-        }
-        let slots = self.parallel_restarts.max(1) as usize;
-        for check in &mut self.checks {
-            check
-                .rolling
-                .retain(|ns| self.programs.get(ns).is_some_and(Program::is_busy));
-            let mut in_flight = check
-                .rolling
-                .iter()
-                .filter(|ns| {
-                    self.programs
-                        .get(*ns)
-                        .is_some_and(|p| matches!(p.state(), State::Restarting { .. }))
-                })
-                .count();
-            for namespec in &check.rolling {
-                if in_flight >= slots {
-                    break;
-                }
-                if let Some(pid) = self.programs.get_mut(namespec).and_then(Program::begin) {
-                    plan.restarts.push(RestartOrder {
-                        namespec: namespec.clone(),
-                        pid,
-                    });
-                    in_flight += 1;
-                }
-            }
-        }
+            .unwrap_or_else(|| strictest(self.checks.values().map(|c| &c.policy)))
     }
 
     /// A restart job ended: record it and start the next one in its selection.
@@ -410,19 +192,58 @@ impl Planner {
         }
         plan
     }
+
+    /// Which processes the checks of this httpok name (for a resume job, which judges
+    /// a restart the previous httpok left on a thread of its own).
+    pub fn naming(&self) -> Naming {
+        Naming {
+            selections: self.selections(),
+            exclusions: self.settings.exclusions.clone(),
+        }
+    }
+
+    /// The stop of `namespec`'s restart is about to be issued (`Some`: its record) or
+    /// its start was (`None`): `--state-file` keeps it in between.
+    pub fn note_stop(&mut self, namespec: &str, record: Option<StopRecord>) {
+        if let Some(program) = self.programs.get_mut(namespec) {
+            program.note_stop(record);
+        }
+    }
+
+    /// --dry-run: nothing is stopped or started.
+    pub fn dry_run(&self) -> bool {
+        self.settings.dry_run
+    }
 }
 
-mod checks;
-mod health;
-mod persist;
-mod policy;
-
-use checks::{CheckState, Unjudged};
-use health::Found;
-
-pub use policy::CheckPolicy;
+/// Planners for unit tests.
 #[cfg(test)]
-pub use policy::PolicyConfig;
-use policy::strictest;
+impl Planner {
+    /// A planner for checks of these selections and policies, with no target (the
+    /// tests give their verdicts): check N is `CheckId(N)`, labelled `check N`.
+    pub(crate) fn of_checks(
+        checks: Vec<(Selection, CheckPolicy)>,
+        parallel_restarts: u32,
+        exclusions: Exclusions,
+        dry_run: bool,
+    ) -> Planner {
+        let checks = checks
+            .into_iter()
+            .enumerate()
+            .map(|(n, (selection, policy))| {
+                Check::new(CheckId(n), format!("check {n}"), selection, policy, &[])
+            })
+            .collect();
+        let settings = Settings {
+            parallel_restarts,
+            exclusions,
+            dry_run,
+            eager: true,
+            cert_expiry_warn: None,
+        };
+        Planner::new(checks, settings, SystemTime::UNIX_EPOCH)
+    }
+}
+
 #[cfg(test)]
 mod tests;

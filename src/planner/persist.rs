@@ -6,10 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::certs::utc;
 use super::{Planner, strictest};
-use crate::cert_watch::utc;
 use crate::lifecycle::{Limits, Program};
-use crate::model::ProcessInfo;
 use crate::plan::Plan;
 use crate::state_file::{self, Saved, SavedCheck, SavedProgram, StopRecord};
 
@@ -24,7 +23,8 @@ pub struct Imported {
 }
 
 impl Planner {
-    /// What a state file keeps: counts and restart history (epoch seconds, converted
+    /// What a state file keeps: counts, restart history, restarts between their stop
+    /// and their start, and the certificate notices given (epoch seconds, converted
     /// from our monotonic clock at `now` = `epoch`).
     pub fn export(&self, now: Instant, epoch: i64) -> Saved {
         let to_epoch = |t: &Instant| {
@@ -33,37 +33,41 @@ impl Planner {
             epoch.saturating_sub(age)
         };
         Saved {
-            certs: Vec::new(),
             version: state_file::VERSION,
             checks: self
                 .checks
-                .iter()
-                .zip(&self.labels)
-                .map(|(c, label)| SavedCheck {
-                    check: label.clone(),
-                    failures: c.failures,
+                .values()
+                .map(|c| SavedCheck {
+                    check: c.label.clone(),
+                    failures: c.counted(),
                 })
                 .collect(),
             programs: self
                 .programs
                 .values()
-                .map(|p| SavedProgram {
-                    program: p.namespec.clone(),
-                    restarts: p.restart_times().map(to_epoch).collect(),
-                    gave_up: p.gave_up(),
-                    ..Default::default()
+                .map(|p| {
+                    let stop = p.stop_record();
+                    SavedProgram {
+                        program: p.namespec.clone(),
+                        restarts: p.restart_times().map(to_epoch).collect(),
+                        gave_up: p.gave_up(),
+                        stopping: stop.map(|r| r.pid),
+                        stop_issued_at: stop.and_then(|r| r.issued_at),
+                    }
                 })
                 .collect(),
+            certs: self.certs.export(now, epoch),
         }
     }
 
     /// Takes back what a state file kept, at `now` = `epoch`.
     pub fn import(&mut self, saved: &Saved, now: Instant, epoch: i64) -> Imported {
-        for (i, label) in self.labels.iter().enumerate() {
-            if let Some(c) = saved.checks.iter().find(|c| &c.check == label) {
-                self.checks[i].failures = c.failures;
+        for check in self.checks.values_mut() {
+            if let Some(c) = saved.checks.iter().find(|c| c.check == check.label) {
+                check.restore(c.failures);
             }
         }
+        self.certs.import(&saved.certs, now, epoch);
         let to_instant = |t: i64| {
             let age = Duration::from_secs(u64::try_from(epoch.saturating_sub(t)).unwrap_or(0));
             now.checked_sub(age).unwrap_or(now)
@@ -79,22 +83,11 @@ impl Planner {
                 .or_insert_with(|| Program::new(p.program.clone()));
             program.restore(p.restarts.iter().map(|t| to_instant(*t)), p.gave_up);
             if let Some(record) = p.stop_record() {
-                program.resume(record.pid);
+                program.resume(record);
                 imported.in_flight.push((p.program.clone(), record));
             }
         }
         imported
-    }
-
-    /// Does a check of this httpok name the process (and no exclusion spare it)?
-    pub fn names(&self, info: &ProcessInfo) -> bool {
-        let namespec = info.namespec();
-        !self.exclusions.excludes(info) && self.selections.iter().any(|s| s.names(&namespec))
-    }
-
-    /// --dry-run: nothing is stopped or started.
-    pub fn dry_run(&self) -> bool {
-        self.dry_run
     }
 
     /// How the restarts a program carries fare under the current policy: how many
@@ -143,16 +136,17 @@ impl Planner {
     /// The limits of the checks naming `namespec` (by name: no process list yet), or
     /// the most careful of all when none does.
     fn limits_by_name(&self, namespec: &str) -> Limits {
-        let naming = self
-            .selections
-            .iter()
-            .zip(&self.policies)
-            .filter(|(s, _)| s.names(namespec))
-            .map(|(_, p)| p);
-        if self.selections.iter().any(|s| s.names(namespec)) {
-            strictest(naming)
+        let policies = || self.checks.values().map(|c| &c.policy);
+        let naming = || {
+            self.checks
+                .values()
+                .filter(|c| c.selection.names(namespec))
+                .map(|c| &c.policy)
+        };
+        if naming().next().is_some() {
+            strictest(naming())
         } else {
-            strictest(self.policies.iter())
+            strictest(policies())
         }
     }
 }

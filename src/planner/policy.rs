@@ -15,7 +15,7 @@ pub struct CheckPolicy {
     /// restarted program is "recovered".
     pub successes: u32,
     pub grace: Duration,
-    /// Probe at most this often (`None`: every round). The watcher's to keep.
+    /// Probe at most this often (`None`: every round).
     pub interval: Option<Duration>,
     pub max_restarts: Option<(u32, Duration)>,
 }
@@ -30,20 +30,6 @@ impl Default for CheckPolicy {
             max_restarts: None,
         }
     }
-}
-
-/// One policy for every check and how many processes of one selection may restart at
-/// once: the tables of `planner/tests.rs` are written in it.
-#[cfg(test)]
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyConfig {
-    /// Failed rounds in a row that trip a check (`-f`).
-    pub failures: u32,
-    pub grace: Duration,
-    /// (K, window): give up after K restarts within the window.
-    pub max_restarts: Option<(u32, Duration)>,
-    /// How many processes of one check's selection may be restarted at once.
-    pub parallel_restarts: u32,
 }
 
 /// The most careful limits of these checks: the longest grace, the most successes,

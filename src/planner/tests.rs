@@ -1,14 +1,29 @@
 //! Table tests of the planner and the lifecycle together: verdicts and process lists in,
-//! plans out, on an injected clock.
+//! plans out, on an injected clock. How a round's steps make the verdicts (probes,
+//! `interval`, `-E`, the process list): `tests/rounds.rs`.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::model::ProcessState;
+use crate::lifecycle::RoundClock;
+use crate::model::{ProcessInfo, ProcessState};
 use crate::plan::{Notice, OutcomeWord};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
+}
+
+/// One policy for every check, and how many processes of one selection may restart at
+/// once: most tables are written in it.
+#[derive(Debug, Clone, PartialEq)]
+struct PolicyConfig {
+    /// Failed rounds in a row that trip a check (`-f`).
+    failures: u32,
+    grace: Duration,
+    /// (K, window): give up after K restarts within the window.
+    max_restarts: Option<(u32, Duration)>,
+    parallel_restarts: u32,
 }
 
 fn policy(failures: u32) -> PolicyConfig {
@@ -20,12 +35,39 @@ fn policy(failures: u32) -> PolicyConfig {
     }
 }
 
+/// A planner for checks with policies of their own (see [`Planner::of_checks`]).
+fn planner_for(
+    checks: Vec<(Selection, CheckPolicy)>,
+    parallel_restarts: u32,
+    exclusions: Exclusions,
+    dry_run: bool,
+) -> Planner {
+    Planner::of_checks(checks, parallel_restarts, exclusions, dry_run)
+}
+
+/// A planner whose checks share one policy.
+fn planner_with(
+    policy: PolicyConfig,
+    selections: Vec<Selection>,
+    exclusions: Exclusions,
+    dry_run: bool,
+) -> Planner {
+    let check = CheckPolicy {
+        failures: policy.failures,
+        grace: policy.grace,
+        max_restarts: policy.max_restarts,
+        ..CheckPolicy::default()
+    };
+    let checks = selections.into_iter().map(|s| (s, check.clone())).collect();
+    planner_for(checks, policy.parallel_restarts, exclusions, dry_run)
+}
+
 fn programs(specs: &[&str]) -> Selection {
     Selection::Programs(specs.iter().map(|s| s.to_string()).collect())
 }
 
 fn planner(policy: PolicyConfig, selections: Vec<Selection>) -> Planner {
-    Planner::new(policy, selections, Exclusions::default(), false)
+    planner_with(policy, selections, Exclusions::default(), false)
 }
 
 fn process(namespec: &str, state: ProcessState, pid: u32, uptime: i64) -> ProcessInfo {
@@ -66,11 +108,32 @@ impl Clock {
     }
 }
 
+/// The verdicts of checks 0, 1, ... in that order, by id.
+fn by_id(verdicts: &[Verdict]) -> BTreeMap<CheckId, Verdict> {
+    verdicts
+        .iter()
+        .enumerate()
+        .map(|(n, v)| (CheckId(n), v.clone()))
+        .collect()
+}
+
+/// Judges a round of these verdicts (check 0, 1, ...) against a process list.
 fn round(p: &mut Planner, clock: RoundClock, verdicts: &[Verdict], list: &[ProcessInfo]) -> Plan {
-    p.plan_round(&RoundFacts {
-        verdicts,
-        processes: Some(list),
-        list_error: None,
+    unlisted(p, clock, verdicts, Some(list), None)
+}
+
+/// Judges a round whose process list was not read (`processes` `None`) or could not be.
+fn unlisted(
+    p: &mut Planner,
+    clock: RoundClock,
+    verdicts: &[Verdict],
+    processes: Option<&[ProcessInfo]>,
+    list_error: Option<&str>,
+) -> Plan {
+    p.judge(&RoundFacts {
+        verdicts: &by_id(verdicts),
+        processes,
+        list_error,
         clock,
     })
 }
@@ -105,7 +168,7 @@ fn changes(plan: &Plan) -> Vec<(String, &'static str)> {
     plan.notices
         .iter()
         .filter_map(|n| match n {
-            Notice::Change { program, state, .. } => Some((program.clone(), *state)),
+            Notice::Change { program, state, .. } => Some((program.clone(), state.as_str())),
             _ => None,
         })
         .collect()
@@ -152,7 +215,9 @@ fn the_failure_threshold_counts_rounds_and_a_healthy_round_resets_it() {
         (3, &[&f, &f], &[]),
         (3, &[&f, &f, &f], &[2]),
         (3, &[&f, &f, &ok, &f, &f, &f], &[5]),
-        (2, &[&f, &Verdict::NotProbed, &f], &[2]),
+        (2, &[&f, &Verdict::NothingRunning, &f], &[2]),
+        (2, &[&f, &Verdict::CannotRun, &f], &[2]),
+        (2, &[&f, &Verdict::NotDue, &f], &[2]),
     ];
     for (threshold, verdicts, expected) in cases {
         let clock = Clock(Instant::now());
@@ -580,12 +645,7 @@ fn a_healthy_round_without_a_list_only_resets_counts() {
         &[failing("http://h/")],
         &[running("web", 1)],
     );
-    let plan = p.plan_round(&RoundFacts {
-        verdicts: &[Verdict::Healthy],
-        processes: None,
-        list_error: None,
-        clock: clock.at(5),
-    });
+    let plan = unlisted(&mut p, clock.at(5), &[Verdict::Healthy], None, None);
     assert!(plan.lines.is_empty() && plan.restarts.is_empty());
     assert_eq!(changes(&plan), [("web".to_string(), "recovered")]);
     assert!(!p.needs_process_list());
@@ -604,7 +664,6 @@ fn a_state_export_reads_back_with_its_window_and_in_flight_restarts() {
     let mut limited = policy(1);
     limited.max_restarts = Some((2, secs(600)));
     let mut p = planner(limited.clone(), vec![programs(&["web"])]);
-    p.label_checks(vec!["http://h/".into()]);
     web_fails_and_is_restarted(&mut p, &clock);
     let mut saved = p.export(clock.0 + secs(2), 1_000_002);
     assert_eq!(saved.programs[0].restarts, [1_000_001]);
@@ -612,7 +671,6 @@ fn a_state_export_reads_back_with_its_window_and_in_flight_restarts() {
     // A new httpok, 100 s later by the wall clock.
     let later = Instant::now() + secs(500);
     let mut q = planner(limited, vec![programs(&["web"])]);
-    q.label_checks(vec!["http://h/".into()]);
     let record = crate::state_file::StopRecord {
         pid: 11,
         issued_at: None,
@@ -655,3 +713,4 @@ fn a_flapping_program_that_was_given_up_on_is_told_once_not_every_flap() {
 mod claims;
 mod incidents;
 mod policies;
+mod rounds;

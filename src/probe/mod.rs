@@ -24,7 +24,7 @@ mod pattern;
 mod tcp;
 mod tls;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -37,6 +37,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ureq::Agent;
 use ureq::config::Config as AgentConfig;
 
+use crate::plan::{CheckId, ProbeRequest};
 use crate::target::Target;
 use crate::ureq_transport::{tcp_agent, unix_agent};
 
@@ -188,24 +189,16 @@ impl Default for ProbeSettings {
     }
 }
 
-/// One probe of a round: check `check`'s target.
-#[derive(Debug, Clone, Copy)]
-pub struct ProbeRequest<'a> {
-    pub check: usize,
-    pub target: &'a Target,
-    /// Also read an https target's certificate expiry (a handshake of its own).
-    pub read_cert: bool,
-}
-
 /// Probes every check's targets, each by its check's settings; cheap to share between
 /// threads.
 pub struct Prober {
-    checks: Vec<CheckProber>,
+    checks: BTreeMap<CheckId, CheckProber>,
 }
 
-/// One check's settings and the agents that ask as they say.
+/// One check's settings, its targets and the agents that ask as they say.
 pub(crate) struct CheckProber {
     settings: ProbeSettings,
+    targets: Vec<Target>,
     agent: Agent,
     unix_agents: HashMap<PathBuf, Agent>,
 }
@@ -214,12 +207,12 @@ pub(crate) struct CheckProber {
 type AgentKey = (Duration, Option<PathBuf>, bool);
 
 impl Prober {
-    /// Builds the agents for these checks (settings and targets, in check order), one
-    /// per distinct timeout and TLS setting. Fails only on a bad `cacert` file.
-    pub fn new(checks: &[(&ProbeSettings, &[Target])]) -> Result<Prober, String> {
+    /// Builds the agents for these checks (each with its settings and targets), one per
+    /// distinct timeout and TLS setting. Fails only on a bad `cacert` file.
+    pub fn new(checks: &[(CheckId, &ProbeSettings, &[Target])]) -> Result<Prober, String> {
         let mut agents: Vec<(AgentKey, AgentConfig, Agent)> = Vec::new();
-        let mut built = Vec::new();
-        for (settings, targets) in checks {
+        let mut built = BTreeMap::new();
+        for (id, settings, targets) in checks {
             let key = (settings.timeout, settings.cacert.clone(), settings.insecure);
             let (config, agent) = match agents.iter().find(|(k, _, _)| *k == key) {
                 Some((_, config, agent)) => (config.clone(), agent.clone()),
@@ -230,42 +223,44 @@ impl Prober {
                     (config, agent)
                 }
             };
-            built.push(CheckProber::with_agent(
-                (*settings).clone(),
-                config,
-                agent,
-                targets,
-            ));
+            let check = CheckProber::with_agent((*settings).clone(), config, agent, targets);
+            built.insert(*id, check);
         }
         Ok(Prober { checks: built })
     }
 
     /// Probes one target by its check's settings; never takes much longer than its timeout.
-    pub fn probe(&self, request: &ProbeRequest<'_>) -> Outcome {
-        let Some(check) = self.checks.get(request.check) else {
+    pub fn probe(&self, request: &ProbeRequest) -> Outcome {
+        let id = request.target;
+        let found = self
+            .checks
+            .get(&id.check)
+            .and_then(|check| Some((check, check.targets.get(id.index)?)));
+        let Some((check, target)) = found else {
             return Outcome {
                 result: Err(Failure::Connect("no such check".into())),
                 latency: Duration::ZERO,
                 cert_expiry: None,
             };
         };
-        let mut outcome = check.probe(request.target);
+        let mut outcome = check.probe(target);
         if request.read_cert
-            && let Some((host, port)) = request.target.https_authority()
+            && let Some((host, port)) = target.https_authority()
         {
             match cert::leaf_not_after(&host, port, &host, check.settings.timeout) {
                 Ok(expiry) => outcome.cert_expiry = Some(expiry),
-                Err(e) => log::debug!("{}: cannot read its certificate: {e}", request.target),
+                Err(e) => log::debug!("{target}: cannot read its certificate: {e}"),
             }
         }
         outcome
     }
 
-    /// Probes every request at once with a bounded pool; outcomes in request order.
-    pub fn probe_all(&self, requests: &[ProbeRequest<'_>]) -> Vec<Outcome> {
+    /// Probes every request at once with a bounded pool; each outcome with the request
+    /// it answers, in request order.
+    pub fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
         if let [request] = requests {
             // One check (superlance's case): no thread to start.
-            return vec![self.probe(request)];
+            return vec![(*request, self.probe(request))];
         }
         let slots: Vec<Mutex<Option<Outcome>>> =
             requests.iter().map(|_| Mutex::new(None)).collect();
@@ -298,10 +293,8 @@ impl Prober {
             .into_iter()
             .zip(requests)
             .map(|(slot, request)| {
-                slot.into_inner()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| self.probe(request))
+                let outcome = slot.into_inner().ok().flatten();
+                (*request, outcome.unwrap_or_else(|| self.probe(request)))
             })
             .collect()
     }
@@ -351,6 +344,7 @@ impl CheckProber {
         }
         CheckProber {
             settings,
+            targets: targets.to_vec(),
             agent,
             unix_agents,
         }

@@ -2,6 +2,7 @@
 
 use super::testing::settings;
 use super::*;
+use crate::plan::TargetId;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
@@ -21,19 +22,19 @@ fn a_rounds_probes_run_at_once() {
         }
     });
     let settings = settings(10_000);
-    let prober = Prober::new(&[(&settings, &[])]).expect("prober");
-    let requests: Vec<ProbeRequest<'_>> = std::iter::repeat_n(
-        ProbeRequest {
-            check: 0,
-            target: &target,
-            read_cert: false,
+    let prober =
+        Prober::new(&[(CheckId(0), &settings, std::slice::from_ref(&target))]).expect("prober");
+    let request = ProbeRequest {
+        target: TargetId {
+            check: CheckId(0),
+            index: 0,
         },
-        PROBES,
-    )
-    .collect();
+        read_cert: false,
+    };
+    let requests: Vec<ProbeRequest> = std::iter::repeat_n(request, PROBES).collect();
     let outcomes = prober.probe_all(&requests);
     assert_eq!(outcomes.len(), PROBES);
-    for outcome in &outcomes {
+    for (_, outcome) in &outcomes {
         assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     }
 }

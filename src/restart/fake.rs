@@ -1,6 +1,8 @@
-//! An in-memory supervisord for unit tests of restarts and whole rounds.
+//! An in-memory supervisord and a clock that moves only when slept on, for unit tests
+//! of restarts and whole rounds.
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use super::*;
 use crate::model::ProcessInfo;
@@ -18,6 +20,14 @@ pub struct FakeSupervisor {
     pub next_pid: Mutex<u32>,
     /// How many times the process list was read.
     pub list_calls: AtomicUsize,
+    /// How many times one process was read.
+    pub info_calls: AtomicUsize,
+    /// Once a start was issued, every read fails (supervisord went away).
+    pub unreachable_after_start: bool,
+    /// A non-blocking stop leaves the process STOPPING for good (it ignores SIGTERM and
+    /// supervisord never gets to its SIGKILL).
+    pub stuck_stopping: bool,
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl FakeSupervisor {
@@ -62,6 +72,10 @@ impl Supervisor for FakeSupervisor {
         Ok(self.processes.lock().expect("lock").clone())
     }
     fn process_info(&self, namespec: &str) -> Result<ProcessInfo, ClientError> {
+        self.info_calls.fetch_add(1, Ordering::SeqCst);
+        if self.unreachable_after_start && self.started.load(Ordering::SeqCst) {
+            return Err(ClientError::Connect("connection refused".into()));
+        }
         self.find(namespec)
     }
     fn stop_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError> {
@@ -75,8 +89,12 @@ impl Supervisor for FakeSupervisor {
         if let (true, Some(e)) = (wait, &self.blocking_stop_error) {
             return Err(e.clone());
         }
-        self.find(namespec)?;
-        self.set(namespec, ProcessState::Stopped, 0, "");
+        let info = self.find(namespec)?;
+        if self.stuck_stopping {
+            self.set(namespec, ProcessState::Stopping, info.pid, "");
+        } else {
+            self.set(namespec, ProcessState::Stopped, 0, "");
+        }
         Ok(())
     }
     fn start_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError> {
@@ -84,6 +102,7 @@ impl Supervisor for FakeSupervisor {
             .lock()
             .expect("lock")
             .push(format!("start {namespec} {wait}"));
+        self.started.store(true, Ordering::SeqCst);
         match &self.start_ends {
             Some((state, spawnerr)) => self.set(namespec, *state, 0, spawnerr),
             None => {
@@ -93,5 +112,31 @@ impl Supervisor for FakeSupervisor {
             }
         }
         Ok(())
+    }
+}
+
+/// A clock that moves only when it is slept on: restarts in unit tests poll for
+/// minutes of its time in no time of ours.
+#[derive(Debug)]
+pub struct FakeClock {
+    now: Mutex<Instant>,
+}
+
+impl Default for FakeClock {
+    fn default() -> FakeClock {
+        FakeClock {
+            now: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> Instant {
+        *crate::lock(&self.now)
+    }
+
+    fn sleep(&self, pause: Duration) {
+        let mut now = crate::lock(&self.now);
+        *now += pause;
     }
 }

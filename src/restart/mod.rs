@@ -3,11 +3,15 @@
 //! core if asked (and re-read it after: the stop is for the pid that failed, never for
 //! one someone started during the dump), stop and wait until it is gone, start without waiting for startsecs,
 //! then watch supervisord until the new process is RUNNING (restarted), has failed
-//! (FATAL, EXITED) or was stopped by someone else (STOPPED). Never starts a second copy when the stop failed.
+//! (FATAL, EXITED) or was stopped by someone else (STOPPED). Never starts a second copy
+//! when the stop failed.
 //!
 //! The stop-to-start stretch holds the shutdown [`Gate`]: once httpok is stopping no
 //! new stop is issued, and a stop already issued is always followed by its start.
 //! Writes superlance's notices through `note`, which logs them and keeps them for the mail.
+//!
+//! Its time is a [`Clock`]: the real one, or in unit tests one that moves only when it
+//! is slept on, so that ten minutes of polling take no time at all.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -28,22 +32,60 @@ pub const STOP_DEADLINE: Duration = Duration::from_secs(600);
 /// startsecs times startretries.
 pub const START_DEADLINE: Duration = Duration::from_secs(600);
 /// How often a stopping or starting process is polled.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How long a start refused by an unreachable supervisord waits before it is retried.
+const START_RETRY: Duration = Duration::from_millis(500);
 /// How long supervisord may stay unreachable mid-restart before httpok stops waiting
 /// (it crashed or is restarting; the new supervisord starts the program itself).
 pub const UNREACHABLE_DEADLINE: Duration = Duration::from_secs(30);
 
 const STOPPING: &str = "start issued; httpok is stopping before supervisord showed it RUNNING";
 
+/// Where a restart between its stop and its start is recorded (`--state-file`), so
+/// that the next httpok can finish one cut short. The watcher's records it in the
+/// program's state and hands the state file to its writer; tests keep a list.
+pub trait Journal: Sync {
+    /// The stop of `namespec` is about to be issued (`Some`: its record; this may wait,
+    /// bounded, until it is on disk) or its start was, or the restart ended without one
+    /// (`None`).
+    fn note_stop(&self, namespec: &str, record: Option<StopRecord>);
+}
+
+impl<F: Fn(&str, Option<StopRecord>) + Sync> Journal for F {
+    fn note_stop(&self, namespec: &str, record: Option<StopRecord>) {
+        self(namespec, record);
+    }
+}
+
+/// The restarter's time: what time it is, and waiting between two polls.
+pub trait Clock: Sync {
+    fn now(&self) -> Instant;
+    fn sleep(&self, pause: Duration);
+}
+
+/// The monotonic clock, and really sleeping.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealClock;
+
+impl Clock for RealClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep(&self, pause: Duration) {
+        thread::sleep(pause);
+    }
+}
+
 /// What one restart needs from the rest of httpok.
 pub struct Restarter<'a> {
     pub supervisor: &'a dyn Supervisor,
     pub notifier: &'a dyn Notifier,
     pub gate: &'a Gate,
-    /// Told the stop's record just before the stop is issued (and may wait, bounded,
-    /// until it is on disk) and `None` once the start is (or the restart ended without
-    /// one): --state-file keeps restarts in flight.
-    pub journal: &'a (dyn Fn(&str, Option<StopRecord>) + Sync),
+    pub journal: &'a dyn Journal,
+    pub clock: &'a dyn Clock,
+    /// How often a stopping or starting process is polled ([`POLL_INTERVAL`]).
+    pub poll: Duration,
 }
 
 /// How the stop ended.
@@ -86,9 +128,9 @@ impl Restarter<'_> {
             pid: failed_pid,
             issued_at: Some(issued_at),
         };
-        (self.journal)(namespec, Some(record));
+        self.journal.note_stop(namespec, Some(record));
         let started = self.stop_then_start(namespec, failed_pid);
-        (self.journal)(namespec, None);
+        self.journal.note_stop(namespec, None);
         self.gate.leave();
         match started {
             Err(outcome) => outcome,
@@ -126,7 +168,7 @@ impl Restarter<'_> {
         named: &dyn Fn(&ProcessInfo) -> bool,
         dry_run: bool,
     ) -> RestartOutcome {
-        let deadline = Instant::now() + STOP_DEADLINE;
+        let deadline = self.clock.now() + STOP_DEADLINE;
         loop {
             // --dry-run decides before asking supervisord anything.
             let info = if dry_run {
@@ -146,7 +188,7 @@ impl Restarter<'_> {
             match resume::decide(namespec, record, &facts) {
                 ResumeStep::Start => break,
                 ResumeStep::Drop(why) => return RestartOutcome::Skipped(why),
-                ResumeStep::Wait if Instant::now() < deadline => thread::sleep(POLL_INTERVAL),
+                ResumeStep::Wait if self.clock.now() < deadline => self.clock.sleep(self.poll),
                 ResumeStep::Wait => {
                     return RestartOutcome::Skipped(format!(
                         "{namespec} is still STOPPING {}s after the previous httpok's stop \
@@ -162,7 +204,7 @@ impl Restarter<'_> {
              started again; starting it",
             record.pid
         );
-        match start(self.supervisor, namespec) {
+        match self.start(namespec) {
             Ok(()) => self.await_running(namespec),
             Err(e) => RestartOutcome::StartFailed(e.to_string()),
         }
@@ -170,7 +212,7 @@ impl Restarter<'_> {
 
     /// The gate's critical section: stop, and once it is gone, issue the start.
     fn stop_then_start(&self, namespec: &str, failed_pid: u32) -> Result<(), RestartOutcome> {
-        match stop_and_wait(self.supervisor, namespec, failed_pid) {
+        match self.stop_and_wait(namespec, failed_pid) {
             Ok(Stopped::Gone) => {}
             Ok(Stopped::Replaced(pid)) => {
                 return Err(RestartOutcome::Skipped(format!(
@@ -180,7 +222,7 @@ impl Restarter<'_> {
             }
             Err(why) => return Err(RestartOutcome::StopFailed(why)),
         }
-        match start(self.supervisor, namespec) {
+        match self.start(namespec) {
             Ok(()) => Ok(()),
             // A reload or shutdown began meanwhile: supervisord starts its autostart
             // programs itself when it comes back; not a failure worth an alarm.
@@ -197,10 +239,10 @@ impl Restarter<'_> {
 
     /// Polls until supervisord shows the new process RUNNING or failed.
     fn await_running(&self, namespec: &str) -> RestartOutcome {
-        let deadline = Instant::now() + START_DEADLINE;
+        let deadline = self.clock.now() + START_DEADLINE;
         let mut unreachable_since: Option<Instant> = None;
         let mut last = String::from("STARTING");
-        while Instant::now() < deadline {
+        while self.clock.now() < deadline {
             if self.gate.is_closed() {
                 return RestartOutcome::Interrupted(STOPPING.into());
             }
@@ -231,8 +273,9 @@ impl Restarter<'_> {
                     last = info.reason();
                 }
                 Err(e) => {
-                    let since = *unreachable_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= UNREACHABLE_DEADLINE {
+                    let now = self.clock.now();
+                    let since = *unreachable_since.get_or_insert(now);
+                    if now.saturating_duration_since(since) >= UNREACHABLE_DEADLINE {
                         return RestartOutcome::StartFailed(format!(
                             "supervisord unreachable for {}s after the start: {e}",
                             UNREACHABLE_DEADLINE.as_secs()
@@ -240,7 +283,7 @@ impl Restarter<'_> {
                     }
                 }
             }
-            thread::sleep(POLL_INTERVAL);
+            self.clock.sleep(self.poll);
         }
         RestartOutcome::StartFailed(format!(
             "not RUNNING {}s after the start (last {last})",
@@ -249,88 +292,107 @@ impl Restarter<'_> {
     }
 }
 
-/// Issues the start (wait=false); retries while supervisord is briefly unreachable, since
-/// the process is stopped now and nobody else will start it.
-fn start(supervisor: &dyn Supervisor, namespec: &str) -> Result<(), ClientError> {
-    let since = Instant::now();
-    loop {
-        match supervisor.start_process(namespec, false) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.fault_code() == Some(fault::ALREADY_STARTED) => return Ok(()),
-            Err(e @ ClientError::Fault(_)) => return Err(e),
-            Err(e) if since.elapsed() >= UNREACHABLE_DEADLINE => return Err(e),
-            Err(e) => log::warn!("starting {namespec}: {e}; trying again"),
+impl Restarter<'_> {
+    /// Issues the start (wait=false); retries while supervisord is briefly unreachable,
+    /// since the process is stopped now and nobody else will start it.
+    fn start(&self, namespec: &str) -> Result<(), ClientError> {
+        let since = self.clock.now();
+        loop {
+            match self.supervisor.start_process(namespec, false) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.fault_code() == Some(fault::ALREADY_STARTED) => return Ok(()),
+                Err(e @ ClientError::Fault(_)) => return Err(e),
+                Err(e)
+                    if self.clock.now().saturating_duration_since(since)
+                        >= UNREACHABLE_DEADLINE =>
+                {
+                    return Err(e);
+                }
+                Err(e) => log::warn!("starting {namespec}: {e}; trying again"),
+            }
+            self.clock.sleep(START_RETRY);
         }
-        thread::sleep(POLL_INTERVAL * 10);
     }
 }
 
-/// Stops the process and returns once it has left RUNNING/STOPPING. The stop blocks
-/// (this runs on a restart thread), so the start follows the moment the process is gone.
-/// If the blocking call is cut off (a timeout, a dropped connection), the state is
-/// polled instead: starting while the process is still STOPPING would silently start
-/// nothing. Before a stop is sent again, the pid is re-read: a process someone else
-/// restarted meanwhile is not ours to stop.
-fn stop_and_wait(
-    supervisor: &dyn Supervisor,
-    namespec: &str,
-    failed_pid: u32,
-) -> Result<Stopped, String> {
-    match supervisor.stop_process(namespec, true) {
-        Ok(()) => return Ok(Stopped::Gone),
-        Err(e) if e.fault_code() == Some(fault::NOT_RUNNING) => return Ok(Stopped::Gone),
-        Err(e @ ClientError::Fault(_)) => return Err(e.to_string()),
-        Err(e) => log::warn!("stopping {namespec}: {e}; polling its state instead"),
-    }
-    let deadline = Instant::now() + STOP_DEADLINE;
-    let mut last_error: Option<ClientError> = None;
-    let mut unreachable_since: Option<Instant> = None;
-    let mut stop_resent = false;
-    while Instant::now() < deadline {
-        match supervisor.process_info(namespec) {
-            Ok(info) if info.is_running() && info.pid != failed_pid => {
-                return Ok(Stopped::Replaced(info.pid));
-            }
-            Ok(info)
-                if info.state != ProcessState::Running && info.state != ProcessState::Stopping =>
-            {
-                return Ok(Stopped::Gone);
-            }
-            Ok(info) => {
-                // Still RUNNING as our pid: the cut-off call may never have reached
-                // supervisord.
-                if info.is_running() && !stop_resent {
-                    stop_resent = true;
-                    match supervisor.stop_process(namespec, false) {
-                        Err(e @ ClientError::Fault(_))
-                            if e.fault_code() != Some(fault::NOT_RUNNING) =>
-                        {
-                            return Err(e.to_string());
-                        }
-                        _ => {}
-                    }
-                }
-                last_error = None;
-                unreachable_since = None;
-            }
-            // supervisord going away mid-restart: retry for a while, not for ever.
+impl Restarter<'_> {
+    /// Stops the process and returns once it has left RUNNING/STOPPING. The stop
+    /// blocks (this runs on a restart thread), so the start follows the moment the
+    /// process is gone. If the blocking call is cut off (a timeout, a dropped
+    /// connection), the state is polled instead (`poll_stopped`): starting while the
+    /// process is still STOPPING would silently start nothing.
+    fn stop_and_wait(&self, namespec: &str, failed_pid: u32) -> Result<Stopped, String> {
+        match self.supervisor.stop_process(namespec, true) {
+            Ok(()) => Ok(Stopped::Gone),
+            Err(e) if e.fault_code() == Some(fault::NOT_RUNNING) => Ok(Stopped::Gone),
+            Err(e @ ClientError::Fault(_)) => Err(e.to_string()),
             Err(e) => {
-                let since = *unreachable_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= UNREACHABLE_DEADLINE {
-                    return Err(format!(
-                        "supervisord unreachable for {}s while stopping: {e}",
-                        UNREACHABLE_DEADLINE.as_secs()
-                    ));
-                }
-                last_error = Some(e);
+                log::warn!("stopping {namespec}: {e}; polling its state instead");
+                self.poll_stopped(namespec, failed_pid)
             }
         }
-        thread::sleep(POLL_INTERVAL);
     }
-    Err(match last_error {
-        Some(e) => format!("still not stopped after {}s: {e}", STOP_DEADLINE.as_secs()),
-        None => format!("still stopping after {}s", STOP_DEADLINE.as_secs()),
-    })
+
+    /// Polls until the process has left RUNNING/STOPPING. Before a stop is sent again,
+    /// the pid is re-read: a process someone else restarted meanwhile is not ours to
+    /// stop.
+    fn poll_stopped(&self, namespec: &str, failed_pid: u32) -> Result<Stopped, String> {
+        let deadline = self.clock.now() + STOP_DEADLINE;
+        let mut last_error: Option<ClientError> = None;
+        let mut unreachable_since: Option<Instant> = None;
+        let mut stop_resent = false;
+        while self.clock.now() < deadline {
+            match self.supervisor.process_info(namespec) {
+                Ok(info) if info.is_running() && info.pid != failed_pid => {
+                    return Ok(Stopped::Replaced(info.pid));
+                }
+                Ok(info)
+                    if info.state != ProcessState::Running
+                        && info.state != ProcessState::Stopping =>
+                {
+                    return Ok(Stopped::Gone);
+                }
+                Ok(info) => {
+                    // Still RUNNING as our pid: the cut-off call may never have reached
+                    // supervisord.
+                    if info.is_running() && !stop_resent {
+                        stop_resent = true;
+                        self.stop_again(namespec)?;
+                    }
+                    last_error = None;
+                    unreachable_since = None;
+                }
+                // supervisord going away mid-restart: retry for a while, not for ever.
+                Err(e) => {
+                    let now = self.clock.now();
+                    let since = *unreachable_since.get_or_insert(now);
+                    if now.saturating_duration_since(since) >= UNREACHABLE_DEADLINE {
+                        return Err(format!(
+                            "supervisord unreachable for {}s while stopping: {e}",
+                            UNREACHABLE_DEADLINE.as_secs()
+                        ));
+                    }
+                    last_error = Some(e);
+                }
+            }
+            self.clock.sleep(self.poll);
+        }
+        Err(match last_error {
+            Some(e) => format!("still not stopped after {}s: {e}", STOP_DEADLINE.as_secs()),
+            None => format!("still stopping after {}s", STOP_DEADLINE.as_secs()),
+        })
+    }
+
+    /// The non-blocking stop sent once while polling; a fault other than NOT_RUNNING
+    /// ends the restart.
+    fn stop_again(&self, namespec: &str) -> Result<(), String> {
+        match self.supervisor.stop_process(namespec, false) {
+            Err(e @ ClientError::Fault(_)) if e.fault_code() != Some(fault::NOT_RUNNING) => {
+                Err(e.to_string())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

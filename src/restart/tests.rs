@@ -1,6 +1,6 @@
 //! Restarts against the in-memory supervisord.
 
-use super::fake::FakeSupervisor;
+use super::fake::{FakeClock, FakeSupervisor};
 use super::*;
 use crate::model::ProcessInfo;
 use crate::notifier::Notifier;
@@ -23,7 +23,9 @@ fn run(sup: &FakeSupervisor, gate: &Gate, pid: u32) -> (RestartOutcome, Vec<Stri
         supervisor: sup,
         notifier: &notifier,
         gate,
-        journal: &|_, _| {},
+        journal: &|_: &str, _: Option<StopRecord>| {},
+        clock: &FakeClock::default(),
+        poll: POLL_INTERVAL,
     };
     let mut notes = Vec::new();
     let outcome = restarter.restart("web", pid, &mut |n| notes.push(n));
@@ -78,9 +80,11 @@ fn the_fallback_stop_is_not_sent_to_a_pid_someone_else_started() {
         supervisor: &sup,
         notifier: &notifier,
         gate: &gate,
-        journal: &|_, _| {},
+        journal: &|_: &str, _: Option<StopRecord>| {},
+        clock: &FakeClock::default(),
+        poll: POLL_INTERVAL,
     };
-    let outcome = stop_and_wait(restarter.supervisor, "web", 42);
+    let outcome = restarter.stop_and_wait("web", 42);
     assert!(matches!(outcome, Ok(Stopped::Replaced(77))));
     assert_eq!(sup.calls(), ["stop web true"], "no second stop");
 }
@@ -150,6 +154,8 @@ fn a_program_restarted_during_its_core_dump_is_not_stopped() {
         notifier: &notifier,
         gate: &gate,
         journal: &journal,
+        clock: &FakeClock::default(),
+        poll: POLL_INTERVAL,
     };
     let mut notes = Vec::new();
     let outcome = restarter.restart("web", 42, &mut |n| notes.push(n));
@@ -182,6 +188,8 @@ fn the_stop_record_is_journaled_before_the_stop_by_supervisords_clock() {
         notifier: &notifier,
         gate: &gate,
         journal: &journal,
+        clock: &FakeClock::default(),
+        poll: POLL_INTERVAL,
     };
     let outcome = restarter.restart("web", 42, &mut |_| {});
     assert!(matches!(outcome, RestartOutcome::Restarted { .. }));
@@ -212,7 +220,9 @@ fn resume(sup: &FakeSupervisor, named: bool, dry_run: bool) -> RestartOutcome {
         supervisor: sup,
         notifier: &notifier,
         gate: &gate,
-        journal: &|_, _| {},
+        journal: &|_: &str, _: Option<StopRecord>| {},
+        clock: &FakeClock::default(),
+        poll: POLL_INTERVAL,
     };
     let record = StopRecord {
         pid: 42,
@@ -246,4 +256,93 @@ fn a_restart_left_by_the_previous_httpok_is_finished_only_while_still_ours() {
         ));
         assert!(sup.calls().is_empty());
     }
+}
+
+/// What a restarter borrows besides supervisord: its clock moves only when slept on.
+#[derive(Default)]
+struct Parts {
+    notifier: FakeNotifier,
+    gate: Gate,
+    clock: FakeClock,
+}
+
+impl Parts {
+    fn restarter<'a>(&'a self, sup: &'a FakeSupervisor) -> Restarter<'a> {
+        Restarter {
+            supervisor: sup,
+            notifier: &self.notifier,
+            gate: &self.gate,
+            journal: &|_: &str, _: Option<StopRecord>| {},
+            clock: &self.clock,
+            poll: POLL_INTERVAL,
+        }
+    }
+}
+
+#[test]
+fn a_supervisord_gone_after_the_start_ends_the_restart_after_30_s_of_polls_and_no_real_wait() {
+    let mut sup = FakeSupervisor::with(vec![web(42)]);
+    sup.unreachable_after_start = true;
+    let parts = Parts::default();
+    let began = parts.clock.now();
+    let outcome = parts.restarter(&sup).restart("web", 42, &mut |_| {});
+    let RestartOutcome::StartFailed(why) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(
+        why.starts_with("supervisord unreachable for 30s after the start: "),
+        "{why}"
+    );
+    let waited = parts.clock.now() - began;
+    assert!(
+        (UNREACHABLE_DEADLINE..UNREACHABLE_DEADLINE + POLL_INTERVAL * 2).contains(&waited),
+        "{waited:?} of the restarter's clock"
+    );
+    // Every poll asked supervisord once: 30 s of them at 50 ms.
+    let polls = sup.info_calls.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((600..=603).contains(&polls), "{polls} polls");
+}
+
+#[test]
+fn a_stop_cut_off_that_never_ends_is_a_failed_stop_after_ten_minutes_and_nothing_is_started() {
+    let mut sup = FakeSupervisor::with(vec![web(42)]);
+    sup.blocking_stop_error = Some(ClientError::Timeout(Duration::from_secs(1)));
+    sup.stuck_stopping = true;
+    let parts = Parts::default();
+    let began = parts.clock.now();
+    let outcome = parts.restarter(&sup).restart("web", 42, &mut |_| {});
+    assert_eq!(
+        outcome,
+        RestartOutcome::StopFailed("still stopping after 600s".into())
+    );
+    assert!(parts.clock.now() - began >= STOP_DEADLINE);
+    assert_eq!(sup.calls(), ["stop web true", "stop web false"]);
+}
+
+#[test]
+fn a_resume_waits_for_our_stop_while_it_is_stopping_then_gives_up_after_ten_minutes() {
+    let stopping = ProcessInfo {
+        state: ProcessState::Stopping,
+        ..web(42)
+    };
+    let sup = FakeSupervisor::with(vec![stopping]);
+    let parts = Parts::default();
+    let record = StopRecord {
+        pid: 42,
+        issued_at: Some(1_800_000_000),
+    };
+    let outcome = parts
+        .restarter(&sup)
+        .resume("web", &record, &|_| true, false);
+    assert_eq!(
+        outcome,
+        RestartOutcome::Skipped(
+            "web is still STOPPING 600s after the previous httpok's stop (pid 42); not \
+             starting it"
+                .into()
+        )
+    );
+    assert!(sup.calls().is_empty());
+    let polls = sup.info_calls.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(polls, 12_001, "one read every 50 ms of its clock");
 }

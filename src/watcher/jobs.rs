@@ -1,17 +1,15 @@
-//! The watcher's threads: carrying out a plan (log lines, notices, restart orders), and
-//! restart and resume jobs that report back to the planner. The notices thread is
-//! `notices.rs`'s.
+//! Carrying out a plan (log lines, notices, restart orders), and the restart and resume
+//! jobs, each on a thread of its own, that report back to the planner. The notices
+//! thread is `notices.rs`'s.
 
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::Shared;
-use crate::keeper::STOP_RECORD_WAIT;
 use crate::lock;
-use crate::model::ProcessInfo;
 use crate::plan::Plan;
-use crate::restart::Restarter;
+use crate::restart::{POLL_INTERVAL, RealClock, Restarter};
 use crate::state_file::StopRecord;
 
 /// Carries out a plan: logs, queues notices, starts restart jobs.
@@ -31,14 +29,13 @@ pub(super) fn apply(shared: &Arc<Shared>, plan: Plan) {
 
 /// One restart job: restart, then tell the planner (which may start the next one).
 fn run_job(shared: &Arc<Shared>, job: Job, namespec: &str) {
-    let journal = |namespec: &str, stopping: Option<StopRecord>| {
-        journal(shared, namespec, stopping);
-    };
     let restarter = Restarter {
         supervisor: &*shared.supervisor,
         notifier: &*shared.notifier,
         gate: &shared.gate,
-        journal: &journal,
+        journal: &**shared,
+        clock: &RealClock,
+        poll: POLL_INTERVAL,
     };
     let mut notes = Vec::new();
     let outcome = match job {
@@ -47,36 +44,17 @@ fn run_job(shared: &Arc<Shared>, job: Job, namespec: &str) {
             notes.push(line);
         }),
         Job::Resume(record) => {
-            let named = |info: &ProcessInfo| lock(&shared.planner).names(info);
-            let dry_run = lock(&shared.planner).dry_run();
-            let outcome = restarter.resume(namespec, &record, &named, dry_run);
-            journal(namespec, None);
-            outcome
+            // Copies: the planner's lock is not taken while supervisord is asked.
+            let (naming, dry_run) = {
+                let planner = lock(&shared.planner);
+                (planner.naming(), planner.dry_run())
+            };
+            restarter.resume(namespec, &record, &|info| naming.names(info), dry_run)
         }
     };
-    let (plan, snapshot) = {
-        let mut planner = lock(&shared.planner);
-        let plan = planner.restart_finished(namespec, &outcome, &notes, Instant::now());
-        lock(&shared.status).record_planner(&planner);
-        (plan, shared.keeper.snapshot(&planner))
-    };
-    shared.keeper.submit(snapshot);
+    let plan = shared
+        .update(|planner| planner.restart_finished(namespec, &outcome, &notes, Instant::now()));
     apply(shared, plan);
-}
-
-/// Notes a restart's stop (its record) or start (`None`) in --state-file, off the
-/// planner's lock. A stop's record is waited for, bounded, so that it is on disk
-/// before the stop is issued whenever the disk works.
-fn journal(shared: &Shared, namespec: &str, stopping: Option<StopRecord>) {
-    let snapshot = {
-        let planner = lock(&shared.planner);
-        shared.keeper.journal(namespec, stopping, &planner)
-    };
-    if stopping.is_some() {
-        shared.keeper.submit_and_wait(snapshot, STOP_RECORD_WAIT);
-    } else {
-        shared.keeper.submit(snapshot);
-    }
 }
 
 /// What a job does: a restart of the pid that failed, which the planner ordered, or

@@ -1,57 +1,61 @@
-//! The driver: one round per fresh TICK (probe, read the process list when it matters,
-//! let the [`Planner`] decide, carry out its [`Plan`](crate::plan::Plan)), restart jobs
+//! The driver: one round per fresh TICK, carried out step by step as the [`Planner`]
+//! says (read the process list, probe these targets, carry out the plan), restart jobs
 //! on their own threads so the listener is never BUSY for a stop's stopwaitsecs,
 //! notices on a thread of their own, and a shutdown that never leaves a program
-//! stopped. It decides nothing itself.
-//! `probing.rs`: a round's probes (which checks are due, certificates); `jobs.rs`: the
-//! threads it owns (restart jobs, notices).
+//! stopped. It decides nothing itself: which checks are probed, when the list is read,
+//! what a probe's outcome means and what is said are the planner's.
+//! `setup.rs`: its parts from the configuration; `jobs.rs`: carrying out a plan and the
+//! restart jobs; `notices.rs`: the notices thread.
 //!
 //! ```text
-//! TICK ─► probe all ─► process list ─► planner.plan_round ─► apply(plan)
-//!                                                             ├─► log lines
-//!                                                             ├─► notices thread (mail, hook)
-//!                                                             └─► restart job ─► planner.restart_finished ─► apply
+//! TICK ─► Round::begin ─► loop: planner.next_step(round, now)
+//!                                ├─ ReadList        ─► supervisord ─► round.listed
+//!                                ├─ Probe(requests) ─► prober      ─► round.probed
+//!                                └─ Done(plan)      ─► publish ─► apply(plan)
+//!                                                                  ├─► log lines
+//!                                                                  ├─► notices thread (mail, hook)
+//!                                                                  └─► restart job ─► restart_finished ─► publish ─► apply
 //! ```
+//!
+//! What is shown and kept is published from the planner (`Shared::update`): the
+//! `/status` snapshot is replaced and the state file handed to the keeper's writer after
+//! every round, restart outcome and restart stop.
 
-use std::collections::HashSet;
 use std::io::{self, BufRead, Write};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::advice::{stopwait_advice, unknown_program_advice};
-use crate::cert_watch::CertWatch;
-use crate::config::{CheckSpec, Config};
+use crate::config::Config;
 use crate::event::Event;
-use crate::keeper::{Keeper, epoch_now};
-use crate::lifecycle::RoundClock;
+use crate::keeper::{Keeper, STOP_RECORD_WAIT, epoch_now};
 use crate::listener::{self, EventReader};
 use crate::model::ProcessInfo;
 use crate::notifier::Notifier;
-use crate::planner::{Planner, RoundFacts, Verdict};
-use crate::probe::{Outcome, ProbeRequest, Prober};
-use crate::restart::STOP_DEADLINE;
+use crate::plan::ProbeRequest;
+use crate::planner::{ListError, Moment, Planner, Round, Step};
+use crate::probe::{Outcome, Prober};
+use crate::restart::{Journal, STOP_DEADLINE};
 use crate::selection::Exclusions;
 use crate::shutdown::Gate;
+use crate::state_file::StopRecord;
 use crate::status::Snapshot;
 use crate::supervisor::{Supervisor, fault};
 use crate::ticks::TickClock;
 
 /// What a round needs from the prober; [`Prober`] is the real one.
 pub trait Probe: Send + Sync {
-    /// Outcomes in request order, each target probed by its check's settings.
-    fn probe_all(&self, requests: &[ProbeRequest<'_>]) -> Vec<Outcome>;
+    /// Every request's outcome, with the request it answers, each target probed by its
+    /// check's settings.
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)>;
 }
 
 impl Probe for Prober {
-    fn probe_all(&self, requests: &[ProbeRequest<'_>]) -> Vec<Outcome> {
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
         Prober::probe_all(self, requests)
     }
 }
-
-/// After this many healthy rounds without it, the next reads the process list (the 13th:
-/// about once a minute on TICK_5).
-const LIST_EVERY: u32 = 12;
 
 /// How long the last state may take to reach the disk at exit.
 const STATE_FLUSH: Duration = Duration::from_secs(2);
@@ -61,52 +65,83 @@ const NOTICE_DRAIN: Duration = Duration::from_secs(15);
 
 /// What the listener thread, the restart jobs and the signal thread share.
 ///
-/// Locks hold memory only: no file IO, child process, network call or log line while
-/// one is held (a hung disk or supervisord must never stall a round, `/metrics` or a
-/// stop). Taken in this order, never the other way round: `planner`, then `status`
-/// (shared with the metrics server), then the keeper's own (its snapshot). Every other
+/// Two locks, taken in this order and never the other way round: `planner` (the one
+/// value that decides and knows: checks, programs, rounds, what the state file keeps),
+/// then `status` (its published view, shared with the metrics endpoint). Every other
 /// lock (`notices`, `notice_thread`, `jobs`, the gate's, the state file writer's) is
-/// taken alone.
+/// taken alone. Locks hold memory only: no file IO, child process, network call or log
+/// line while one is held (a hung disk or supervisord must never stall a round,
+/// `/metrics` or a stop).
 struct Shared {
     planner: Mutex<Planner>,
+    status: Arc<Mutex<Snapshot>>,
     supervisor: Arc<dyn Supervisor>,
     notifier: Arc<dyn Notifier>,
     gate: Gate,
     notices: Arc<NoticeQueue>,
-    status: Arc<Mutex<Snapshot>>,
     keeper: Keeper,
     notice_thread: Mutex<Option<JoinHandle<()>>>,
     jobs: Mutex<Vec<JoinHandle<()>>>,
 }
 
+impl Shared {
+    /// Changes the planner and publishes what it shows and keeps now: the `/status`
+    /// snapshot under the planner's lock, the state file to the writer after it.
+    fn update<T>(&self, change: impl FnOnce(&mut Planner) -> T) -> T {
+        let (result, snapshot) = {
+            let mut planner = lock(&self.planner);
+            let result = change(&mut planner);
+            self.show(&planner);
+            (result, self.keeper.snapshot(&planner))
+        };
+        self.keeper.submit(snapshot);
+        result
+    }
+
+    /// Publishes what the planner shows and keeps now (after a round's last step).
+    fn publish(&self) {
+        self.update(|_| ());
+    }
+
+    /// The one writer of the `/status` snapshot: the planner's view of itself. Call with
+    /// the planner's lock held (the status lock is taken after it).
+    fn show(&self, planner: &Planner) {
+        *lock(&self.status) = planner.status();
+    }
+}
+
+/// A restart's stop record goes into its program's state, and to the disk before the
+/// stop is issued whenever the disk works (bounded: [`STOP_RECORD_WAIT`]).
+impl Journal for Shared {
+    fn note_stop(&self, namespec: &str, record: Option<StopRecord>) {
+        let snapshot = {
+            let mut planner = lock(&self.planner);
+            planner.note_stop(namespec, record);
+            self.keeper.snapshot(&planner)
+        };
+        if record.is_some() {
+            self.keeper.submit_and_wait(snapshot, STOP_RECORD_WAIT);
+        } else {
+            self.keeper.submit(snapshot);
+        }
+    }
+}
+
+/// Now on both clocks, for the planner's steps.
+fn moment() -> Moment {
+    Moment {
+        at: Instant::now(),
+        wall: SystemTime::now(),
+    }
+}
+
 /// Watches the checks of one listener process.
 pub struct Watcher {
-    checks: Vec<CheckSpec>,
-    eager: bool,
-    exclusions: Exclusions,
     prober: Arc<dyn Probe>,
     shared: Arc<Shared>,
     ticks: TickClock,
-    /// The last process-list error, so a supervisord that is down is said once.
-    list_error: Option<String>,
-    /// Healthy rounds since the process list was last read.
-    rounds_without_list: u32,
-    /// When each check was last probed (for `interval`).
-    last_probed: Vec<Option<Instant>>,
-    /// https targets' certificates: when to read them, and --cert-expiry-warn.
-    certs: CertWatch,
-    /// exec targets whose command could not run, said once each.
-    unrunnable: HashSet<String>,
-    /// Probes could not be made for want of descriptors or memory: said once.
-    starved: bool,
-}
-
-/// Why a round has no process list.
-enum Unlisted {
-    /// supervisord is shutting down or reloading (routine; it restarts its programs).
-    Reloading,
-    /// supervisord cannot be reached or refused the call: this error.
-    Error(String),
+    /// This listener and --exclude, for the advice at start.
+    exclusions: Exclusions,
 }
 
 /// A handle that stops the watcher from another thread (the signal handler).
@@ -121,44 +156,25 @@ impl Watcher {
         notifier: Arc<dyn Notifier>,
         exclusions: Exclusions,
     ) -> Watcher {
-        let checks = config
-            .checks
-            .iter()
-            .map(|c| (c.selection.clone(), c.policy.clone()))
-            .collect();
-        let mut planner = Planner::for_checks(
-            checks,
-            config.parallel_restarts,
-            exclusions.clone(),
-            config.dry_run,
-        );
-        planner.label_checks(config.checks.iter().map(CheckSpec::label).collect());
+        let planner = build_planner(config, exclusions.clone(), SystemTime::now());
+        let status = planner.status();
         let notices = Arc::new(NoticeQueue::default());
         let notice_thread = notices::spawn(Arc::clone(&notices), Arc::clone(&notifier));
         Watcher {
-            checks: config.checks.clone(),
-            eager: config.eager,
-            exclusions,
             prober,
             shared: Arc::new(Shared {
                 planner: Mutex::new(planner),
+                status: Arc::new(Mutex::new(status)),
                 supervisor,
                 notifier,
                 gate: Gate::default(),
                 notices,
-                status: Arc::new(Mutex::new(Snapshot::new(&config.checks))),
                 keeper: Keeper::new(config.state_file.clone()),
                 notice_thread: Mutex::new(notice_thread),
                 jobs: Mutex::new(Vec::new()),
             }),
             ticks: TickClock::default(),
-            list_error: None,
-            // The first round reads it, so every program is known (and in the metrics) at once.
-            rounds_without_list: LIST_EVERY,
-            last_probed: vec![None; config.checks.len()],
-            certs: CertWatch::new(config.cert_expiry_warn),
-            unrunnable: HashSet::new(),
-            starved: false,
+            exclusions,
         }
     }
 
@@ -169,17 +185,12 @@ impl Watcher {
         let Some(saved) = self.shared.keeper.load() else {
             return;
         };
-        self.certs.import(&saved.certs, Instant::now(), epoch_now());
-        self.shared.keeper.note_certs(saved.certs.clone());
         let imported = {
             let mut planner = lock(&self.shared.planner);
             let imported = planner.import(&saved, Instant::now(), epoch_now());
-            lock(&self.shared.status).record_planner(&planner);
-            // Still in flight until its resume job has judged it: the next state
-            // written keeps the record (nothing is written now: it is on disk).
-            for (namespec, record) in &imported.in_flight {
-                self.shared.keeper.note_stop(namespec, Some(*record));
-            }
+            // Shown at once; nothing is written now: it is on disk. A restart left in
+            // flight stays in the state until its resume job has judged it.
+            self.shared.show(&planner);
             imported
         };
         apply(&self.shared, imported.plan);
@@ -195,7 +206,7 @@ impl Watcher {
         };
         match self.shared.supervisor.stop_wait_secs() {
             Ok(stopwaits) => {
-                let selections: Vec<_> = self.checks.iter().map(|c| c.selection.clone()).collect();
+                let selections = lock(&self.shared.planner).selections();
                 if let Some(advice) =
                     stopwait_advice(own, &stopwaits, &selections, &self.exclusions)
                 {
@@ -238,109 +249,33 @@ impl Watcher {
         }
     }
 
-    /// One round. The process list is read before the probes where it decides what to
-    /// probe (-E) or where a program's state may change without a failure (restarted,
-    /// down, given up), on the first round, and on every 13th healthy round in a row;
-    /// otherwise after them, and only if a check failed: most healthy rounds ask
-    /// supervisord nothing (docs/benchmarks.md). A list that cannot be read is tried
-    /// once per round; the planner still gets the verdicts (and says what fails).
+    /// One round: the planner's steps, carried out. Its lock is held for each step's
+    /// decision only, never across the process list or the probes.
     pub fn round(&mut self) {
-        // Also every LIST_EVERY rounds: a watched program that went FATAL while its URL
-        // still answers (an orphaned worker holding the port) gets its line too.
-        let early_needed = !self.eager
-            || self.rounds_without_list >= LIST_EVERY
-            || lock(&self.shared.planner).needs_process_list();
-        let probes_started = Instant::now();
-        let mut unlisted = None;
-        let early = if early_needed {
-            self.process_list().map_err(|e| unlisted = Some(e)).ok()
-        } else {
-            None
-        };
-        let verdicts = self.probe(early.as_deref(), unlisted.is_some());
-        let any_failed = verdicts.iter().any(|v| matches!(v, Verdict::Failing(_)));
-        let (processes, listed_late) = match early {
-            Some(list) => (Some(list), None),
-            None if !any_failed || unlisted.is_some() => (None, None),
-            None => match self.process_list() {
-                Ok(list) => (Some(list), Some(probes_started.elapsed())),
-                Err(e) => {
-                    unlisted = Some(e);
-                    (None, None)
+        let mut round = Round::begin(Instant::now());
+        loop {
+            let step = lock(&self.shared.planner).next_step(&mut round, moment());
+            match step {
+                Step::ReadList => round.listed(self.read_list(), Instant::now()),
+                Step::Probe(requests) => round.probed(self.prober.probe_all(&requests)),
+                Step::Done(plan) => {
+                    self.shared.publish();
+                    apply(&self.shared, plan);
+                    return;
                 }
-            },
-        };
-        self.rounds_without_list = match (&processes, &unlisted) {
-            (Some(_), _) => 0,
-            // Tried again first thing next round, so that its answering again is seen.
-            (None, Some(_)) => LIST_EVERY,
-            (None, None) => self.rounds_without_list + 1,
-        };
-        let facts = RoundFacts {
-            verdicts: &verdicts,
-            processes: processes.as_deref(),
-            list_error: match &unlisted {
-                Some(Unlisted::Error(text)) => Some(text.as_str()),
-                // Routine: supervisord restarts its programs itself when it is back.
-                Some(Unlisted::Reloading) | None => None,
-            },
-            clock: RoundClock {
-                now: Instant::now(),
-                probes_started,
-                listed_late,
-            },
-        };
-        let (plan, snapshot) = {
-            let mut planner = lock(&self.shared.planner);
-            let plan = planner.plan_round(&facts);
-            let mut status = lock(&self.shared.status);
-            status.record_planner(&planner);
-            status.round_ended(probes_started.elapsed(), SystemTime::now());
-            if processes.is_some() || unlisted.is_some() {
-                status.supervisord_up = Some(processes.is_some());
-            }
-            (plan, self.shared.keeper.snapshot(&planner))
-        };
-        // The disk after the locks: a hung write must not hold up /metrics or a stop.
-        self.shared.keeper.submit(snapshot);
-        apply(&self.shared, plan);
-    }
-
-    /// supervisord's process list, or why it cannot be read (logged once per change).
-    fn process_list(&mut self) -> Result<Vec<ProcessInfo>, Unlisted> {
-        match self.shared.supervisor.all_process_info() {
-            Ok(processes) => {
-                if self.list_error.take().is_some() {
-                    log::info!("supervisord answers again");
-                }
-                Ok(processes)
-            }
-            Err(e) => {
-                let text = e.to_string();
-                if self.list_error.as_deref() != Some(text.as_str()) {
-                    if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
-                        log::info!(
-                            "supervisord is shutting down or reloading; restarting nothing \
-                             until it answers"
-                        );
-                    } else {
-                        log::error!(
-                            "cannot read the process list: {text}; restarting nothing until \
-                             it answers"
-                        );
-                    }
-                } else {
-                    log::debug!("still cannot read the process list: {text}");
-                }
-                let reloading = e.fault_code() == Some(fault::SHUTDOWN_STATE);
-                self.list_error = Some(text.clone());
-                Err(if reloading {
-                    Unlisted::Reloading
-                } else {
-                    Unlisted::Error(text)
-                })
             }
         }
+    }
+
+    /// supervisord's process list, or why it cannot be read.
+    fn read_list(&self) -> Result<Vec<ProcessInfo>, ListError> {
+        self.shared.supervisor.all_process_info().map_err(|e| {
+            if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
+                ListError::Reloading(e.to_string())
+            } else {
+                ListError::Failed(e.to_string())
+            }
+        })
     }
 
     /// Waits until no restart job runs (a job that ends may start the next one).
@@ -367,7 +302,12 @@ impl Stopper {
     /// once and from any thread.
     pub fn stop(&self, why: &str) {
         let shared = &self.0;
-        let plan = lock(&shared.planner).stop();
+        let plan = {
+            let mut planner = lock(&shared.planner);
+            let plan = planner.stop();
+            shared.show(&planner);
+            plan
+        };
         apply(shared, plan);
         let started = Instant::now();
         let holding = shared.gate.close_and_wait(STOP_DEADLINE);
@@ -438,11 +378,11 @@ pub fn run_listener(
 
 mod jobs;
 mod notices;
-mod probing;
+mod setup;
 #[cfg(test)]
 mod tests;
 
 use crate::lock;
 use jobs::{Job, apply, join_within, spawn_job};
 use notices::NoticeQueue;
-pub use probing::build_prober;
+pub use setup::{build_planner, build_prober, numbered};

@@ -184,7 +184,7 @@ fn coalesce(queue: &mut VecDeque<Notice>, notice: &Notice) -> bool {
     } = waiting
     {
         c.clone_from(check);
-        *s = state;
+        *s = *state;
         r.clone_from(reason);
     }
     true
@@ -217,20 +217,23 @@ pub fn spawn(queue: Arc<NoticeQueue>, notifier: Arc<dyn Notifier>) -> Option<Joi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::StateWord;
 
-    fn change(
-        about: About,
-        check: &str,
-        program: &str,
-        state: &'static str,
-        previous: &'static str,
-    ) -> Notice {
+    fn change(about: About, check: &str, program: &str, state: &str, previous: &str) -> Notice {
+        let word = |s: &str| match s {
+            "failing" => StateWord::Failing,
+            "healthy" => StateWord::Healthy,
+            "recovered" => StateWord::Recovered,
+            "restarting" => StateWord::Restarting,
+            "restarted" => StateWord::Restarted,
+            other => panic!("no such state in these tests: {other}"),
+        };
         Notice::Change {
             about,
             check: check.into(),
             program: program.into(),
-            state,
-            previous,
+            state: word(state),
+            previous: word(previous),
             reason: format!("to {state}"),
         }
     }

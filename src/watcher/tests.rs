@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use super::*;
+use crate::config::CheckSpec;
 use crate::model::ProcessState;
 use crate::notifier::fake::FakeNotifier;
+use crate::plan::TargetId;
 use crate::planner::CheckPolicy;
-use crate::probe::{Failure, ProbeRequest, ProbeSettings};
+use crate::probe::{Failure, ProbeSettings};
 use crate::restart::fake::FakeSupervisor;
 use crate::selection::Selection;
 use crate::target::Target;
@@ -16,29 +18,47 @@ use crate::target::Target;
 /// Answers each URL as told (healthy by default) and counts the targets probed.
 #[derive(Default)]
 struct FakeProber {
+    /// Each target's URL, by the ids the watcher gives the config's checks.
+    urls: HashMap<TargetId, String>,
     failing: Mutex<HashMap<String, Failure>>,
     probed: AtomicUsize,
 }
 
 impl FakeProber {
+    fn of(config: &Config) -> FakeProber {
+        let urls = numbered(&config.checks)
+            .flat_map(|(check, spec)| {
+                spec.targets
+                    .iter()
+                    .enumerate()
+                    .map(move |(index, t)| (TargetId { check, index }, t.to_string()))
+            })
+            .collect();
+        FakeProber {
+            urls,
+            ..FakeProber::default()
+        }
+    }
+
     fn fail(&self, url: &str, failure: Failure) {
         lock(&self.failing).insert(url.to_string(), failure);
     }
 }
 
 impl Probe for FakeProber {
-    fn probe_all(&self, requests: &[ProbeRequest<'_>]) -> Vec<Outcome> {
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
         self.probed.fetch_add(requests.len(), SeqCst);
         let failing = lock(&self.failing);
         requests
             .iter()
-            .map(|r| Outcome {
-                result: failing
-                    .get(&r.target.to_string())
-                    .cloned()
-                    .map_or(Ok(200), Err),
-                cert_expiry: None,
-                latency: Duration::ZERO,
+            .map(|r| {
+                let failure = self.urls.get(&r.target).and_then(|url| failing.get(url));
+                let outcome = Outcome {
+                    result: failure.cloned().map_or(Ok(200), Err),
+                    cert_expiry: None,
+                    latency: Duration::ZERO,
+                };
+                (*r, outcome)
             })
             .collect()
     }
@@ -101,7 +121,7 @@ struct Rig {
 }
 
 fn rig(config: Config, supervisor: FakeSupervisor) -> Rig {
-    let prober = Arc::new(FakeProber::default());
+    let prober = Arc::new(FakeProber::of(&config));
     let supervisor = Arc::new(supervisor);
     let notifier = Arc::new(FakeNotifier::default());
     let exclusions = Exclusions {

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::model::ProcessState;
+use crate::model::{ProcessInfo, ProcessState};
 use crate::planner::CheckPolicy;
 use crate::selection::{Exclusions, Selection};
 
@@ -28,7 +28,7 @@ fn carried(program: &str, ages: &[i64]) -> SavedProgram {
 }
 
 fn lines(checks: Vec<(Selection, CheckPolicy)>, programs: Vec<SavedProgram>) -> Vec<String> {
-    let mut planner = Planner::for_checks(checks, 1, Exclusions::default(), false);
+    let mut planner = Planner::of_checks(checks, 1, Exclusions::default(), false);
     let saved = Saved {
         version: state_file::VERSION,
         programs,
@@ -124,16 +124,18 @@ fn a_check_names_a_process_unless_an_exclusion_spares_it() {
         own: Some("httpok".into()),
         names: vec!["other".into()],
     };
-    let planner = Planner::for_checks(
+    let planner = Planner::of_checks(
         vec![(Selection::Any, CheckPolicy::default())],
         1,
         exclusions,
         false,
     );
-    assert!(planner.names(&info("web")));
-    assert!(!planner.names(&info("httpok")));
-    assert!(!planner.names(&info("other")));
-    let planner = Planner::for_checks(vec![check(&["web"], None)], 1, Exclusions::default(), true);
-    assert!(planner.names(&info("web")) && !planner.names(&info("api")));
+    let naming = planner.naming();
+    assert!(naming.names(&info("web")));
+    assert!(!naming.names(&info("httpok")));
+    assert!(!naming.names(&info("other")));
+    let planner = Planner::of_checks(vec![check(&["web"], None)], 1, Exclusions::default(), true);
+    let naming = planner.naming();
+    assert!(naming.names(&info("web")) && !naming.names(&info("api")));
     assert!(planner.dry_run());
 }

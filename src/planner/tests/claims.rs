@@ -16,7 +16,7 @@ fn web_with_an_interval_check(max_restarts: Option<(u32, Duration)>) -> Planner 
         failures: 3,
         ..every_round.clone()
     };
-    Planner::for_checks(
+    planner_for(
         vec![
             (programs(&["web"]), every_round),
             (programs(&["web"]), with_interval),
@@ -182,7 +182,7 @@ fn restarting_is_not_said_when_nothing_is_queued() {
     let list = [running("web", 10)];
     // --dry-run, two checks on web: one "would restart", no "Restarting".
     let clock = Clock(Instant::now());
-    let mut dry = Planner::new(
+    let mut dry = planner_with(
         policy(1),
         vec![programs(&["web"]), programs(&["web"])],
         Exclusions::default(),

@@ -35,7 +35,7 @@ fn a_check_without_programs_warns_and_mails_once_per_incident_and_a_flap_is_not_
     }
     // ... and is mailed when the hold since the first mail (t=10) ends, if it still
     // fails then.
-    let hold = 10 + super::checks::MAIL_HOLD.as_secs();
+    let hold = 10 + crate::planner::incidents::MAIL_HOLD.as_secs();
     let plan = round(&mut p, clock.at(hold - 1), &f, &[]);
     assert_eq!(mails(&plan), 0);
     let plan = round(&mut p, clock.at(hold), &f, &[]);
@@ -94,7 +94,7 @@ fn with_successes_2_an_incident_ends_after_two_healthy_rounds() {
         successes: 2,
         ..CheckPolicy::default()
     };
-    let mut p = Planner::for_checks(
+    let mut p = planner_for(
         vec![(programs(&["wbe"]), check)],
         1,
         Exclusions::default(),
@@ -118,7 +118,6 @@ fn with_successes_2_an_incident_ends_after_two_healthy_rounds() {
 fn a_failing_check_while_supervisord_cannot_be_read_warns_once_and_restarts_nothing() {
     let clock = Clock(Instant::now());
     let mut p = planner(policy(1), vec![programs(&["web"])]);
-    p.label_checks(vec!["http://h/".into()]);
     round(
         &mut p,
         clock.at(0),
@@ -127,12 +126,7 @@ fn a_failing_check_while_supervisord_cannot_be_read_warns_once_and_restarts_noth
     );
     let error = "supervisord refused the credentials (401): set SUPERVISOR_USERNAME";
     let unlisted = |p: &mut Planner, t: u64, verdict: Verdict| {
-        p.plan_round(&RoundFacts {
-            verdicts: &[verdict],
-            processes: None,
-            list_error: Some(error),
-            clock: clock.at(t),
-        })
+        unlisted(p, clock.at(t), &[verdict], None, Some(error))
     };
     let mut warns = Vec::new();
     let mut mailed = 0;
@@ -151,7 +145,7 @@ fn a_failing_check_while_supervisord_cannot_be_read_warns_once_and_restarts_noth
     );
     assert_eq!(mailed, 1);
     // Not counted: once supervisord answers, -f starts from nothing.
-    assert_eq!(p.checks[0].failures, 0);
+    assert_eq!(p.check(CheckId(0)).map(Check::counted), Some(0));
     let plan = unlisted(&mut p, 40, Verdict::Healthy);
     assert_eq!(plan.texts(), ["http://h/ passes again"]);
 }

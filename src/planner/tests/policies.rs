@@ -12,7 +12,7 @@ fn check(failures: u32) -> CheckPolicy {
 }
 
 fn planner_of(checks: Vec<(Selection, CheckPolicy)>) -> Planner {
-    Planner::for_checks(checks, 1, Exclusions::default(), false)
+    planner_for(checks, 1, Exclusions::default(), false)
 }
 
 /// The rounds (index) in which `verdicts` restarted web.

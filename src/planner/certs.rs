@@ -1,8 +1,9 @@
 //! Certificate expiry of https checks: when each target's certificate is read (on the
 //! first round, then hourly: a handshake of its own, see `probe::cert`), and what
 //! `--cert-expiry-warn DAYS` says when it expires within DAYS: one WARN a day and one
-//! mail per certificate. Never a restart: a certificate about to expire is the
-//! operator's to renew, and a restart cannot renew it. Pure: both clocks passed in.
+//! mail per certificate, in the round's plan. Never a restart: a certificate about to
+//! expire is the operator's to renew, and a restart cannot renew it. Pure: both clocks
+//! passed in. Kept by certificate (the target's name), whichever checks probe it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
