@@ -17,6 +17,8 @@ pub struct FakeSupervisor {
     pub blocking_stop_error: Option<ClientError>,
     /// Where a start leaves the process instead of RUNNING (e.g. FATAL, with spawnerr).
     pub start_ends: Option<(ProcessState, String)>,
+    /// What a start answers once it has done the above (SPAWN_ERROR: it died at once).
+    pub start_fault: Option<Fault>,
     pub next_pid: Mutex<u32>,
     /// How many times the process list was read.
     pub list_calls: AtomicUsize,
@@ -111,7 +113,10 @@ impl Supervisor for FakeSupervisor {
                 self.set(namespec, ProcessState::Running, *next, "");
             }
         }
-        Ok(())
+        match &self.start_fault {
+            Some(f) => Err(ClientError::Fault(f.clone())),
+            None => Ok(()),
+        }
     }
 }
 

@@ -301,6 +301,13 @@ impl Restarter<'_> {
             match self.supervisor.start_process(namespec, false) {
                 Ok(()) => return Ok(()),
                 Err(e) if e.fault_code() == Some(fault::ALREADY_STARTED) => return Ok(()),
+                // Forked, and dead before supervisord answered: it is in BACKOFF and
+                // supervisord retries it (startretries) on its own. Its outcome, RUNNING
+                // or FATAL with supervisord's reason, is what await_running reads.
+                Err(e) if e.fault_code() == Some(fault::SPAWN_ERROR) => {
+                    log::debug!("starting {namespec}: {e}; supervisord retries it");
+                    return Ok(());
+                }
                 Err(e @ ClientError::Fault(_)) => return Err(e),
                 Err(e)
                     if self.clock.now().saturating_duration_since(since)

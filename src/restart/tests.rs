@@ -53,6 +53,28 @@ fn a_start_that_ends_fatal_is_a_failure_with_supervisords_reason() {
 }
 
 #[test]
+fn a_start_answered_spawn_error_is_judged_by_where_supervisord_takes_it() {
+    let spawn_error = Fault {
+        code: fault::SPAWN_ERROR,
+        string: "SPAWN_ERROR: web".into(),
+    };
+    // It died at once and supervisord gave up on it: its FATAL reason, not the fault.
+    let mut sup = FakeSupervisor::with(vec![web(42)]);
+    sup.start_ends = Some((ProcessState::Fatal, "Exited too quickly".into()));
+    sup.start_fault = Some(spawn_error.clone());
+    let (outcome, _) = run(&sup, &Gate::default(), 42);
+    assert_eq!(
+        outcome,
+        RestartOutcome::StartFailed("FATAL: Exited too quickly".into())
+    );
+    // supervisord's retry brought it up: restarted, as supervisord shows it.
+    let mut sup = FakeSupervisor::with(vec![web(42)]);
+    sup.start_fault = Some(spawn_error);
+    let (outcome, _) = run(&sup, &Gate::default(), 42);
+    assert_eq!(outcome, RestartOutcome::Restarted { pid: 1001 });
+}
+
+#[test]
 fn a_cut_off_blocking_stop_falls_back_to_stopping_and_polling() {
     let mut sup = FakeSupervisor::with(vec![web(42)]);
     sup.blocking_stop_error = Some(ClientError::Timeout(Duration::from_secs(1)));

@@ -37,6 +37,9 @@ pub mod fault {
     pub const SHUTDOWN_STATE: i64 = 6;
     /// No such process or group.
     pub const BAD_NAME: i64 = 10;
+    /// startProcess saw the process die at once (it is in BACKOFF; supervisord retries
+    /// it up to startretries, then FATAL).
+    pub const SPAWN_ERROR: i64 = 50;
     /// startProcess on a process that is already running: a harmless race.
     pub const ALREADY_STARTED: i64 = 60;
     /// stopProcess on a process that is not running: a harmless race.
