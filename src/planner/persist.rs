@@ -91,7 +91,8 @@ impl Planner {
     }
 
     /// How the restarts a program carries fare under the current policy: how many
-    /// fall in its window, and when restarts are allowed again.
+    /// fall in its window, and when restarts are allowed again (nothing to say without
+    /// --max-restarts).
     fn carried(&self, p: &SavedProgram, epoch: i64) -> Option<String> {
         if p.restarts.is_empty() {
             return None;
@@ -101,9 +102,8 @@ impl Planner {
             p.program,
             p.restarts.len()
         );
-        let Some((k, window)) = self.limits_by_name(&p.program).max_restarts else {
-            return Some(format!("{head}; no --max-restarts, so they limit nothing"));
-        };
+        // Without a limit they change nothing: every start of httpok saying so was noise.
+        let (k, window) = self.limits_by_name(&p.program).max_restarts?;
         let w = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
         // A time ahead of our clock (a clock stepped back) counts as now.
         let mut within: Vec<i64> = p
