@@ -83,8 +83,8 @@ fn backlog_timeout() -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_dir::TestDir;
-    use crate::test_dir::hostile::refused_addr;
+    use crate::test_rig::TestDir;
+    use crate::test_rig::hostile::refused_addr;
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixListener;
 

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::*;
-use crate::model::ProcessInfo;
-use crate::xmlrpc::Fault;
+use crate::supervisor::model::ProcessInfo;
+use crate::supervisor::xmlrpc::Fault;
 
 #[derive(Default)]
 pub struct FakeSupervisor {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::disk::{read_bounded, temp_path, trusted_by};
 use super::*;
-use crate::test_dir::TestDir;
+use crate::test_rig::TestDir;
 
 fn sample() -> Saved {
     Saved {

@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use super::*;
 use crate::config::CheckSpec;
-use crate::model::ProcessState;
-use crate::notifier::fake::FakeNotifier;
-use crate::plan::TargetId;
+use crate::config::target::Target;
+use crate::notify::fake::FakeNotifier;
 use crate::planner::CheckPolicy;
+use crate::planner::plan::TargetId;
+use crate::planner::selection::Selection;
 use crate::probe::{Failure, ProbeSettings};
 use crate::restart::fake::FakeSupervisor;
-use crate::selection::Selection;
-use crate::target::Target;
+use crate::supervisor::model::ProcessState;
 
 /// Answers each URL as told (healthy by default) and counts the targets probed.
 #[derive(Default)]

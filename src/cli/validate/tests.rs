@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::planner::CheckPolicy;
-use crate::test_dir::TestDir;
+use crate::test_rig::TestDir;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 

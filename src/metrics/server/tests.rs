@@ -7,8 +7,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use super::*;
 use crate::metrics::event_loop::victim;
 use crate::metrics::exchange::Phase;
-use crate::status::CheckStatus;
-use crate::test_dir::TestDir;
+use crate::planner::status::CheckStatus;
+use crate::test_rig::TestDir;
 
 fn snapshot() -> Arc<Mutex<Snapshot>> {
     Arc::new(Mutex::new(Snapshot {

@@ -2,8 +2,8 @@
 //! malformed input, and live handshakes against openssl s_server.
 
 use super::*;
-use crate::test_dir::TestDir;
-use crate::test_dir::certs::Certs;
+use crate::test_rig::TestDir;
+use crate::test_rig::certs::Certs;
 use std::io::{BufRead, Write};
 use std::net::TcpListener;
 use std::path::Path;

@@ -7,12 +7,12 @@
 use clap::CommandFactory;
 
 use super::*;
-use crate::check_config::describe;
+use crate::cli::check_config::describe;
 use crate::cli::{Request, parse_command_line};
-use crate::config_file;
-use crate::settings::{Applies, KEYS, Key};
-use crate::target::Kind;
-use crate::test_dir::TestDir;
+use crate::config::file as config_file;
+use crate::config::settings::{Applies, KEYS, Key};
+use crate::config::target::Kind;
+use crate::test_rig::TestDir;
 
 /// A value of `key` other than its default, as a config file writes it and as its
 /// flag takes it (none for a key without a flag). `ca` is a readable CA file.
@@ -51,8 +51,8 @@ fn sample(key: &Key, ca: &str) -> (String, Vec<String>) {
 /// The key that must come with `key` for the settings to be valid.
 fn companion(key: &Key) -> Option<&'static Key> {
     match key.name {
-        "max_restarts" => crate::settings::find("restart_window"),
-        "restart_window" => crate::settings::find("max_restarts"),
+        "max_restarts" => crate::config::settings::find("restart_window"),
+        "restart_window" => crate::config::settings::find("max_restarts"),
         _ => None,
     }
 }
