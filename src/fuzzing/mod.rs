@@ -22,7 +22,8 @@ use crate::probe::{Failure, Outcome};
 use crate::supervisor::model::ProcessInfo;
 use crate::supervisor::xmlrpc::{self, Value};
 use crate::supervisor::{self, ClientError, Supervisor};
-use crate::watcher::{Probe, Watcher, run_listener};
+use crate::probe::Probe;
+use crate::watcher::{Watcher, run_listener};
 
 mod tick_clock;
 pub use tick_clock::ticks;

@@ -189,6 +189,19 @@ impl Default for ProbeSettings {
     }
 }
 
+/// What a round needs from the prober; [`Prober`] is the real one.
+pub trait Probe: Send + Sync {
+    /// Every request's outcome, with the request it answers, each target probed by its
+    /// check's settings.
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)>;
+}
+
+impl Probe for Prober {
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
+        Prober::probe_all(self, requests)
+    }
+}
+
 /// Probes every check's targets, each by its check's settings; cheap to share between
 /// threads.
 pub struct Prober {
@@ -378,6 +391,8 @@ impl CheckProber {
     }
 }
 
+#[cfg(test)]
+pub mod fake;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Restarts against the in-memory supervisord.
 
-use super::fake::{FakeClock, FakeSupervisor};
+use super::fake::FakeClock;
+use crate::supervisor::fake::FakeSupervisor;
 use super::*;
 use crate::notify::Notifier;
 use crate::notify::fake::FakeNotifier;

@@ -16,6 +16,8 @@
 
 mod client;
 mod endpoint;
+#[cfg(test)]
+pub mod fake;
 pub mod model;
 mod transport;
 pub mod xmlrpc;

@@ -31,11 +31,10 @@ use crate::listener::event::Event;
 use crate::listener::ticks::TickClock;
 use crate::listener::{self, EventReader};
 use crate::notify::Notifier;
-use crate::planner::plan::ProbeRequest;
 use crate::planner::selection::Exclusions;
 use crate::planner::status::Snapshot;
 use crate::planner::{ListError, Moment, Planner, Round, Step};
-use crate::probe::{Outcome, Prober};
+use crate::probe::Probe;
 use crate::restart::gate::Gate;
 use crate::restart::{Journal, STOP_DEADLINE};
 use crate::state_file::StopRecord;
@@ -43,19 +42,6 @@ use crate::state_file::keeper::{Keeper, STOP_RECORD_WAIT, epoch_now};
 use crate::supervisor::model::ProcessInfo;
 use crate::supervisor::{Supervisor, fault};
 use crate::watcher::advice::{stopwait_advice, unknown_program_advice};
-
-/// What a round needs from the prober; [`Prober`] is the real one.
-pub trait Probe: Send + Sync {
-    /// Every request's outcome, with the request it answers, each target probed by its
-    /// check's settings.
-    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)>;
-}
-
-impl Probe for Prober {
-    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
-        Prober::probe_all(self, requests)
-    }
-}
 
 /// How long the last state may take to reach the disk at exit.
 const STATE_FLUSH: Duration = Duration::from_secs(2);

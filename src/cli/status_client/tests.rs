@@ -261,7 +261,7 @@ fn fetch_gives_up_on_refusal_silence_floods_and_what_is_not_http() {
 
 #[test]
 fn a_unix_endpoint_whose_backlog_is_full_is_unreachable_by_the_deadline() {
-    let dir = crate::test_rig::TestDir::new("status-backlog");
+    let dir = crate::test_rig::TempDir::new("status-backlog");
     let full = FullBacklogSocket::bind(&dir.join("m.sock"));
     let path = full.path();
     let url = StatusUrl::parse(&format!("unix:{}", path.display())).expect("parses");

@@ -1,5 +1,5 @@
 use super::*;
-use crate::test_rig::TestDir;
+use crate::test_rig::TempDir;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 use ureq::config::Config;
 
-fn sock(dir: &TestDir) -> PathBuf {
+fn sock(dir: &TempDir) -> PathBuf {
     dir.join("s.sock")
 }
 
@@ -33,7 +33,7 @@ fn config(timeout: Option<Duration>) -> Config {
 
 #[test]
 fn get_goes_over_the_socket() {
-    let dir = TestDir::new("ureq");
+    let dir = TempDir::new("ureq");
     let listener = UnixListener::bind(sock(&dir)).unwrap();
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
@@ -61,7 +61,7 @@ fn get_goes_over_the_socket() {
 
 #[test]
 fn keep_alive_reuses_the_connection() {
-    let dir = TestDir::new("ureq");
+    let dir = TempDir::new("ureq");
     let listener = UnixListener::bind(sock(&dir)).unwrap();
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
@@ -94,7 +94,7 @@ fn keep_alive_reuses_the_connection() {
 
 #[test]
 fn silent_server_times_out() {
-    let dir = TestDir::new("ureq");
+    let dir = TempDir::new("ureq");
     let listener = UnixListener::bind(sock(&dir)).unwrap();
     let server = thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
@@ -113,7 +113,7 @@ fn silent_server_times_out() {
 
 #[test]
 fn missing_socket_is_an_error() {
-    let dir = TestDir::new("ureq");
+    let dir = TempDir::new("ureq");
     {
         let agent = unix_agent(sock(&dir), config(Some(Duration::from_secs(1))));
         let err = agent.get("http://localhost/health").call().unwrap_err();
@@ -129,7 +129,7 @@ fn missing_socket_is_an_error() {
 
 #[test]
 fn https_is_refused() {
-    let dir = TestDir::new("ureq");
+    let dir = TempDir::new("ureq");
     let agent = unix_agent(sock(&dir), config(None));
     let err = agent.get("https://localhost/").call().unwrap_err();
     assert!(matches!(err, Error::TlsRequired), "{err:?}");
@@ -137,7 +137,7 @@ fn https_is_refused() {
 
 #[test]
 fn an_agent_without_a_timeout_does_no_io() {
-    let dir = TestDir::new("ureq");
+    let dir = TempDir::new("ureq");
     let _listener = UnixListener::bind(sock(&dir)).unwrap();
     let agent = unix_agent(sock(&dir), config(None));
     let err = agent.get("http://localhost/").call().unwrap_err();

@@ -11,11 +11,11 @@ use crate::cli::{Request, parse_command_line};
 use crate::config::Config;
 use crate::config::target::Kind;
 use crate::planner::selection::Selection;
-use crate::test_rig::TestDir;
+use crate::test_rig::TempDir;
 
 /// `text` as `httpok.toml` in a directory of its own (removed when the first is dropped).
-fn write(name: &str, text: &str) -> (TestDir, PathBuf) {
-    let dir = TestDir::new(&format!("config-{name}"));
+fn write(name: &str, text: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(&format!("config-{name}"));
     let path = dir.join("httpok.toml");
     std::fs::write(&path, text).expect("write the config file");
     (dir, path)

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::config::file::{MAX_CHECKS, MAX_FILE_BYTES, load, parse};
-use crate::test_rig::TestDir;
+use crate::test_rig::TempDir;
 
 /// Every error: (the file, what the message starts with). Each is one line.
 #[test]
@@ -235,7 +235,7 @@ fn more_than_the_limit_of_checks_is_refused() {
 
 #[test]
 fn a_file_that_cannot_be_read_is_named_with_the_reason() {
-    let dir = TestDir::new("config-unreadable");
+    let dir = TempDir::new("config-unreadable");
     let missing = dir.join("missing.toml");
     let e = load(&missing).unwrap_err();
     assert_eq!(
@@ -267,7 +267,7 @@ fn a_file_that_cannot_be_read_is_named_with_the_reason() {
 
 #[test]
 fn a_file_over_1_mib_is_refused_unparsed() {
-    let dir = TestDir::new("config-large");
+    let dir = TempDir::new("config-large");
     let path = dir.join("big.toml");
     let mut text = "# padding\n".repeat(MAX_FILE_BYTES as usize / 10);
     std::fs::write(&path, &text).unwrap();
@@ -337,7 +337,7 @@ fn load_within(
 
 #[test]
 fn a_fifo_or_a_device_is_refused_at_once_not_waited_on_or_read() {
-    let dir = TestDir::new("config-special");
+    let dir = TempDir::new("config-special");
     let fifo = dir.join("checks.toml");
     let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a NUL-terminated path that lives for the call.
