@@ -43,40 +43,23 @@
 //! Out of scope: running as anything but a supervisord listener (or `--once`), and
 //! managing processes other than through supervisord's XML-RPC interface.
 
-pub mod advice;
-pub mod check_config;
+pub mod child;
 pub mod cli;
 pub mod config;
-pub mod config_file;
 pub mod deadline;
-pub mod event;
 pub mod fuzzing;
-pub mod keeper;
-pub mod lifecycle;
 pub mod listener;
 pub mod metrics;
-pub mod model;
-pub mod notifier;
 pub mod notify;
-pub mod once;
-pub mod plan;
 pub mod planner;
 pub mod probe;
 pub mod restart;
-pub mod selection;
-pub mod settings;
-pub mod shutdown;
 pub mod state_file;
-pub mod status;
-pub mod status_client;
 pub mod supervisor;
-pub mod target;
 #[cfg(test)]
-mod test_dir;
-pub mod ticks;
-pub mod ureq_transport;
+#[path = "../tests/common/unit.rs"]
+mod test_rig;
 pub mod watcher;
-pub mod xmlrpc;
 
 /// Locks a mutex whatever a panicking thread left in it: httpok's shared state stays
 /// usable (a restart job that panicked must not stop the listener or the shutdown).

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use httpok::cli::status_client::{self, StatusUrl};
 use httpok::cli::{Request, parse_command_line};
 use httpok::config::Config;
 use httpok::metrics::{self, Limits, ListenAddr};
-use httpok::notifier::Commands;
-use httpok::selection::Exclusions;
-use httpok::status_client::{self, StatusUrl};
+use httpok::notify::Commands;
+use httpok::planner::selection::Exclusions;
 use httpok::supervisor::{Client, Endpoint};
 use httpok::watcher::{Stopper, Watcher, build_prober, run_listener};
 
@@ -33,7 +33,7 @@ fn main() -> ExitCode {
             for warning in &config.warnings {
                 log::warn!("{warning}");
             }
-            return match httpok::check_config::print(&config, &mut io::stdout().lock()) {
+            return match httpok::cli::check_config::print(&config, &mut io::stdout().lock()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("cannot write the checks: {e}");
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
 
 fn run_once(config: &Config) -> ExitCode {
     let mut stdout = io::stdout().lock();
-    match httpok::once::run_once(config, &mut stdout) {
+    match httpok::cli::once::run_once(config, &mut stdout) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -132,7 +132,7 @@ fn run(config: Config, metrics_listen: Option<ListenAddr>) -> Result<(), String>
         env!("CARGO_PKG_VERSION"),
         config.checks.len(),
         thresholds(&config),
-        httpok::target::redact(&server.url)
+        httpok::config::target::redact(&server.url)
     );
     let notifier = Commands {
         email: config.email.clone().filter(|_| !config.dry_run),

@@ -1,4 +1,4 @@
-//! Hooks and exec checks that never end, run many times through `httpok::notify` (the
+//! Hooks and exec checks that never end, run many times through `httpok::child` (the
 //! one runner `--on-change`, `--on-restart`, sendmail, gcore and `exec:` checks use),
 //! in a test binary of its own so that this process's threads and fds are only this
 //! test's: each run is killed at its timeout with everything it started (SIGTERM
@@ -10,7 +10,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::*;
-use httpok::notify::{Ending, run_command, run_probe_command};
+use httpok::child::{Ending, run_probe_command};
+use httpok::notify::run_command;
 
 const RUNS: usize = 20;
 const TIMEOUT: Duration = Duration::from_millis(300);

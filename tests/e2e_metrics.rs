@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use httpok::status::Snapshot;
+use httpok::planner::status::Snapshot;
 
 // ---------------------------------------------------------------- the text format
 

@@ -55,14 +55,14 @@ fn the_captured_seeds_decode_as_supervisord_meant_them() {
 
     let reply = fs::read(root.join("xmlrpc/captured-getAllProcessInfo")).expect("reply");
     let body = httpok::supervisor::parse_http_reply(&reply).expect("a 200");
-    let value = httpok::xmlrpc::decode_response(body)
+    let value = httpok::supervisor::xmlrpc::decode_response(body)
         .expect("decodes")
         .expect("not a fault");
     assert!(value.as_array().is_some_and(|items| items.len() >= 3));
 
     let reply = fs::read(root.join("xmlrpc/captured-getProcessInfo-BAD_NAME")).expect("reply");
     let body = httpok::supervisor::parse_http_reply(&reply).expect("a 200");
-    let fault = httpok::xmlrpc::decode_response(body)
+    let fault = httpok::supervisor::xmlrpc::decode_response(body)
         .expect("decodes")
         .expect_err("a fault");
     assert_eq!(fault.name(), "BAD_NAME");

@@ -16,8 +16,8 @@ use clap_mangen::Man;
 use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
 
 use httpok::cli::Args;
-use httpok::settings::{Applies, KEYS};
-use httpok::target::Kind;
+use httpok::config::settings::{Applies, KEYS};
+use httpok::config::target::Kind;
 
 const UPDATE_HINT: &str = "UPDATE_GENERATED=1 cargo test --test generated_docs";
 

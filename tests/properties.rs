@@ -6,8 +6,8 @@ use std::io::BufReader;
 
 use httpok::fuzzing::{read_events, response_body, same};
 use httpok::listener::Header;
-use httpok::model::ProcessInfo;
-use httpok::xmlrpc::{Value, decode_response};
+use httpok::supervisor::model::ProcessInfo;
+use httpok::supervisor::xmlrpc::{Value, decode_response};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------- XML-RPC

@@ -13,9 +13,9 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use common::{Section, Supervisor, SupervisorConfig, wait_for};
-use httpok::model::ProcessState;
+use httpok::supervisor::model::ProcessState;
+use httpok::supervisor::xmlrpc::{self, Value};
 use httpok::supervisor::{Client, ClientError, Endpoint, STOP_CALL_TIMEOUT, Supervisor as _};
-use httpok::xmlrpc::{self, Value};
 
 const GROUP: &str = "グループ";
 /// Each one's bytes outnumber its characters (2 and 3 bytes a character).

@@ -14,12 +14,15 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
+use crate::cli::status_client::StatusUrl;
 use crate::config::Config;
 use crate::metrics::ListenAddr;
-use crate::status_client::StatusUrl;
 
+pub mod check_config;
 pub mod error;
 pub mod getopt;
+pub mod once;
+pub mod status_client;
 pub mod validate;
 
 pub use error::UsageError;

@@ -2,8 +2,8 @@
 //! there, and every step refuses with one line.
 
 use super::*;
+use crate::planner::selection::Selection;
 use crate::probe::StatusCodes;
-use crate::selection::Selection;
 use clap::CommandFactory;
 use std::time::Duration;
 
@@ -321,7 +321,7 @@ fn check_config_needs_no_supervisord_and_prints_every_check() {
         panic!("{:?}", request(&args));
     };
     let mut out = Vec::new();
-    crate::check_config::print(&config, &mut out).expect("print");
+    crate::cli::check_config::print(&config, &mut out).expect("print");
     assert_eq!(
         String::from_utf8_lossy(&out),
         "programs web; http://h/; codes=2xx\nprograms db; exec:/bin/true; defaults\n"

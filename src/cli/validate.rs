@@ -1,22 +1,22 @@
 //! The rules that span several flags, and the values clap cannot check alone (URLs,
 //! headers, commands, supervisord's URL): [`Args::into_config`] turns parsed flags and
 //! the `--config` file into a [`Config`] or the first [`UsageError`], before anything
-//! runs. The check settings are layered and checked by [`crate::settings`].
+//! runs. The check settings are layered and checked by [`crate::config::settings`].
 //! [`Args::status_request`] and [`Args::metrics_listen`] do the same for --status and
 //! --metrics-listen.
 
 use std::time::Duration;
 
 use super::{Args, UsageError};
+use crate::cli::status_client::StatusUrl;
+use crate::config::file::{self as config_file, FileCheck, FileConfig};
+use crate::config::settings::{FlagValues, Layer, Misplaced, Origin, Settings};
+use crate::config::target::{Kind, Target};
 use crate::config::{CheckSpec, Config, ServerConfig};
-use crate::config_file::{self, FileCheck, FileConfig};
 use crate::metrics::ListenAddr;
+use crate::planner::selection::Selection;
 use crate::probe::check_runnable;
-use crate::selection::Selection;
-use crate::settings::{FlagValues, Layer, Misplaced, Origin, Settings};
-use crate::status_client::StatusUrl;
 use crate::supervisor::Endpoint;
-use crate::target::{Kind, Target};
 
 fn invalid(message: String) -> UsageError {
     UsageError::Invalid(message)

@@ -83,8 +83,8 @@ fn backlog_timeout() -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_dir::TestDir;
-    use crate::test_dir::hostile::refused_addr;
+    use crate::test_rig::TempDir;
+    use crate::test_rig::hostile::refused_addr;
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixListener;
 
@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn a_unix_socket_that_accepts_connects_and_the_stream_blocks_with_timeouts() {
-        let dir = TestDir::new("connect");
+        let dir = TempDir::new("connect");
         let path = dir.join("ok.sock");
         let _listener = UnixListener::bind(&path).expect("bind");
         let stream = connect_unix(&path, soon()).expect("connects");
@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn a_missing_socket_or_a_refused_port_fails_at_once_with_its_own_error() {
         // Their own errors, not TimedOut: neither waited for the deadline.
-        let dir = TestDir::new("connect");
+        let dir = TempDir::new("connect");
         let err = connect_unix(&dir.join("none.sock"), soon()).expect_err("missing");
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         let refused = refused_addr().parse().expect("an address");

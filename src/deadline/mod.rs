@@ -1,6 +1,6 @@
 //! IO with a deadline: the one place httpok connects, reads and writes over TCP and
 //! unix sockets, and looks names up. Every caller uses it: the probes and `httpok
-//! --status` (ureq's connectors and transport in [`crate::ureq_transport`]), `tcp://`
+//! --status` (ureq's connectors and transport in [`crate::deadline::ureq`]), `tcp://`
 //! checks, the certificate handshake and the supervisord client.
 //!
 //! The rule it keeps: no thread is ever left blocked in a call without a deadline.
@@ -29,6 +29,7 @@
 mod connect;
 mod resolve;
 mod stream;
+pub mod ureq;
 
 use std::io;
 use std::time::{Duration, Instant};

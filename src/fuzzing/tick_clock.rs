@@ -1,9 +1,9 @@
-//! The `ticks` harness: the tick clock (`crate::ticks`) against arbitrary TICKs, and a
+//! The `ticks` harness: the tick clock (`crate::listener::ticks`) against arbitrary TICKs, and a
 //! model of its rule in exact arithmetic to compare it with.
 
 use std::time::{Duration, Instant};
 
-use crate::ticks::{self, BACKLOG_DELIVERY, TickClock};
+use crate::listener::ticks::{self, BACKLOG_DELIVERY, TickClock};
 
 /// The tick clock fed arbitrary TICKs: each step is a tick's name (so its period, from
 /// `TICK_5` to names that are no number), its `when` (none, any i64, the limits, or

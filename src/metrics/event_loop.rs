@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::exchange::{Exchange, Next, Phase, Stream};
 use super::http::{Refusal, Response, Route};
 use super::server::{Limits, Socket};
-use crate::status::Snapshot;
+use crate::planner::status::Snapshot;
 
 /// How long accepting pauses after an error such as "too many open files" (the
 /// listening socket stays readable, so polling it again at once would spin).

@@ -13,7 +13,7 @@
 //! retried every minute, the unix socket file removed at exit), the event loop and one
 //! connection's exchange (`event_loop.rs`, `exchange.rs`), the HTTP head parsing and
 //! answers, sans IO ([`http`]) and the page ([`render`]). (`httpok --status` connects
-//! through [`crate::deadline`], in [`crate::status_client`].) It never writes stdout, never holds the
+//! through [`crate::deadline`], in [`crate::cli::status_client`].) It never writes stdout, never holds the
 //! snapshot's lock longer than a clone and never blocks the watcher: a round is never
 //! delayed by a scrape, a slow client or a flood, and an address that cannot be bound
 //! costs the endpoint, not the watch.
@@ -34,7 +34,7 @@ mod socket_file;
 
 pub use server::{Endpoint, Limits, MetricsListener};
 
-use crate::status::Snapshot;
+use crate::planner::status::Snapshot;
 
 /// The longest path a unix socket address holds (sun_path, less its NUL).
 const MAX_SOCKET_PATH: usize = 107;

@@ -20,7 +20,7 @@ use super::ListenAddr;
 use super::event_loop::EventLoop;
 use super::exchange::Stream;
 use super::socket_file::{self, Made, SocketFile};
-use crate::status::Snapshot;
+use crate::planner::status::Snapshot;
 
 /// How much the endpoint takes on at once, and for how long.
 #[derive(Debug, Clone, Copy)]

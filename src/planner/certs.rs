@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::plan::{Notice, Plan};
+use crate::planner::plan::{Notice, Plan};
 use crate::state_file::SavedCert;
 
 /// How often a target's certificate is read again.

@@ -11,11 +11,11 @@
 use std::time::{Duration, Instant};
 
 use super::{CheckPolicy, Verdict};
-use crate::lifecycle::Cause;
-use crate::plan::CheckId;
+use crate::config::target::{Target, redact};
+use crate::planner::lifecycle::Cause;
+use crate::planner::plan::CheckId;
+use crate::planner::selection::Selection;
 use crate::probe::{Failure, Outcome};
-use crate::selection::Selection;
-use crate::target::{Target, redact};
 
 /// One check and everything httpok knows of it.
 #[derive(Debug, Clone)]

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use super::{Planner, RoundFacts, Verdict, strictest};
-use crate::lifecycle::{Health, Program};
-use crate::model::ProcessInfo;
-use crate::plan::{CheckId, Plan};
-use crate::selection::Resolved;
+use crate::planner::lifecycle::{Health, Program};
+use crate::planner::plan::{CheckId, Plan};
+use crate::planner::selection::Resolved;
+use crate::supervisor::model::ProcessInfo;
 
 /// What a failing check found in the process list.
 pub(super) struct Found<'r, 'p> {

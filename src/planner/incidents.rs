@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use super::Planner;
 use super::check::{CheckState, Incident};
-use crate::lifecycle::Cause;
-use crate::plan::{About, CheckId, Notice, Plan, StateWord};
-use crate::selection::{Resolved, spec_matches_namespec};
+use crate::planner::lifecycle::Cause;
+use crate::planner::plan::{About, CheckId, Notice, Plan, StateWord};
+use crate::planner::selection::{Resolved, spec_matches_namespec};
 
 /// A check mails about its incidents at most this often (see the module docs).
 pub(crate) const MAIL_HOLD: Duration = Duration::from_secs(15 * 60);

@@ -9,10 +9,10 @@ use std::time::Instant;
 use super::health::Found;
 use super::incidents::Unjudged;
 use super::{Counted, Planner, Verdict};
-use crate::lifecycle::{Cause, Program, RoundClock, State};
-use crate::model::ProcessInfo;
-use crate::plan::{CheckId, Plan, RestartOrder, StateWord, python_list};
-use crate::selection::{Resolved, Selection, spec_matches_namespec};
+use crate::planner::lifecycle::{Cause, Program, RoundClock, State};
+use crate::planner::plan::{CheckId, Plan, RestartOrder, StateWord, python_list};
+use crate::planner::selection::{Resolved, Selection, spec_matches_namespec};
+use crate::supervisor::model::ProcessInfo;
 
 /// What the judging of a round is told.
 #[derive(Debug, Clone, Copy)]

@@ -34,9 +34,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::lifecycle::{Cause, Limits, Program, RestartOutcome, State};
-use crate::plan::{CheckId, Plan};
-use crate::selection::{Exclusions, Naming, Selection};
+use crate::planner::lifecycle::{Cause, Limits, Program, RestartOutcome, State};
+use crate::planner::plan::{CheckId, Plan};
+use crate::planner::selection::{Exclusions, Naming, Selection};
 use crate::state_file::StopRecord;
 
 mod certs;
@@ -44,10 +44,14 @@ mod check;
 mod health;
 mod incidents;
 mod judge;
+pub mod lifecycle;
 mod persist;
+pub mod plan;
 mod policy;
 mod round;
+pub mod selection;
 mod shown;
+pub mod status;
 
 use check::Counted;
 pub use check::{Check, CheckState, Failing, Incident};

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::certs::utc;
 use super::{Planner, strictest};
-use crate::lifecycle::{Limits, Program};
-use crate::plan::Plan;
+use crate::planner::lifecycle::{Limits, Program};
+use crate::planner::plan::Plan;
 use crate::state_file::{self, Saved, SavedCheck, SavedProgram, StopRecord};
 
 /// What a state file gave back.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::lifecycle::Limits;
+use crate::planner::lifecycle::Limits;
 
 /// One check's thresholds and pacing (`failures`, `successes`, `grace`, `interval`,
 /// `max_restarts` in `restart_window`).

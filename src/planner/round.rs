@@ -20,10 +20,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Planner, RoundFacts, Verdict};
-use crate::lifecycle::RoundClock;
-use crate::model::ProcessInfo;
-use crate::plan::{CheckId, Plan, ProbeRequest, TargetId};
+use crate::planner::lifecycle::RoundClock;
+use crate::planner::plan::{CheckId, Plan, ProbeRequest, TargetId};
 use crate::probe::{Failure, Outcome};
+use crate::supervisor::model::ProcessInfo;
 
 /// After this many healthy rounds without it, the next reads the process list (the 13th:
 /// about once a minute on TICK_5). Without that, a watched program that went FATAL while

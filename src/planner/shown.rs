@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use super::Planner;
 use super::check::{Check, CheckTarget};
+use crate::planner::status::{CheckStatus, ProgramStatus, Snapshot, TargetStatus, unix_seconds};
 use crate::probe::Failure;
-use crate::status::{CheckStatus, ProgramStatus, Snapshot, TargetStatus, unix_seconds};
 
 /// The rounds so far.
 #[derive(Debug, Clone, Copy)]

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::lifecycle::RoundClock;
-use crate::model::{ProcessInfo, ProcessState};
-use crate::plan::{Notice, OutcomeWord};
+use crate::planner::lifecycle::RoundClock;
+use crate::planner::plan::{Notice, OutcomeWord};
+use crate::supervisor::model::{ProcessInfo, ProcessState};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

@@ -1,14 +1,15 @@
 //! An `exec:` probe: a command run directly (no shell) in its own process group, with
 //! httpok's environment less supervisord's credentials, plus the check's own `env`;
 //! healthy when it exits 0 within the check's timeout. At the timeout the whole group
-//! is killed (`notify::child`).
+//! is killed ([`crate::child`]).
 
 use std::fmt;
 use std::path::Path;
 
 use super::{CheckProber, Failure};
-use crate::notify::{self, Ending};
-use crate::target::argv_secrets;
+use crate::child::{self, Ending};
+use crate::config::target::argv_secrets;
+use crate::notify::one_line;
 
 /// How much of the command's output a failure reason quotes: its last line, this long.
 const LAST_LINE_CHARS: usize = 200;
@@ -17,7 +18,7 @@ impl CheckProber {
     /// `Ok(0)` (there is no status) when `argv` exits 0 before the timeout.
     pub(super) fn probe_exec(&self, argv: &[String]) -> Result<u16, Failure> {
         let env = &self.settings.env;
-        let finished = notify::run_probe_command(argv, env.pairs(), self.settings.timeout)
+        let finished = child::run_probe_command(argv, env.pairs(), self.settings.timeout)
             .map_err(Failure::Unrunnable)?;
         match finished.ending {
             Ending::Exited(status) if status.success() => Ok(0),
@@ -49,7 +50,7 @@ impl CheckProber {
 pub struct CommandEnv(Vec<(String, String)>);
 
 /// What an `env` variable name must not be: supervisord's credentials never reach a
-/// command (`notify::WITHHELD_ENV`).
+/// command (`child::env::WITHHELD_ENV`).
 const NOT_SETTABLE: [&str; 2] = ["SUPERVISOR_USERNAME", "SUPERVISOR_PASSWORD"];
 
 impl CommandEnv {
@@ -148,7 +149,7 @@ fn describe_status(status: std::process::ExitStatus) -> String {
 }
 
 /// The last non-empty line of the output, shortened, control characters escaped (it
-/// goes into a log line: `notify::one_line`).
+/// goes into a log line: [`one_line`]).
 fn last_line(output: &str) -> String {
     let line = output
         .lines()
@@ -156,14 +157,14 @@ fn last_line(output: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or_default();
-    notify::one_line(line, LAST_LINE_CHARS)
+    one_line(line, LAST_LINE_CHARS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testing::settings;
     use super::*;
-    use crate::target::Target;
+    use crate::config::target::Target;
     use std::time::Duration;
 
     fn probe(command: &str, timeout_ms: u64) -> Result<u16, Failure> {

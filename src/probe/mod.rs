@@ -1,7 +1,7 @@
 //! Probing: one request per target under one deadline, judged by its check's own
 //! settings into an [`Outcome`] with a typed [`Failure`] reason. Owns the ureq agents
 //! (rustls, proxies off, redirects not followed, no connection reuse; one per distinct
-//! timeout and TLS setting; their IO is [`crate::ureq_transport`]'s, over
+//! timeout and TLS setting; their IO is [`crate::deadline::ureq`]'s, over
 //! [`crate::deadline`], as is every other probe's) and the concurrent round.
 //!
 //! * `mod.rs`: the types, [`Prober`] and the round ([`Prober::probe_all`]).
@@ -37,9 +37,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ureq::Agent;
 use ureq::config::Config as AgentConfig;
 
-use crate::plan::{CheckId, ProbeRequest};
-use crate::target::Target;
-use crate::ureq_transport::{tcp_agent, unix_agent};
+use crate::config::target::Target;
+use crate::deadline::ureq::{tcp_agent, unix_agent};
+use crate::planner::plan::{CheckId, ProbeRequest};
 
 pub use codes::StatusCodes;
 pub use exec::{CommandEnv, check_runnable};
@@ -186,6 +186,19 @@ impl Default for ProbeSettings {
             insecure: false,
             env: CommandEnv::default(),
         }
+    }
+}
+
+/// What a round needs from the prober; [`Prober`] is the real one.
+pub trait Probe: Send + Sync {
+    /// Every request's outcome, with the request it answers, each target probed by its
+    /// check's settings.
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)>;
+}
+
+impl Probe for Prober {
+    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
+        Prober::probe_all(self, requests)
     }
 }
 
@@ -378,6 +391,8 @@ impl CheckProber {
     }
 }
 
+#[cfg(test)]
+pub mod fake;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

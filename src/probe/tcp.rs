@@ -91,8 +91,8 @@ mod tests {
     use super::super::testing::settings;
     use super::super::{Pattern, ProbeSettings};
     use super::*;
-    use crate::target::Target;
-    use crate::test_dir::hostile::refused_addr;
+    use crate::config::target::Target;
+    use crate::test_rig::hostile::refused_addr;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::thread::JoinHandle;

@@ -1,5 +1,5 @@
 //! What the probe tests share: settings and a canned server (an address that refuses is
-//! the rig's, [`crate::test_dir::hostile::refused_addr`]).
+//! the rig's, [`crate::test_rig::hostile::refused_addr`]).
 
 use super::*;
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 
 use super::testing::settings;
 use super::*;
-use crate::plan::TargetId;
+use crate::planner::plan::TargetId;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 

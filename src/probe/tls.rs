@@ -26,7 +26,7 @@ const MAX_CACERT_BYTES: u64 = 4 << 20;
 /// call it at start, so that a bad file is an error then, not a failing probe later.
 pub fn read_cacert(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
     let shown = path.display();
-    let pem = crate::config_file::read_regular(path, MAX_CACERT_BYTES).map_err(|e| {
+    let pem = crate::config::file::read_regular(path, MAX_CACERT_BYTES).map_err(|e| {
         format!("{shown}: cannot read it ({e}): give a readable PEM file of CA certificates")
     })?;
     if pem.len() as u64 > MAX_CACERT_BYTES {
@@ -96,7 +96,7 @@ mod tests {
     use super::super::testing::{serve, settings};
     use super::super::{CheckProber, Failure};
     use super::*;
-    use crate::target::Target;
+    use crate::config::target::Target;
     use std::time::Duration;
 
     #[test]

@@ -16,12 +16,12 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::keeper::epoch_now;
-use crate::lifecycle::RestartOutcome;
-use crate::model::{ProcessInfo, ProcessState};
-use crate::notifier::Notifier;
-use crate::shutdown::Gate;
+use crate::notify::Notifier;
+use crate::planner::lifecycle::RestartOutcome;
+use crate::restart::gate::Gate;
 use crate::state_file::StopRecord;
+use crate::state_file::keeper::epoch_now;
+use crate::supervisor::model::{ProcessInfo, ProcessState};
 use crate::supervisor::{ClientError, Supervisor, fault};
 use resume::{ResumeFacts, ResumeStep};
 
@@ -404,6 +404,7 @@ impl Restarter<'_> {
 
 #[cfg(test)]
 pub mod fake;
+pub mod gate;
 pub mod resume;
 #[cfg(test)]
 mod tests;

@@ -15,8 +15,8 @@
 //! supervisord's times are whole seconds, so a start within the second of our stop
 //! counts as "started since": the program is then left as it is, never started twice.
 
-use crate::model::{ProcessInfo, ProcessState};
 use crate::state_file::StopRecord;
+use crate::supervisor::model::{ProcessInfo, ProcessState};
 
 /// What to do with a stop record now.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,12 @@
 //! Restarts against the in-memory supervisord.
 
-use super::fake::{FakeClock, FakeSupervisor};
+use super::fake::FakeClock;
+use crate::supervisor::fake::FakeSupervisor;
 use super::*;
-use crate::model::ProcessInfo;
-use crate::notifier::Notifier;
-use crate::notifier::fake::FakeNotifier;
-use crate::xmlrpc::Fault;
+use crate::notify::Notifier;
+use crate::notify::fake::FakeNotifier;
+use crate::supervisor::model::ProcessInfo;
+use crate::supervisor::xmlrpc::Fault;
 
 fn web(pid: u32) -> ProcessInfo {
     ProcessInfo {
@@ -153,10 +154,10 @@ fn once_httpok_is_stopping_no_stop_is_issued() {
 struct RestartedDuringDump<'a>(&'a FakeSupervisor);
 
 impl Notifier for RestartedDuringDump<'_> {
-    fn wants(&self, _: &crate::plan::Notice) -> bool {
+    fn wants(&self, _: &crate::planner::plan::Notice) -> bool {
         false
     }
-    fn notify(&self, _: &crate::plan::Notice) {}
+    fn notify(&self, _: &crate::planner::plan::Notice) {}
     fn dump_core(&self, _: &str, _: u32) -> Option<String> {
         self.0.set("web", ProcessState::Running, 777, "");
         Some("Saved corefile core.42".into())

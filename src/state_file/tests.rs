@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::disk::{read_bounded, temp_path, trusted_by};
 use super::*;
-use crate::test_dir::TestDir;
+use crate::test_rig::TempDir;
 
 fn sample() -> Saved {
     Saved {
@@ -61,7 +61,7 @@ fn chmod(path: &Path, mode: u32) {
 
 #[test]
 fn a_saved_state_reads_back_and_a_missing_file_is_none() {
-    let dir = TestDir::new("state-rt");
+    let dir = TempDir::new("state-rt");
     let path = dir.join("httpok.state");
     assert_eq!(load(&path), Ok(None));
     write(&path, &sample());
@@ -77,7 +77,7 @@ fn a_saved_state_reads_back_and_a_missing_file_is_none() {
 
 #[test]
 fn the_file_is_written_0600_and_a_file_of_older_httpoks_reads() {
-    let dir = TestDir::new("state-mode");
+    let dir = TempDir::new("state-mode");
     let path = dir.join("httpok.state");
     write(&path, &sample());
     let mode = fs::metadata(&path).expect("stat").mode() & 0o7777;
@@ -117,7 +117,7 @@ fn temp_names_are_random_hidden_and_beside_the_file() {
 
 #[test]
 fn links_and_fifos_planted_beside_the_file_are_neither_followed_nor_opened() {
-    let dir = TestDir::new("state-plant");
+    let dir = TempDir::new("state-plant");
     let path = dir.join("httpok.state");
     let victim = dir.join("victim");
     fs::write(&victim, "precious").expect("victim");
@@ -138,7 +138,7 @@ fn links_and_fifos_planted_beside_the_file_are_neither_followed_nor_opened() {
 
 #[test]
 fn a_symlink_even_to_a_good_state_file_is_refused() {
-    let dir = TestDir::new("state-link");
+    let dir = TempDir::new("state-link");
     let real = dir.join("real.state");
     write(&real, &sample());
     let path = dir.join("httpok.state");
@@ -148,7 +148,7 @@ fn a_symlink_even_to_a_good_state_file_is_refused() {
 
 #[test]
 fn a_fifo_at_the_path_is_refused_at_once_not_waited_on() {
-    let dir = TestDir::new("state-fifo");
+    let dir = TempDir::new("state-fifo");
     let path = dir.join("httpok.state");
     mkfifo(&path);
     assert_eq!(
@@ -163,7 +163,7 @@ fn a_device_is_refused_and_a_link_to_dev_zero_is_not_read() {
         load_within(Path::new("/dev/zero"), Duration::from_secs(5)),
         Err(LoadError::NotRegular("character device"))
     );
-    let dir = TestDir::new("state-zero");
+    let dir = TempDir::new("state-zero");
     let path = dir.join("httpok.state");
     symlink("/dev/zero", &path).expect("symlink");
     assert_eq!(
@@ -182,7 +182,7 @@ fn reading_stops_after_the_cap_whatever_the_length_says() {
     let at_cap = vec![b' '; MAX_BYTES as usize];
     assert_eq!(read_bounded(&at_cap[..]).map(|t| t.len()), Ok(at_cap.len()));
     // A sparse file of 1 GiB: refused after 4 MiB read.
-    let dir = TestDir::new("state-big");
+    let dir = TempDir::new("state-big");
     let path = dir.join("httpok.state");
     let file = fs::File::create(&path).expect("create");
     file.set_len(1 << 30).expect("set_len");
@@ -192,7 +192,7 @@ fn reading_stops_after_the_cap_whatever_the_length_says() {
 
 #[test]
 fn a_file_others_can_write_is_refused() {
-    let dir = TestDir::new("state-mode-w");
+    let dir = TempDir::new("state-mode-w");
     let path = dir.join("httpok.state");
     write(&path, &sample());
     for mode in [0o666, 0o620, 0o602] {
@@ -209,7 +209,7 @@ fn a_file_others_can_write_is_refused() {
 
 #[test]
 fn a_directory_others_can_write_is_refused_sticky_or_not() {
-    let dir = TestDir::new("state-dir-w");
+    let dir = TempDir::new("state-dir-w");
     let path = dir.join("httpok.state");
     write(&path, &sample());
     for mode in [0o777, 0o1777, 0o775] {
@@ -246,7 +246,7 @@ fn ownership_and_mode_decide_trust() {
 
 #[test]
 fn a_file_another_user_owns_is_refused() {
-    let dir = TestDir::new("state-owner");
+    let dir = TempDir::new("state-owner");
     let path = dir.join("httpok.state");
     write(&path, &sample());
     // SAFETY: geteuid has no preconditions.
@@ -268,7 +268,7 @@ fn a_file_another_user_owns_is_refused() {
 
 #[test]
 fn a_corrupt_or_foreign_file_is_an_error_not_a_panic() {
-    let dir = TestDir::new("state-bad");
+    let dir = TempDir::new("state-bad");
     let path = dir.join("httpok.state");
     for bad in [
         &b"{not json"[..],
@@ -286,7 +286,7 @@ fn a_corrupt_or_foreign_file_is_an_error_not_a_panic() {
 
 #[test]
 fn a_fifo_at_the_path_is_not_replaced() {
-    let dir = TestDir::new("state-keep");
+    let dir = TempDir::new("state-keep");
     let path = dir.join("httpok.state");
     mkfifo(&path);
     let err = save(&path, b"{}").expect_err("refused");

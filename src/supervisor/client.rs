@@ -1,5 +1,5 @@
 //! The real supervisord client: one XML-RPC call per connection, with Basic auth and a
-//! timeout on every call. The wire is `transport.rs`; the codec is [`crate::xmlrpc`].
+//! timeout on every call. The wire is `transport.rs`; the codec is [`crate::supervisor::xmlrpc`].
 
 use std::time::{Duration, Instant};
 
@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::transport::{self, MAX_REPLY_BYTES, Request, TransportError};
 use super::{ClientError, Endpoint, STOP_CALL_TIMEOUT, Supervisor, parse_http_reply};
-use crate::model::ProcessInfo;
-use crate::xmlrpc::{self, Value};
+use crate::supervisor::model::ProcessInfo;
+use crate::supervisor::xmlrpc::{self, Value};
 
 /// Calls supervisord's XML-RPC interface at one endpoint.
 pub struct Client {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::target::redact;
+use crate::config::target::redact;
 
 /// Where supervisord listens.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,18 +11,22 @@
 //!   goes through a proxy.
 //! * `client.rs`: [`Client`], Basic auth and `impl Supervisor for Client`.
 //!
-//! Does not own the XML-RPC codec ([`crate::xmlrpc`]), the process info struct
-//! ([`crate::model`]) or what to do when a call fails ([`crate::restart`]).
+//! Does not own the XML-RPC codec ([`crate::supervisor::xmlrpc`]), the process info struct
+//! ([`crate::supervisor::model`]) or what to do when a call fails ([`crate::restart`]).
 
 mod client;
 mod endpoint;
+#[cfg(test)]
+pub mod fake;
+pub mod model;
 mod transport;
+pub mod xmlrpc;
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::model::ProcessInfo;
-use crate::xmlrpc::Fault;
+use crate::supervisor::model::ProcessInfo;
+use crate::supervisor::xmlrpc::Fault;
 
 pub use client::Client;
 pub use endpoint::Endpoint;

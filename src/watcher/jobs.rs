@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::Shared;
 use crate::lock;
-use crate::plan::Plan;
+use crate::planner::plan::Plan;
 use crate::restart::{POLL_INTERVAL, RealClock, Restarter};
 use crate::state_file::StopRecord;
 

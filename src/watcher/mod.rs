@@ -26,36 +26,22 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::advice::{stopwait_advice, unknown_program_advice};
 use crate::config::Config;
-use crate::event::Event;
-use crate::keeper::{Keeper, STOP_RECORD_WAIT, epoch_now};
+use crate::listener::event::Event;
+use crate::listener::ticks::TickClock;
 use crate::listener::{self, EventReader};
-use crate::model::ProcessInfo;
-use crate::notifier::Notifier;
-use crate::plan::ProbeRequest;
+use crate::notify::Notifier;
+use crate::planner::selection::Exclusions;
+use crate::planner::status::Snapshot;
 use crate::planner::{ListError, Moment, Planner, Round, Step};
-use crate::probe::{Outcome, Prober};
+use crate::probe::Probe;
+use crate::restart::gate::Gate;
 use crate::restart::{Journal, STOP_DEADLINE};
-use crate::selection::Exclusions;
-use crate::shutdown::Gate;
 use crate::state_file::StopRecord;
-use crate::status::Snapshot;
+use crate::state_file::keeper::{Keeper, STOP_RECORD_WAIT, epoch_now};
+use crate::supervisor::model::ProcessInfo;
 use crate::supervisor::{Supervisor, fault};
-use crate::ticks::TickClock;
-
-/// What a round needs from the prober; [`Prober`] is the real one.
-pub trait Probe: Send + Sync {
-    /// Every request's outcome, with the request it answers, each target probed by its
-    /// check's settings.
-    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)>;
-}
-
-impl Probe for Prober {
-    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
-        Prober::probe_all(self, requests)
-    }
-}
+use crate::watcher::advice::{stopwait_advice, unknown_program_advice};
 
 /// How long the last state may take to reach the disk at exit.
 const STATE_FLUSH: Duration = Duration::from_secs(2);
@@ -235,7 +221,7 @@ impl Watcher {
         match event {
             Event::Tick { name, when } => {
                 let received = Instant::now();
-                let period = crate::ticks::period(name);
+                let period = crate::listener::ticks::period(name);
                 if let Some(why) = self.ticks.stale(period, *when, received) {
                     log::debug!("{name} {why}; skipping it");
                     return;
@@ -376,6 +362,7 @@ pub fn run_listener(
     Ok(())
 }
 
+pub mod advice;
 mod jobs;
 mod notices;
 mod setup;

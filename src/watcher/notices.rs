@@ -15,8 +15,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 
 use crate::lock;
-use crate::notifier::Notifier;
-use crate::plan::{About, Notice};
+use crate::notify::Notifier;
+use crate::planner::plan::{About, Notice};
 
 /// Most notices waiting at once. Changes coalesce, so this is filled by mail and
 /// --on-restart calls: a restart storm behind an MTA that hangs until its timeout.
@@ -217,7 +217,7 @@ pub fn spawn(queue: Arc<NoticeQueue>, notifier: Arc<dyn Notifier>) -> Option<Joi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::StateWord;
+    use crate::planner::plan::StateWord;
 
     fn change(about: About, check: &str, program: &str, state: &str, previous: &str) -> Notice {
         let word = |s: &str| match s {

@@ -4,12 +4,12 @@
 
 use std::time::SystemTime;
 
+use crate::config::target::Target;
 use crate::config::{CheckSpec, Config};
-use crate::plan::CheckId;
+use crate::planner::plan::CheckId;
+use crate::planner::selection::Exclusions;
 use crate::planner::{Check, Planner, Settings};
 use crate::probe::{ProbeSettings, Prober};
-use crate::selection::Exclusions;
-use crate::target::Target;
 
 /// The configured checks with their ids: the one place ids are given, in configuration
 /// order, for the planner, the prober and `--once` alike.

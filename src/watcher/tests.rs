@@ -1,68 +1,18 @@
 //! Whole rounds against fakes of the prober, supervisord and the notifier: no sockets,
 //! no sleeps standing in for conditions, no wall clock.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 
 use super::*;
 use crate::config::CheckSpec;
-use crate::model::ProcessState;
-use crate::notifier::fake::FakeNotifier;
-use crate::plan::TargetId;
+use crate::config::target::Target;
+use crate::notify::fake::FakeNotifier;
 use crate::planner::CheckPolicy;
+use crate::planner::selection::Selection;
+use crate::probe::fake::FakeProber;
 use crate::probe::{Failure, ProbeSettings};
-use crate::restart::fake::FakeSupervisor;
-use crate::selection::Selection;
-use crate::target::Target;
-
-/// Answers each URL as told (healthy by default) and counts the targets probed.
-#[derive(Default)]
-struct FakeProber {
-    /// Each target's URL, by the ids the watcher gives the config's checks.
-    urls: HashMap<TargetId, String>,
-    failing: Mutex<HashMap<String, Failure>>,
-    probed: AtomicUsize,
-}
-
-impl FakeProber {
-    fn of(config: &Config) -> FakeProber {
-        let urls = numbered(&config.checks)
-            .flat_map(|(check, spec)| {
-                spec.targets
-                    .iter()
-                    .enumerate()
-                    .map(move |(index, t)| (TargetId { check, index }, t.to_string()))
-            })
-            .collect();
-        FakeProber {
-            urls,
-            ..FakeProber::default()
-        }
-    }
-
-    fn fail(&self, url: &str, failure: Failure) {
-        lock(&self.failing).insert(url.to_string(), failure);
-    }
-}
-
-impl Probe for FakeProber {
-    fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
-        self.probed.fetch_add(requests.len(), SeqCst);
-        let failing = lock(&self.failing);
-        requests
-            .iter()
-            .map(|r| {
-                let failure = self.urls.get(&r.target).and_then(|url| failing.get(url));
-                let outcome = Outcome {
-                    result: failure.cloned().map_or(Ok(200), Err),
-                    cert_expiry: None,
-                    latency: Duration::ZERO,
-                };
-                (*r, outcome)
-            })
-            .collect()
-    }
-}
+use crate::supervisor::fake::FakeSupervisor;
+use crate::supervisor::model::ProcessState;
 
 fn process(namespec: &str, pid: u32) -> ProcessInfo {
     let (group, name) = namespec.split_once(':').unwrap_or((namespec, namespec));

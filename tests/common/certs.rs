@@ -1,6 +1,6 @@
 //! The one certificate recipe, [`Certs`]: a private CA and the leaves it signed, made
 //! with /usr/bin/openssl. Shared by the integration tests (through `tests/common`) and
-//! the unit tests (src/test_dir.rs includes this file), so it uses nothing but std.
+//! the unit tests (tests/common/unit.rs includes this file), so it uses nothing but std.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,9 +1,11 @@
 //! The one temp-dir helper: every test that needs files of its own (a supervisord's
-//! config and logs, scripts, certificates, unix sockets) gets a [`TempDir`]; and
-//! [`mkfifo`], for a file that blocks whoever opens it.
+//! config and logs, scripts, certificates, unix sockets) gets a [`TempDir`], the
+//! integration tests' and the unit tests' alike (src/lib.rs includes this file through
+//! `unit.rs`); and [`mkfifo`], for a file that blocks whoever opens it.
 
 use std::fs;
 use std::io;
+use std::ops::Deref;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -48,8 +50,17 @@ impl TempDir {
     }
 
     /// A path inside the dir.
-    pub fn join(&self, name: &str) -> PathBuf {
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
         self.0.join(name)
+    }
+}
+
+/// The dir as a path (the unit tests pass `&dir` where a `&Path` goes).
+impl Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
     }
 }
 

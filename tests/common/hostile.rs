@@ -3,7 +3,7 @@
 //! ([`SilentPeer`]), a server that dribbles one byte per interval ([`Dribbler`]), an
 //! address that refuses ([`refused_addr`]); and what a process holds ([`Holdings`]:
 //! threads, fds, RSS), read from /proc. Shared by the integration tests (through
-//! `tests/common`) and the unit tests (src/test_dir.rs includes this file), so it uses
+//! `tests/common`) and the unit tests (tests/common/unit.rs includes this file), so it uses
 //! nothing but std and socket2.
 
 use std::io::{self, Read, Write};

@@ -1,18 +1,19 @@
 //! The test rig: what the integration tests share, one module per idea, all of it
 //! re-exported here (`use common::*;`) except [`e2e`] and [`fake_supervisord`].
 //!
-//! * [`dirs`]: [`TempDir`], the one private dir under /tmp a test or a supervisord gets.
+//! * [`dirs`]: [`TempDir`], the one private dir under /tmp a test or a supervisord gets
+//!   (the unit tests' too, through tests/common/unit.rs).
 //! * [`run`]: commands under a deadline ([`httpok_cmd`], [`Running`], [`run_once`],
 //!   [`run_with_timeout`]), signals and processes.
 //! * [`http`]: a tiny HTTP client, and the servers probes are pointed at
 //!   ([`StatusServer`], [`serve_each`]).
-//! * [`certs`]: the one CA recipe ([`Certs`]), also the unit tests' (src/test_dir.rs).
+//! * [`certs`]: the one CA recipe ([`Certs`]), also the unit tests' (through tests/common/unit.rs).
 //! * [`tls`]: the TLS test app ([`TlsApp`]).
 //! * [`sections`]: supervisord.conf sections ([`Section`], [`web`], [`listener`]).
 //! * [`scripts`]: executable stand-ins for sendmail, gcore and hooks ([`Recorder`]).
 //! * [`hostile`]: hostile peers ([`FullBacklogSocket`], [`SilentPeer`], [`Dribbler`],
 //!   [`refused_addr`]) and what a process holds ([`Holdings`]: threads, fds, RSS); also
-//!   the unit tests' (src/test_dir.rs).
+//!   the unit tests' (through tests/common/unit.rs).
 //! * [`supervisord`]: the one way to run a real supervisord ([`Supervisor`]), from
 //!   `.venv` (made by `scripts/venv.sh`) or another virtualenv.
 //! * [`venvs`]: those virtualenvs ([`Venv`]): `.venv`, one cached per supervisor

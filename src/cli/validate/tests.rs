@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::planner::CheckPolicy;
-use crate::test_dir::TestDir;
+use crate::test_rig::TempDir;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 
@@ -133,7 +133,7 @@ fn a_bad_server_url_is_a_usage_error_naming_both_sources() {
 
 #[test]
 fn the_cacert_file_must_be_readable_and_hold_a_certificate() {
-    let dir = TestDir::new("cacert");
+    let dir = TempDir::new("cacert");
     let good = write_file(&dir, "good.pem", CA_PEM);
     let empty = write_file(&dir, "empty.pem", "no PEM here\n");
     let broken = write_file(&dir, "broken.pem", "-----BEGIN CERTIFICATE-----\n!!!\n");

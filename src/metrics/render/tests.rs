@@ -1,5 +1,5 @@
 use super::*;
-use crate::status::TargetStatus;
+use crate::planner::status::TargetStatus;
 
 fn snapshot() -> Snapshot {
     Snapshot {

@@ -7,8 +7,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use super::*;
 use crate::metrics::event_loop::victim;
 use crate::metrics::exchange::Phase;
-use crate::status::CheckStatus;
-use crate::test_dir::TestDir;
+use crate::planner::status::CheckStatus;
+use crate::test_rig::TempDir;
 
 fn snapshot() -> Arc<Mutex<Snapshot>> {
     Arc::new(Mutex::new(Snapshot {
@@ -273,7 +273,7 @@ fn answered_connections_go_first_then_the_oldest_idle_one_then_the_oldest_writer
 
 #[test]
 fn a_unix_socket_serves_and_a_stale_socket_file_is_replaced() {
-    let dir = TestDir::new("unix");
+    let dir = TempDir::new("unix");
     let path = dir.join("m.sock");
     // Left behind by a killed httpok: bound once, never accepted on again.
     drop(UnixListener::bind(&path).expect("bind the stale one"));
@@ -322,7 +322,7 @@ fn a_taken_port_is_tried_again_until_it_is_free_and_then_served() {
 
 #[test]
 fn close_removes_the_socket_file_made_and_nothing_else() {
-    let dir = TestDir::new("close");
+    let dir = TempDir::new("close");
     let path = dir.join("m.sock");
     let addr = ListenAddr::Unix(path.clone());
     let endpoint = Endpoint::start(&addr, snapshot(), limits(4, 1_000)).expect("start");
@@ -351,7 +351,7 @@ fn close_removes_the_socket_file_made_and_nothing_else() {
 
 #[test]
 fn an_endpoint_closed_while_it_waits_for_its_address_never_binds_it() {
-    let dir = TestDir::new("closed");
+    let dir = TempDir::new("closed");
     let path = dir.join("m.sock");
     let live = UnixListener::bind(&path).expect("someone else's live socket");
     let ino = fs::metadata(&path).expect("stat").ino();

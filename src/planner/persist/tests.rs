@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::model::{ProcessInfo, ProcessState};
 use crate::planner::CheckPolicy;
-use crate::selection::{Exclusions, Selection};
+use crate::planner::selection::{Exclusions, Selection};
+use crate::supervisor::model::{ProcessInfo, ProcessState};
 
 const NOW: i64 = 1_796_256_000; // 2026-12-03 00:00 UTC
 

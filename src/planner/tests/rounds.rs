@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::*;
-use crate::plan::ProbeRequest;
+use crate::config::target::Target;
 use crate::planner::certs::READ_EVERY;
+use crate::planner::plan::ProbeRequest;
 use crate::probe::{Failure, Outcome};
-use crate::target::Target;
 
 /// 2026-12-03 00:00 UTC, the wall clock at t=0.
 const EPOCH: u64 = 1_796_256_000;

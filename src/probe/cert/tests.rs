@@ -2,8 +2,8 @@
 //! malformed input, and live handshakes against openssl s_server.
 
 use super::*;
-use crate::test_dir::TestDir;
-use crate::test_dir::certs::Certs;
+use crate::test_rig::TempDir;
+use crate::test_rig::certs::Certs;
 use std::io::{BufRead, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -33,7 +33,7 @@ fn epoch_seconds_read_as_utc_dates_to_the_ends_of_jiffs_range() {
 
 #[test]
 fn a_30_day_certificate_ends_in_utc_time_in_30_days() {
-    let dir = TestDir::new("cert-30");
+    let dir = TempDir::new("cert-30");
     let certs = Certs::make_rsa(&dir);
     let dump = certs.openssl(&["asn1parse", "-in", "valid.pem"]);
     assert!(
@@ -47,7 +47,7 @@ fn a_30_day_certificate_ends_in_utc_time_in_30_days() {
 
 #[test]
 fn a_certificate_ending_after_2049_is_read_from_generalized_time() {
-    let dir = TestDir::new("cert-20000");
+    let dir = TempDir::new("cert-20000");
     let certs = Certs::make(&dir);
     let cert = certs.valid_for(20_000);
     let dump = certs.openssl(&["asn1parse", "-in", &cert]);
@@ -59,7 +59,7 @@ fn a_certificate_ending_after_2049_is_read_from_generalized_time() {
 
 #[test]
 fn every_truncation_of_a_certificate_is_an_error() {
-    let der = Certs::make(&TestDir::new("cert-prefix")).der("valid.pem");
+    let der = Certs::make(&TempDir::new("cert-prefix")).der("valid.pem");
     for len in 0..der.len() {
         let mut cut = der[..len].to_vec();
         assert!(not_after(&cut).is_err(), "prefix of {len} bytes");
@@ -220,7 +220,7 @@ fn serve(dir: &Path, cert: &str, extra: &[&str]) -> (Server, u16) {
 
 #[test]
 fn the_leaf_expiry_of_a_tls13_server_is_that_of_its_certificate() {
-    let dir = TestDir::new("cert-s13");
+    let dir = TempDir::new("cert-s13");
     let der = Certs::make_rsa(&dir).der("valid.pem");
     let (_server, port) = serve(&dir, "valid.pem", &["-tls1_3"]);
     let timeout = Duration::from_secs(10);
@@ -232,7 +232,7 @@ fn the_leaf_expiry_of_a_tls13_server_is_that_of_its_certificate() {
 
 #[test]
 fn the_leaf_expiry_of_a_tls12_server_is_read_with_an_ip_as_server_name() {
-    let dir = TestDir::new("cert-s12");
+    let dir = TempDir::new("cert-s12");
     let certs = Certs::make(&dir);
     let cert = certs.valid_for(20_000);
     let der = certs.der(&cert);

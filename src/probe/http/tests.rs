@@ -1,8 +1,8 @@
 use super::super::testing::{serve, settings};
 use super::*;
+use crate::config::target::Target;
 use crate::probe::StatusCodes;
-use crate::target::Target;
-use crate::test_dir::hostile::refused_addr;
+use crate::test_rig::hostile::refused_addr;
 use std::io::Write;
 use std::net::TcpListener;
 use std::time::Duration;

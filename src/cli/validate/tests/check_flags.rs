@@ -2,8 +2,8 @@
 //! tcp send/expect, exec checks, successes, interval, --check-config.
 
 use super::*;
+use crate::config::target::Target;
 use crate::probe::StatusCodes;
-use crate::target::Target;
 
 fn config(args: &[&str]) -> Config {
     parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))

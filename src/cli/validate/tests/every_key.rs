@@ -7,12 +7,12 @@
 use clap::CommandFactory;
 
 use super::*;
-use crate::check_config::describe;
+use crate::cli::check_config::describe;
 use crate::cli::{Request, parse_command_line};
-use crate::config_file;
-use crate::settings::{Applies, KEYS, Key};
-use crate::target::Kind;
-use crate::test_dir::TestDir;
+use crate::config::file as config_file;
+use crate::config::settings::{Applies, KEYS, Key};
+use crate::config::target::Kind;
+use crate::test_rig::TempDir;
 
 /// A value of `key` other than its default, as a config file writes it and as its
 /// flag takes it (none for a key without a flag). `ca` is a readable CA file.
@@ -51,8 +51,8 @@ fn sample(key: &Key, ca: &str) -> (String, Vec<String>) {
 /// The key that must come with `key` for the settings to be valid.
 fn companion(key: &Key) -> Option<&'static Key> {
     match key.name {
-        "max_restarts" => crate::settings::find("restart_window"),
-        "restart_window" => crate::settings::find("max_restarts"),
+        "max_restarts" => crate::config::settings::find("restart_window"),
+        "restart_window" => crate::config::settings::find("max_restarts"),
         _ => None,
     }
 }
@@ -83,7 +83,7 @@ fn check_config(args: &[String]) -> Result<Vec<String>, String> {
 
 #[test]
 fn every_key_is_read_from_a_file_at_the_top_level_and_in_a_check_of_its_kind() {
-    let dir = TestDir::new("every-key");
+    let dir = TempDir::new("every-key");
     let ca = write_ca(&dir);
     for key in KEYS {
         let (value, _) = sample(key, &ca);
@@ -115,7 +115,7 @@ fn every_key_is_read_from_a_file_at_the_top_level_and_in_a_check_of_its_kind() {
 
 #[test]
 fn every_flag_of_the_table_is_clap_s_and_lands_in_the_flags_layer_under_its_name() {
-    let dir = TestDir::new("every-flag");
+    let dir = TempDir::new("every-flag");
     let ca = write_ca(&dir);
     let command = Args::command();
     for key in KEYS {
@@ -158,7 +158,7 @@ fn every_flag_of_the_table_is_clap_s_and_lands_in_the_flags_layer_under_its_name
 
 #[test]
 fn check_config_describes_every_key_on_the_checks_it_applies_to_only() {
-    let dir = TestDir::new("every-description");
+    let dir = TempDir::new("every-description");
     let ca = write_ca(&dir);
     for key in KEYS {
         let mut text = String::new();
@@ -191,7 +191,7 @@ fn check_config_describes_every_key_on_the_checks_it_applies_to_only() {
 
 #[test]
 fn a_key_only_for_one_kind_is_refused_in_a_check_of_another_naming_its_line() {
-    let dir = TestDir::new("every-misplaced");
+    let dir = TempDir::new("every-misplaced");
     let ca = write_ca(&dir);
     for key in KEYS {
         let Applies::Only(only) = key.applies else {
@@ -234,7 +234,7 @@ fn warnings(args: &[String]) -> Result<Vec<String>, String> {
 
 #[test]
 fn a_default_only_for_a_kind_no_check_has_is_said_as_a_flag_or_in_a_file() {
-    let dir = TestDir::new("every-unused");
+    let dir = TempDir::new("every-unused");
     let ca = write_ca(&dir);
     for key in KEYS {
         let Applies::Only(only) = key.applies else {
