@@ -171,8 +171,9 @@ impl Stream {
 /// the next call reports), at most until `deadline`: then a `TimedOut` error.
 fn wait_for(fd: RawFd, events: libc::c_short, deadline: Instant) -> io::Result<()> {
     loop {
-        let left = time_left(deadline)
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no answer before the deadline"))?;
+        let left = time_left(deadline).map_err(|_| {
+            io::Error::new(io::ErrorKind::TimedOut, "no answer before the deadline")
+        })?;
         // Rounded up to a whole millisecond, so poll never returns just short of the
         // deadline and spins.
         let ms = libc::c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX);

@@ -2,10 +2,10 @@
 
 use super::testing::settings;
 use super::*;
-use std::thread;
 use crate::planner::plan::TargetId;
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::thread;
 
 #[test]
 fn a_rounds_probes_run_at_once() {
@@ -82,9 +82,18 @@ fn a_hung_probe_gives_up_at_its_timeout_and_its_duration_says_so() {
         )
     );
     let cases = [
-        ("accepts and never answers (http)", format!("http://{}/", silent.addr())),
-        ("accepts and never answers (tcp)", format!("tcp://{}", silent.addr())),
-        ("a connect that never completes", format!("http://{}/", no_connect.addr())),
+        (
+            "accepts and never answers (http)",
+            format!("http://{}/", silent.addr()),
+        ),
+        (
+            "accepts and never answers (tcp)",
+            format!("tcp://{}", silent.addr()),
+        ),
+        (
+            "a connect that never completes",
+            format!("http://{}/", no_connect.addr()),
+        ),
         ("a unix socket with a full backlog", socket_url),
     ];
     for (what, url) in cases {
@@ -104,6 +113,10 @@ fn a_hung_probe_gives_up_at_its_timeout_and_its_duration_says_so() {
             "{what}: its duration reads {:?}",
             outcome.latency
         );
-        assert!(outcome.latency <= took, "{what}: {:?} > {took:?}", outcome.latency);
+        assert!(
+            outcome.latency <= took,
+            "{what}: {:?} > {took:?}",
+            outcome.latency
+        );
     }
 }

@@ -118,7 +118,10 @@ mod tests {
     #[test]
     fn nothing_is_held_until_used_and_the_output_not_after_it_is_sent() {
         let mut buffers = LeanBuffers::new(16, 8);
-        assert_eq!((buffers.input.capacity(), buffers.output.capacity()), (0, 0));
+        assert_eq!(
+            (buffers.input.capacity(), buffers.output.capacity()),
+            (0, 0)
+        );
         buffers.output()[..3].copy_from_slice(b"GET");
         assert_eq!(buffers.output().len(), 8);
         buffers.sent();

@@ -30,8 +30,7 @@ use std::time::Instant;
 
 use ureq::config::Config;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, NextTimeout, RustlsConnector, ShutdownHandle,
-    Transport,
+    Buffers, ConnectionDetails, Connector, NextTimeout, RustlsConnector, ShutdownHandle, Transport,
 };
 use ureq::{Agent, Error};
 
