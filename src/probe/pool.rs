@@ -72,15 +72,14 @@ impl Prober {
                 while started < wanted {
                     let busy = &busy_since[started];
                     let (order, slots, next) = (&order, &slots, &next);
-                    let work = move || loop {
-                        let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                            break;
-                        };
-                        busy.store(micros(epoch.elapsed()) + 1, Ordering::Relaxed);
-                        let outcome = self.probe(&requests[i]);
-                        busy.store(0, Ordering::Relaxed);
-                        if let Ok(mut slot) = slots[i].lock() {
-                            *slot = Some(outcome);
+                    let work = move || {
+                        while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            busy.store(micros(epoch.elapsed()) + 1, Ordering::Relaxed);
+                            let outcome = self.probe(&requests[i]);
+                            busy.store(0, Ordering::Relaxed);
+                            if let Ok(mut slot) = slots[i].lock() {
+                                *slot = Some(outcome);
+                            }
                         }
                     };
                     let spawned = thread::Builder::new()
