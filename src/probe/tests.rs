@@ -120,3 +120,35 @@ fn a_hung_probe_gives_up_at_its_timeout_and_its_duration_says_so() {
         );
     }
 }
+
+#[test]
+fn hanging_probes_beyond_the_base_pool_wait_out_their_timeout_together() {
+    use crate::test_rig::hostile::SilentPeer;
+    // Three times the pool's base of hanging probes: with the base alone they would
+    // wait in three waves (3 s); the pool grows so that they wait together.
+    const TIMEOUT_MS: u64 = 1000;
+    let silent = SilentPeer::start();
+    let target = Target::parse(&format!("http://{}/", silent.addr())).expect("url");
+    let settings = settings(TIMEOUT_MS);
+    let prober =
+        Prober::new(&[(CheckId(0), &settings, std::slice::from_ref(&target))]).expect("prober");
+    let request = ProbeRequest {
+        target: TargetId {
+            check: CheckId(0),
+            index: 0,
+        },
+        read_cert: false,
+    };
+    let requests: Vec<ProbeRequest> = std::iter::repeat_n(request, 192).collect();
+    let started = Instant::now();
+    let outcomes = prober.probe_all(&requests);
+    let took = started.elapsed();
+    assert_eq!(outcomes.len(), requests.len());
+    for (_, outcome) in &outcomes {
+        assert_eq!(outcome.result, Err(Failure::Timeout(settings.timeout)));
+    }
+    assert!(
+        took < Duration::from_millis(2500),
+        "192 hanging probes took {took:?}"
+    );
+}
