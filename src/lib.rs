@@ -51,9 +51,9 @@ pub mod fuzzing;
 pub mod listener;
 pub mod metrics;
 pub mod notify;
-pub mod planner;
-pub mod probe;
-pub mod restart;
+pub(crate) mod planner;
+pub(crate) mod probe;
+pub(crate) mod restart;
 pub mod state_file;
 pub mod supervisor;
 #[cfg(test)]
