@@ -7,8 +7,8 @@
 //! * `endpoint.rs`: SUPERVISOR_SERVER_URL into an [`Endpoint`].
 //! * `transport.rs`: one HTTP/1.0 request and its reply over a unix or TCP socket, a
 //!   deadline on every step, the reply read to EOF (supervisord's Content-Length is
-//!   short for non-ASCII deferred replies) under a [`MAX_REPLY_BYTES`](transport::MAX_REPLY_BYTES) cap. Never
-//!   goes through a proxy.
+//!   short for non-ASCII deferred replies) under a
+//!   [`MAX_REPLY_BYTES`](transport::MAX_REPLY_BYTES) cap. Never goes through a proxy.
 //! * `client.rs`: [`Client`], Basic auth and `impl Supervisor for Client`.
 //!
 //! Does not own the XML-RPC codec ([`crate::supervisor::xmlrpc`]), the process info struct
