@@ -17,6 +17,7 @@
 use std::io::{self, BufRead, Write};
 
 pub mod event;
+pub mod pacer;
 pub mod ticks;
 
 /// Longest header line kept; the rest of a longer line is read and dropped.
