@@ -23,6 +23,7 @@ use crate::state_file::StopRecord;
 use crate::state_file::keeper::epoch_now;
 use crate::supervisor::model::{ProcessInfo, ProcessState};
 use crate::supervisor::{ClientError, Supervisor, fault};
+use kill::{KillError, StopGrace};
 use resume::{ResumeFacts, ResumeStep};
 
 /// How long to wait for a stopping process; supervisord SIGKILLs it after its
@@ -86,6 +87,9 @@ pub struct Restarter<'a> {
     pub clock: &'a dyn Clock,
     /// How often a stopping or starting process is polled ([`POLL_INTERVAL`]).
     pub poll: Duration,
+    /// `--stop-grace`: kill it when still STOPPING this long after the stop. `None`:
+    /// the stop blocks and supervisord's stopwaitsecs applies.
+    pub grace: Option<StopGrace<'a>>,
 }
 
 /// How the stop ended.
@@ -328,14 +332,18 @@ impl Restarter<'_> {
     /// process is gone. If the blocking call is cut off (a timeout, a dropped
     /// connection), the state is polled instead (`poll_stopped`): starting while the
     /// process is still STOPPING would silently start nothing.
+    /// With `--stop-grace` the stop does not block (wait=false) and is polled, so the
+    /// process can be killed once the grace has passed (`kill_stopping`).
     fn stop_and_wait(&self, namespec: &str, failed_pid: u32) -> Result<Stopped, String> {
-        match self.supervisor.stop_process(namespec, true) {
-            Ok(()) => Ok(Stopped::Gone),
+        let kill_at = self.grace.as_ref().map(|g| self.clock.now() + g.after);
+        match self.supervisor.stop_process(namespec, kill_at.is_none()) {
+            Ok(()) if kill_at.is_none() => Ok(Stopped::Gone),
+            Ok(()) => self.poll_stopped(namespec, failed_pid, kill_at),
             Err(e) if e.fault_code() == Some(fault::NOT_RUNNING) => Ok(Stopped::Gone),
             Err(e @ ClientError::Fault(_)) => Err(e.to_string()),
             Err(e) => {
                 log::warn!("stopping {namespec}: {e}; polling its state instead");
-                self.poll_stopped(namespec, failed_pid)
+                self.poll_stopped(namespec, failed_pid, kill_at)
             }
         }
     }
@@ -343,7 +351,13 @@ impl Restarter<'_> {
     /// Polls until the process has left RUNNING/STOPPING. Before a stop is sent again,
     /// the pid is re-read: a process someone else restarted meanwhile is not ours to
     /// stop.
-    fn poll_stopped(&self, namespec: &str, failed_pid: u32) -> Result<Stopped, String> {
+    /// From `kill_at` on, a process still STOPPING as `failed_pid` is killed, once.
+    fn poll_stopped(
+        &self,
+        namespec: &str,
+        failed_pid: u32,
+        mut kill_at: Option<Instant>,
+    ) -> Result<Stopped, String> {
         let deadline = self.clock.now() + STOP_DEADLINE;
         let mut last_error: Option<ClientError> = None;
         let mut unreachable_since: Option<Instant> = None;
@@ -365,6 +379,11 @@ impl Restarter<'_> {
                     if info.is_running() && !stop_resent {
                         stop_resent = true;
                         self.stop_again(namespec)?;
+                    }
+                    let stopping = info.state == ProcessState::Stopping && info.pid == failed_pid;
+                    if stopping && kill_at.is_some_and(|at| self.clock.now() >= at) {
+                        kill_at = None;
+                        self.kill_stopping(namespec, failed_pid);
                     }
                     last_error = None;
                     unreachable_since = None;
@@ -390,6 +409,44 @@ impl Restarter<'_> {
         })
     }
 
+    /// `--stop-grace` has passed: SIGKILL to its group (`killasgroup`) or pid, after
+    /// re-reading that it is still STOPPING as `pid`. One line says what happened; a
+    /// kill httpok may not send is said once per program, and supervisord's
+    /// stopwaitsecs applies.
+    fn kill_stopping(&self, namespec: &str, pid: u32) {
+        let Some(grace) = &self.grace else {
+            return;
+        };
+        let group = match self.supervisor.kill_as_group(namespec) {
+            Ok(group) => group.unwrap_or(false),
+            Err(e) => {
+                log::debug!("cannot read {namespec}'s killasgroup: {e}; killing its pid");
+                false
+            }
+        };
+        match self.supervisor.process_info(namespec) {
+            Ok(info) if info.state == ProcessState::Stopping && info.pid == pid => {}
+            _ => return,
+        }
+        match grace.kill.kill(pid, group) {
+            Ok(()) => {
+                crate::lock(grace.warned).remove(namespec);
+                log::info!("{}", kill::killed_line(namespec, pid, grace.after));
+            }
+            Err(KillError::Gone) => {}
+            Err(KillError::NotPermitted) => {
+                if crate::lock(grace.warned).insert(namespec.to_string()) {
+                    log::warn!("{}", kill::not_permitted_line(namespec, pid, grace.after));
+                }
+            }
+            Err(KillError::Other(e)) => {
+                log::warn!(
+                    "cannot kill {namespec} (pid {pid}): {e}; supervisord kills it at its stopwaitsecs"
+                );
+            }
+        }
+    }
+
     /// The non-blocking stop sent once while polling; a fault other than NOT_RUNNING
     /// ends the restart.
     fn stop_again(&self, namespec: &str) -> Result<(), String> {
@@ -405,6 +462,7 @@ impl Restarter<'_> {
 #[cfg(test)]
 pub mod fake;
 pub mod gate;
+pub mod kill;
 pub mod resume;
 #[cfg(test)]
 mod tests;

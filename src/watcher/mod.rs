@@ -21,6 +21,7 @@
 //! `/status` snapshot is replaced and the state file handed to the keeper's writer after
 //! every round, restart outcome and restart stop.
 
+use std::collections::BTreeSet;
 use std::io::{self, BufRead, Write};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -74,6 +75,8 @@ struct Shared {
     /// Taken alone, for a decision only.
     pacer: Mutex<Pacer>,
     wake: Condvar,
+    /// The programs `--stop-grace` could not kill (EPERM), warned about once each.
+    kill_warned: Mutex<BTreeSet<String>>,
 }
 
 impl Shared {
@@ -167,6 +170,7 @@ impl Watcher {
                 jobs: Mutex::new(Vec::new()),
                 pacer: Mutex::new(Pacer::new(every, Instant::now())),
                 wake: Condvar::new(),
+                kill_warned: Mutex::new(BTreeSet::new()),
             }),
             ticks: TickClock::default(),
             exclusions,
