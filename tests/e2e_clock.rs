@@ -112,6 +112,12 @@ fn interval_1_probes_about_every_second_under_tick_60_and_without_it_only_on_tic
     let log = read_file_lossy(sup.path("plain.err.log"));
     assert!(!log.contains("panicked"), "{log}");
     assert_listener_healthy(&sup);
+    // The clock thread does not hold up a stop: well within stopwaitsecs (10 s).
+    let since = Instant::now();
+    let (code, out) = sup.ctl(&["stop", "httpok"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(since.elapsed() < Duration::from_secs(5), "{:?}", since.elapsed());
+    assert!(httpok_log(&sup).contains("received SIGTERM"));
 }
 
 #[test]
