@@ -116,7 +116,11 @@ fn interval_1_probes_about_every_second_under_tick_60_and_without_it_only_on_tic
     let since = Instant::now();
     let (code, out) = sup.ctl(&["stop", "httpok"]);
     assert_eq!(code, 0, "{out}");
-    assert!(since.elapsed() < Duration::from_secs(5), "{:?}", since.elapsed());
+    assert!(
+        since.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        since.elapsed()
+    );
     assert!(httpok_log(&sup).contains("received SIGTERM"));
 }
 
