@@ -2,13 +2,16 @@
 //! rounds every second between TICK_60s with `--interval 1` (and none without it); a
 //! frozen pre-forking app killed as a group after its stop grace, sooner than its
 //! stopwaitsecs; a program httpok may not signal warned about once and restarted all
-//! the same at supervisord's stopwaitsecs.
+//! the same at supervisord's stopwaitsecs. Against the fake supervisord: a TICK
+//! answered at once, and stdin's EOF ending httpok promptly, while a round on httpok's
+//! clock hangs on its probe.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::e2e::*;
+use common::fake_supervisord::{FakeProcess, FakeSupervisord, Listener, Mode};
 use common::*;
 
 /// The pre-forking app (a parent and 4 workers) on `port`, run by the system's python3
@@ -206,4 +209,33 @@ fn a_program_httpok_may_not_signal_is_warned_about_once_and_still_restarted() {
     }
     assert_eq!(count(&httpok_log(&sup), "cannot kill web"), 1);
     assert_listener_healthy(&sup);
+}
+
+#[test]
+fn a_tick_is_answered_at_once_and_eof_ends_httpok_while_a_clock_round_hangs() {
+    let dir = TempDir::new("clock");
+    let web = vec![FakeProcess::running("web", 4242)];
+    let fake = FakeSupervisord::tcp(free_port(), Mode::Healthy, web);
+    let silent = SilentPeer::start();
+    let url = format!("http://{}/", silent.addr());
+    let mut httpok = Listener::start(
+        dir.path(),
+        &["-p", "web", "--interval", "1", "-t", "30", &url],
+        &[("SUPERVISOR_SERVER_URL", fake.url())],
+    );
+    // The clock's first round reads the list, then waits -t (30 s) on the silent peer.
+    fake.wait_for_call("supervisor.getAllProcessInfo", T);
+    let took = httpok.tick(T);
+    assert!(
+        took < Duration::from_secs(2),
+        "a TICK answered after {took:?}"
+    );
+    let since = Instant::now();
+    let status = httpok.close(T);
+    assert!(status.success(), "{status}");
+    assert!(
+        since.elapsed() < Duration::from_secs(5),
+        "httpok exited {:?} after EOF",
+        since.elapsed()
+    );
 }
