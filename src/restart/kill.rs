@@ -9,6 +9,9 @@ use std::io;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::Restarter;
+use crate::supervisor::model::ProcessState;
+
 /// Sends SIGKILL.
 pub trait Kill: Sync {
     /// SIGKILL to `pid`, or to its process group (`-pid`) when `group`.
@@ -58,6 +61,46 @@ pub struct StopGrace<'a> {
     pub after: Duration,
     pub kill: &'a dyn Kill,
     pub warned: &'a Mutex<BTreeSet<String>>,
+}
+
+impl Restarter<'_> {
+    /// `--stop-grace` has passed: SIGKILL to its group (`killasgroup`) or pid, after
+    /// re-reading that it is still STOPPING as `pid`. One line says what happened; a
+    /// kill httpok may not send is said once per program, and supervisord's
+    /// stopwaitsecs applies.
+    pub(super) fn kill_stopping(&self, namespec: &str, pid: u32) {
+        let Some(grace) = &self.grace else {
+            return;
+        };
+        let group = match self.supervisor.kill_as_group(namespec) {
+            Ok(group) => group.unwrap_or(false),
+            Err(e) => {
+                log::debug!("cannot read {namespec}'s killasgroup: {e}; killing its pid");
+                false
+            }
+        };
+        match self.supervisor.process_info(namespec) {
+            Ok(info) if info.state == ProcessState::Stopping && info.pid == pid => {}
+            _ => return,
+        }
+        match grace.kill.kill(pid, group) {
+            Ok(()) => {
+                crate::lock(grace.warned).remove(namespec);
+                log::info!("{}", killed_line(namespec, pid, grace.after));
+            }
+            Err(KillError::Gone) => {}
+            Err(KillError::NotPermitted) => {
+                if crate::lock(grace.warned).insert(namespec.to_string()) {
+                    log::warn!("{}", not_permitted_line(namespec, pid, grace.after));
+                }
+            }
+            Err(KillError::Other(e)) => {
+                log::warn!(
+                    "cannot kill {namespec} (pid {pid}): {e}; supervisord kills it at its stopwaitsecs"
+                );
+            }
+        }
+    }
 }
 
 /// The line of a kill that worked.

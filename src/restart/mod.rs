@@ -1,7 +1,8 @@
 //! Carrying out one restart through the [`Supervisor`] trait, on a restart thread (never
 //! the listener's): re-read the process and restart only the pid that failed, dump a
 //! core if asked (and re-read it after: the stop is for the pid that failed, never for
-//! one someone started during the dump), stop and wait until it is gone, start without waiting for startsecs,
+//! one someone started during the dump), stop and wait until it is gone (with
+//! `--stop-grace`, killing it once that has passed: `kill.rs`), start without waiting for startsecs,
 //! then watch supervisord until the new process is RUNNING (restarted), has failed
 //! (FATAL, EXITED) or was stopped by someone else (STOPPED). Never starts a second copy
 //! when the stop failed.
@@ -23,7 +24,7 @@ use crate::state_file::StopRecord;
 use crate::state_file::keeper::epoch_now;
 use crate::supervisor::model::{ProcessInfo, ProcessState};
 use crate::supervisor::{ClientError, Supervisor, fault};
-use kill::{KillError, StopGrace};
+use kill::StopGrace;
 use resume::{ResumeFacts, ResumeStep};
 
 /// How long to wait for a stopping process; supervisord SIGKILLs it after its
@@ -327,9 +328,9 @@ impl Restarter<'_> {
 }
 
 impl Restarter<'_> {
-    /// Stops the process and returns once it has left RUNNING/STOPPING. The stop
-    /// blocks (this runs on a restart thread), so the start follows the moment the
-    /// process is gone. If the blocking call is cut off (a timeout, a dropped
+    /// Stops the process and returns once it has left RUNNING/STOPPING. Without
+    /// `--stop-grace` the stop blocks (this runs on a restart thread), so the start
+    /// follows the moment the process is gone. If the blocking call is cut off (a timeout, a dropped
     /// connection), the state is polled instead (`poll_stopped`): starting while the
     /// process is still STOPPING would silently start nothing.
     /// With `--stop-grace` the stop does not block (wait=false) and is polled, so the
@@ -407,44 +408,6 @@ impl Restarter<'_> {
             Some(e) => format!("still not stopped after {}s: {e}", STOP_DEADLINE.as_secs()),
             None => format!("still stopping after {}s", STOP_DEADLINE.as_secs()),
         })
-    }
-
-    /// `--stop-grace` has passed: SIGKILL to its group (`killasgroup`) or pid, after
-    /// re-reading that it is still STOPPING as `pid`. One line says what happened; a
-    /// kill httpok may not send is said once per program, and supervisord's
-    /// stopwaitsecs applies.
-    fn kill_stopping(&self, namespec: &str, pid: u32) {
-        let Some(grace) = &self.grace else {
-            return;
-        };
-        let group = match self.supervisor.kill_as_group(namespec) {
-            Ok(group) => group.unwrap_or(false),
-            Err(e) => {
-                log::debug!("cannot read {namespec}'s killasgroup: {e}; killing its pid");
-                false
-            }
-        };
-        match self.supervisor.process_info(namespec) {
-            Ok(info) if info.state == ProcessState::Stopping && info.pid == pid => {}
-            _ => return,
-        }
-        match grace.kill.kill(pid, group) {
-            Ok(()) => {
-                crate::lock(grace.warned).remove(namespec);
-                log::info!("{}", kill::killed_line(namespec, pid, grace.after));
-            }
-            Err(KillError::Gone) => {}
-            Err(KillError::NotPermitted) => {
-                if crate::lock(grace.warned).insert(namespec.to_string()) {
-                    log::warn!("{}", kill::not_permitted_line(namespec, pid, grace.after));
-                }
-            }
-            Err(KillError::Other(e)) => {
-                log::warn!(
-                    "cannot kill {namespec} (pid {pid}): {e}; supervisord kills it at its stopwaitsecs"
-                );
-            }
-        }
     }
 
     /// The non-blocking stop sent once while polling; a fault other than NOT_RUNNING
