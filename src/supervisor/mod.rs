@@ -63,7 +63,8 @@ pub trait Supervisor: Send + Sync {
     }
     /// Whether supervisord SIGKILLs the process's whole group at stopwaitsecs
     /// (`killasgroup`, which `stopasgroup=true` implies), from getAllConfigInfo;
-    /// `None` when its answer has no such key (supervisor 4.0.x lists fewer fields).
+    /// `None` when its answer has no such key (4.3.0 has it; older ones are not
+    /// checked here).
     fn kill_as_group(&self, _namespec: &str) -> Result<Option<bool>, ClientError> {
         Ok(None)
     }
