@@ -14,8 +14,10 @@
 //!   [`config::target`]: what a check probes, parsed from its URL.
 //! * [`listener`]: the event-listener protocol on stdin/stdout (sans IO);
 //!   [`listener::event`]: what an event means; [`listener::ticks`]: which TICKs start a
-//!   round (supervisord's `when`, a monotonic clock).
-//! * [`watcher`]: the driver. One round per TICK, carried out step by step as the
+//!   round (supervisord's `when`, a monotonic clock); [`listener::pacer`]: when a round
+//!   is due on httpok's own clock, between TICKs (`--interval` below the tick period).
+//! * [`watcher`]: the driver. One round per TICK (or per slot of its own clock,
+//!   `watcher/clock.rs`), carried out step by step as the
 //!   planner says (read the process list, probe these targets with a [`probe::Probe`],
 //!   carry out the plan); restart jobs and notices on their own threads; the two locks
 //!   (planner, then status). [`watcher::advice`]: warnings about supervisord.conf at
@@ -33,6 +35,7 @@
 //! * [`supervisor`]: the supervisord client behind the [`supervisor::Supervisor`] trait,
 //!   its process model ([`supervisor::model`]) and its codec ([`supervisor::xmlrpc`]).
 //! * [`restart`]: carrying out one restart order (stop, start, wait for RUNNING);
+//!   [`restart::kill`]: `--stop-grace`, the SIGKILL of a program still STOPPING;
 //!   [`restart::gate`]: the gate that makes a stop always get its start at shutdown;
 //!   [`restart::resume`]: whether a restart the previous httpok left half done is still
 //!   its own to finish.

@@ -157,6 +157,9 @@ fn run(config: Config, metrics_listen: Option<ListenAddr>) -> Result<(), String>
         .map_err(|e| format!("cannot start the metrics endpoint: {e}"))?;
     stop_on_signals(watcher.stopper(), endpoint.clone())?;
     watcher.resume();
+    watcher
+        .start_clock()
+        .map_err(|e| format!("cannot start the clock thread: {e}"))?;
     let stdin = io::stdin().lock();
     // std's stdout is line-buffered: it would write `RESULT 2\nOK` in two pieces, split
     // at the newline. On its own descriptor, each message is one write (write_ok and

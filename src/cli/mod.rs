@@ -204,6 +204,13 @@ pub struct Args {
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, help_heading = POLICY)]
     pub interval: Option<u64>,
 
+    /// When a restart's stop has not ended after SECS (the program is frozen or its
+    /// workers hang), SIGKILL it as supervisord would at stopwaitsecs: its process
+    /// group with killasgroup=true, else its pid. httpok must run as root or as the
+    /// program's user. Default: supervisord's stopwaitsecs.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, help_heading = POLICY)]
+    pub stop_grace: Option<u64>,
+
     /// Neither judge nor restart a program that has been up less than SECS (by
     /// supervisord's start time, so also after each restart). Default 0.
     #[arg(long, visible_alias = "delay", short = 'w', value_name = "SECS",

@@ -231,6 +231,17 @@ impl Layer {
             grace: Duration::from_secs(self.grace.as_ref().map_or(0, |g| g.value)),
             interval,
             max_restarts: self.max_restarts()?,
+            stop_grace: match &self.stop_grace {
+                Some(g) if g.value == 0 => {
+                    return Err(format!(
+                        "{} must be at least 1 second (leave it out for supervisord's \
+                         stopwaitsecs)",
+                        g.origin.naming("stop_grace")
+                    ));
+                }
+                Some(g) => Some(Duration::from_secs(g.value)),
+                None => None,
+            },
         })
     }
 

@@ -17,6 +17,7 @@
 use std::io::{self, BufRead, Write};
 
 pub(crate) mod event;
+pub(crate) mod pacer;
 pub(crate) mod ticks;
 
 /// Longest header line kept; the rest of a longer line is read and dropped.

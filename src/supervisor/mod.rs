@@ -61,6 +61,13 @@ pub trait Supervisor: Send + Sync {
     fn stop_wait_secs(&self) -> Result<Vec<(String, i64)>, ClientError> {
         Ok(Vec::new())
     }
+    /// Whether supervisord SIGKILLs the process's whole group at stopwaitsecs
+    /// (`killasgroup`, which `stopasgroup=true` implies), from getAllConfigInfo;
+    /// `None` when its answer has no such key (4.3.0 has it; older ones are not
+    /// checked here).
+    fn kill_as_group(&self, _namespec: &str) -> Result<Option<bool>, ClientError> {
+        Ok(None)
+    }
 }
 
 /// Why a call to supervisord failed.
