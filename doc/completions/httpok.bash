@@ -23,7 +23,7 @@ _httpok() {
 
     case "${cmd}" in
         httpok)
-            opts="-p -a -t -c -b -m -s -g -d -e -E -n -H -f -w -h -V --program --any --timeout --code --body --email --sendmail_program --gcore --coredir --eager --not-eager --name --check --header --method --body-regex --body-not-regex --send --expect --config --check-config --cert-expiry-warn --cacert --insecure --once --failures --successes --interval --delay --grace --max-restarts --restart-window --parallel-restarts --dry-run --on-restart --on-change --state-file --exclude --metrics-listen --status --server-url --username --password --help --version"
+            opts="-p -a -t -c -b -m -s -g -d -e -E -n -H -f -w -h -V --program --any --timeout --code --body --email --sendmail_program --gcore --coredir --eager --not-eager --name --check --header --method --body-regex --body-not-regex --send --expect --config --check-config --cert-expiry-warn --cacert --insecure --once --failures --successes --interval --stop-grace --delay --grace --max-restarts --restart-window --parallel-restarts --dry-run --on-restart --on-change --state-file --exclude --metrics-listen --status --server-url --username --password --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +158,10 @@ _httpok() {
                     return 0
                     ;;
                 --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stop-grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -19,14 +19,13 @@ use crate::config::Config;
 use crate::metrics::ListenAddr;
 
 pub mod check_config;
-pub mod error;
-pub mod getopt;
+pub(crate) mod error;
+pub(crate) mod getopt;
 pub mod once;
 pub mod status_client;
-pub mod validate;
+pub(crate) mod validate;
 
 pub use error::UsageError;
-pub use validate::split_command;
 
 const SUPERLANCE: &str = "Superlance-compatible";
 const CHECKS: &str = "Checks";
@@ -56,6 +55,9 @@ are written in full. Manual: man httpok.";
 
 /// httpok: a supervisord event listener that probes URLs on TICK events and restarts the
 /// programs behind the ones that fail. A drop-in replacement for superlance's httpok.
+// The fields' docs are their --help text, written for a terminal ([NAME], [[check]]),
+// not rustdoc links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Parser)]
 #[command(name = "httpok", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Args {
@@ -201,6 +203,13 @@ pub struct Args {
     /// Probe at most every SECS (default: every TICK), e.g. for an expensive check.
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, help_heading = POLICY)]
     pub interval: Option<u64>,
+
+    /// When a restart's stop has not ended after SECS (the program is frozen or its
+    /// workers hang), SIGKILL it as supervisord would at stopwaitsecs: its process
+    /// group with killasgroup=true, else its pid. httpok must run as root or as the
+    /// program's user. Default: supervisord's stopwaitsecs.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, help_heading = POLICY)]
+    pub stop_grace: Option<u64>,
 
     /// Neither judge nor restart a program that has been up less than SECS (by
     /// supervisord's start time, so also after each restart). Default 0.

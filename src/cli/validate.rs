@@ -155,6 +155,7 @@ impl Args {
             successes: self.successes,
             grace: self.grace,
             interval: self.interval,
+            stop_grace: self.stop_grace,
             max_restarts: self.max_restarts,
             restart_window: self.restart_window,
         }))

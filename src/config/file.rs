@@ -38,8 +38,6 @@ pub struct FileConfig {
 /// One `[[check]]`.
 #[derive(Debug, Clone)]
 pub struct FileCheck {
-    /// The line of its `[[check]]` header (of its `{` for an inline table).
-    pub line: usize,
     pub name: Option<String>,
     /// Namespecs; empty for a check that only mails.
     pub programs: Vec<String>,
@@ -332,7 +330,6 @@ impl<'a> Source<'a> {
             }
         };
         Ok(FileCheck {
-            line: self.line(header.start),
             name,
             programs,
             target,

@@ -16,10 +16,12 @@ use std::time::Duration;
 use crate::planner::CheckPolicy;
 use crate::probe::{Pattern, ProbeSettings, StatusCodes, read_cacert};
 
-pub mod file_value;
+pub(crate) mod file_value;
 mod keys;
 
-pub use keys::{Applies, FlagValues, KEYS, Key, Layer, Misplaced, find};
+#[cfg(test)]
+pub(crate) use keys::Key;
+pub use keys::{Applies, FlagValues, KEYS, Layer, Misplaced, find};
 
 /// Where a value was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,6 +231,17 @@ impl Layer {
             grace: Duration::from_secs(self.grace.as_ref().map_or(0, |g| g.value)),
             interval,
             max_restarts: self.max_restarts()?,
+            stop_grace: match &self.stop_grace {
+                Some(g) if g.value == 0 => {
+                    return Err(format!(
+                        "{} must be at least 1 second (leave it out for supervisord's \
+                         stopwaitsecs)",
+                        g.origin.naming("stop_grace")
+                    ));
+                }
+                Some(g) => Some(Duration::from_secs(g.value)),
+                None => None,
+            },
         })
     }
 

@@ -18,11 +18,11 @@ use crate::listener::{EventReader, MAX_PAYLOAD_BYTES, RawEvent};
 use crate::notify::Commands;
 use crate::planner::plan::ProbeRequest;
 use crate::planner::selection::Exclusions;
+use crate::probe::Probe;
 use crate::probe::{Failure, Outcome};
 use crate::supervisor::model::ProcessInfo;
 use crate::supervisor::xmlrpc::{self, Value};
 use crate::supervisor::{self, ClientError, Supervisor};
-use crate::probe::Probe;
 use crate::watcher::{Watcher, run_listener};
 
 mod tick_clock;

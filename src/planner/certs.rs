@@ -144,16 +144,10 @@ pub(crate) use crate::probe::cert::utc;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planner::tests::mails;
 
     const DAY: i64 = 86_400;
     const NOW: i64 = 1_796_256_000; // 2026-12-03 00:00 UTC
-
-    fn mails(plan: &Plan) -> usize {
-        plan.notices
-            .iter()
-            .filter(|n| matches!(n, Notice::Mail { .. }))
-            .count()
-    }
 
     #[test]
     fn read_on_the_first_round_then_hourly() {

@@ -322,6 +322,7 @@ impl Planner {
                     plan.restarts.push(RestartOrder {
                         namespec: namespec.clone(),
                         pid,
+                        stop_grace: check.policy.stop_grace,
                     });
                     in_flight += 1;
                 }

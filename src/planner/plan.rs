@@ -3,6 +3,8 @@
 //! [`Plan`]; the watcher carries them out and never decides anything itself. Also the
 //! names a check and its targets go by between the planner, the watcher and the prober.
 
+use std::time::Duration;
+
 use log::Level;
 
 /// A check's identity, the key everything about it is found by (its [`Check`] in the
@@ -40,6 +42,8 @@ pub struct Line {
 pub struct RestartOrder {
     pub namespec: String,
     pub pid: u32,
+    /// The ordering check's `--stop-grace`.
+    pub stop_grace: Option<Duration>,
 }
 
 /// How a restart ended: the --on-restart hook's HTTPOK_OUTCOME.
@@ -161,8 +165,9 @@ impl Plan {
         self.notices.extend(other.notices);
     }
 
-    /// The lines at info or above, for assertions and mail bodies.
-    pub fn texts(&self) -> Vec<&str> {
+    /// The lines at info or above, for assertions.
+    #[cfg(test)]
+    pub(crate) fn texts(&self) -> Vec<&str> {
         self.lines
             .iter()
             .filter(|l| l.level <= Level::Info)

@@ -18,6 +18,9 @@ pub struct CheckPolicy {
     /// Probe at most this often (`None`: every round).
     pub interval: Option<Duration>,
     pub max_restarts: Option<(u32, Duration)>,
+    /// `--stop-grace`: kill a program still STOPPING this long after a restart's stop
+    /// (`None`: supervisord's stopwaitsecs).
+    pub stop_grace: Option<Duration>,
 }
 
 impl Default for CheckPolicy {
@@ -28,6 +31,7 @@ impl Default for CheckPolicy {
             grace: Duration::ZERO,
             interval: None,
             max_restarts: None,
+            stop_grace: None,
         }
     }
 }

@@ -33,6 +33,8 @@ pub const LIST_EVERY: u32 = 12;
 /// A check with an `interval` is probed when that much has passed since its last
 /// probe, less this: rounds start on TICKs, a few milliseconds either side of the
 /// boundary, and `interval = 30` on TICK_5 must mean every sixth round, not seventh.
+/// Rounds on httpok's own clock (`--interval` below the tick period) are this close to
+/// their grid, and are half their spacing apart at most: half the spacing when smaller.
 const INTERVAL_SLACK: Duration = Duration::from_secs(1);
 
 /// Now, on both clocks: the monotonic one for every duration, the wall clock for what
@@ -105,6 +107,11 @@ pub struct Round {
     verdicts: BTreeMap<CheckId, Verdict>,
     /// What was said before the judging: the list's errors, certificates, commands.
     plan: Plan,
+    /// A TICK's round: the checks without an `interval` are due (between TICKs, only
+    /// those with one are).
+    on_tick: bool,
+    /// How much short of its interval a check is still due ([`INTERVAL_SLACK`]).
+    slack: Duration,
 }
 
 impl Round {
@@ -121,6 +128,18 @@ impl Round {
             answers: Vec::new(),
             verdicts: BTreeMap::new(),
             plan: Plan::default(),
+            on_tick: true,
+            slack: INTERVAL_SLACK,
+        }
+    }
+
+    /// A round on httpok's own clock at `now`, `spacing` after the previous slot;
+    /// `on_tick`: a TICK came since the last one.
+    pub fn between_ticks(now: Instant, spacing: Duration, on_tick: bool) -> Round {
+        Round {
+            on_tick,
+            slack: INTERVAL_SLACK.min(spacing / 2),
+            ..Round::begin(now)
         }
     }
 
@@ -234,9 +253,11 @@ impl Planner {
         for check in self.checks.values_mut() {
             let due = match (check.policy.interval, check.last_probed) {
                 (Some(interval), Some(last)) => {
-                    now.saturating_duration_since(last) + INTERVAL_SLACK >= interval
+                    now.saturating_duration_since(last) + round.slack >= interval
                 }
-                _ => true,
+                (Some(_), None) => true,
+                // Without an interval: once per TICK, as superlance did.
+                (None, _) => round.on_tick,
             };
             if !due {
                 // Its interval has not passed: its last result stands (`health.rs`).

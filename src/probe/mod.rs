@@ -17,7 +17,7 @@
 //!
 //! Does not own what happens after a failure (that is the lifecycle and `restart`).
 
-pub mod cert;
+pub(crate) mod cert;
 mod classify;
 mod codes;
 mod exec;
@@ -44,11 +44,9 @@ use crate::planner::plan::{CheckId, ProbeRequest};
 
 pub use codes::StatusCodes;
 pub use exec::{CommandEnv, check_runnable};
-pub use http::body_contains;
 pub use pattern::{Matcher, Pattern};
 pub use tls::read_cacert;
 
-pub use pool::MAX_CONCURRENT_PROBES;
 /// Most body bytes scanned for `-b` and the body regexes, and most bytes a tcp check
 /// reads for `expect`; memory use stays constant whatever the size.
 pub const MAX_BODY_SCAN: u64 = 16 * 1024 * 1024;
@@ -360,7 +358,7 @@ impl CheckProber {
 }
 
 #[cfg(test)]
-pub mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Carrying out one restart through the [`Supervisor`] trait, on a restart thread (never
 //! the listener's): re-read the process and restart only the pid that failed, dump a
 //! core if asked (and re-read it after: the stop is for the pid that failed, never for
-//! one someone started during the dump), stop and wait until it is gone, start without waiting for startsecs,
+//! one someone started during the dump), stop and wait until it is gone (with
+//! `--stop-grace`, killing it once that has passed: `kill.rs`), start without waiting for startsecs,
 //! then watch supervisord until the new process is RUNNING (restarted), has failed
 //! (FATAL, EXITED) or was stopped by someone else (STOPPED). Never starts a second copy
 //! when the stop failed.
@@ -23,6 +24,7 @@ use crate::state_file::StopRecord;
 use crate::state_file::keeper::epoch_now;
 use crate::supervisor::model::{ProcessInfo, ProcessState};
 use crate::supervisor::{ClientError, Supervisor, fault};
+use kill::StopGrace;
 use resume::{ResumeFacts, ResumeStep};
 
 /// How long to wait for a stopping process; supervisord SIGKILLs it after its
@@ -86,6 +88,9 @@ pub struct Restarter<'a> {
     pub clock: &'a dyn Clock,
     /// How often a stopping or starting process is polled ([`POLL_INTERVAL`]).
     pub poll: Duration,
+    /// `--stop-grace`: kill it when still STOPPING this long after the stop. `None`:
+    /// the stop blocks and supervisord's stopwaitsecs applies.
+    pub grace: Option<StopGrace<'a>>,
 }
 
 /// How the stop ended.
@@ -323,19 +328,23 @@ impl Restarter<'_> {
 }
 
 impl Restarter<'_> {
-    /// Stops the process and returns once it has left RUNNING/STOPPING. The stop
-    /// blocks (this runs on a restart thread), so the start follows the moment the
-    /// process is gone. If the blocking call is cut off (a timeout, a dropped
+    /// Stops the process and returns once it has left RUNNING/STOPPING. Without
+    /// `--stop-grace` the stop blocks (this runs on a restart thread), so the start
+    /// follows the moment the process is gone. If the blocking call is cut off (a timeout, a dropped
     /// connection), the state is polled instead (`poll_stopped`): starting while the
     /// process is still STOPPING would silently start nothing.
+    /// With `--stop-grace` the stop does not block (wait=false) and is polled, so the
+    /// process can be killed once the grace has passed (`kill_stopping`).
     fn stop_and_wait(&self, namespec: &str, failed_pid: u32) -> Result<Stopped, String> {
-        match self.supervisor.stop_process(namespec, true) {
-            Ok(()) => Ok(Stopped::Gone),
+        let kill_at = self.grace.as_ref().map(|g| self.clock.now() + g.after);
+        match self.supervisor.stop_process(namespec, kill_at.is_none()) {
+            Ok(()) if kill_at.is_none() => Ok(Stopped::Gone),
+            Ok(()) => self.poll_stopped(namespec, failed_pid, kill_at),
             Err(e) if e.fault_code() == Some(fault::NOT_RUNNING) => Ok(Stopped::Gone),
             Err(e @ ClientError::Fault(_)) => Err(e.to_string()),
             Err(e) => {
                 log::warn!("stopping {namespec}: {e}; polling its state instead");
-                self.poll_stopped(namespec, failed_pid)
+                self.poll_stopped(namespec, failed_pid, kill_at)
             }
         }
     }
@@ -343,7 +352,13 @@ impl Restarter<'_> {
     /// Polls until the process has left RUNNING/STOPPING. Before a stop is sent again,
     /// the pid is re-read: a process someone else restarted meanwhile is not ours to
     /// stop.
-    fn poll_stopped(&self, namespec: &str, failed_pid: u32) -> Result<Stopped, String> {
+    /// From `kill_at` on, a process still STOPPING as `failed_pid` is killed, once.
+    fn poll_stopped(
+        &self,
+        namespec: &str,
+        failed_pid: u32,
+        mut kill_at: Option<Instant>,
+    ) -> Result<Stopped, String> {
         let deadline = self.clock.now() + STOP_DEADLINE;
         let mut last_error: Option<ClientError> = None;
         let mut unreachable_since: Option<Instant> = None;
@@ -365,6 +380,11 @@ impl Restarter<'_> {
                     if info.is_running() && !stop_resent {
                         stop_resent = true;
                         self.stop_again(namespec)?;
+                    }
+                    let stopping = info.state == ProcessState::Stopping && info.pid == failed_pid;
+                    if stopping && kill_at.is_some_and(|at| self.clock.now() >= at) {
+                        kill_at = None;
+                        self.kill_stopping(namespec, failed_pid);
                     }
                     last_error = None;
                     unreachable_since = None;
@@ -403,8 +423,9 @@ impl Restarter<'_> {
 }
 
 #[cfg(test)]
-pub mod fake;
-pub mod gate;
-pub mod resume;
+pub(crate) mod fake;
+pub(crate) mod gate;
+pub(crate) mod kill;
+pub(crate) mod resume;
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,10 @@
 //! Restarts against the in-memory supervisord.
 
 use super::fake::FakeClock;
-use crate::supervisor::fake::FakeSupervisor;
 use super::*;
 use crate::notify::Notifier;
 use crate::notify::fake::FakeNotifier;
+use crate::supervisor::fake::FakeSupervisor;
 use crate::supervisor::model::ProcessInfo;
 use crate::supervisor::xmlrpc::Fault;
 
@@ -27,6 +27,7 @@ fn run(sup: &FakeSupervisor, gate: &Gate, pid: u32) -> (RestartOutcome, Vec<Stri
         journal: &|_: &str, _: Option<StopRecord>| {},
         clock: &FakeClock::default(),
         poll: POLL_INTERVAL,
+        grace: None,
     };
     let mut notes = Vec::new();
     let outcome = restarter.restart("web", pid, &mut |n| notes.push(n));
@@ -106,6 +107,7 @@ fn the_fallback_stop_is_not_sent_to_a_pid_someone_else_started() {
         journal: &|_: &str, _: Option<StopRecord>| {},
         clock: &FakeClock::default(),
         poll: POLL_INTERVAL,
+        grace: None,
     };
     let outcome = restarter.stop_and_wait("web", 42);
     assert!(matches!(outcome, Ok(Stopped::Replaced(77))));
@@ -179,6 +181,7 @@ fn a_program_restarted_during_its_core_dump_is_not_stopped() {
         journal: &journal,
         clock: &FakeClock::default(),
         poll: POLL_INTERVAL,
+        grace: None,
     };
     let mut notes = Vec::new();
     let outcome = restarter.restart("web", 42, &mut |n| notes.push(n));
@@ -213,6 +216,7 @@ fn the_stop_record_is_journaled_before_the_stop_by_supervisords_clock() {
         journal: &journal,
         clock: &FakeClock::default(),
         poll: POLL_INTERVAL,
+        grace: None,
     };
     let outcome = restarter.restart("web", 42, &mut |_| {});
     assert!(matches!(outcome, RestartOutcome::Restarted { .. }));
@@ -246,6 +250,7 @@ fn resume(sup: &FakeSupervisor, named: bool, dry_run: bool) -> RestartOutcome {
         journal: &|_: &str, _: Option<StopRecord>| {},
         clock: &FakeClock::default(),
         poll: POLL_INTERVAL,
+        grace: None,
     };
     let record = StopRecord {
         pid: 42,
@@ -298,6 +303,7 @@ impl Parts {
             journal: &|_: &str, _: Option<StopRecord>| {},
             clock: &self.clock,
             poll: POLL_INTERVAL,
+            grace: None,
         }
     }
 }
@@ -369,3 +375,5 @@ fn a_resume_waits_for_our_stop_while_it_is_stopping_then_gives_up_after_ten_minu
     let polls = sup.info_calls.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(polls, 12_001, "one read every 50 ms of its clock");
 }
+
+mod grace;

@@ -115,25 +115,40 @@ impl Supervisor for Client {
 
     fn stop_wait_secs(&self) -> Result<Vec<(String, i64)>, ClientError> {
         let value = self.call("supervisor.getAllConfigInfo", &[])?;
-        let entries = value.as_array().ok_or_else(|| {
-            ClientError::Malformed("getAllConfigInfo did not return an array".into())
-        })?;
-        Ok(entries
-            .iter()
-            .filter_map(|entry| {
-                let members = entry.as_struct()?;
-                let name = members.get("name")?.as_str()?;
-                let group = members.get("group")?.as_str()?;
-                let secs = members.get("stopwaitsecs")?.as_i64()?;
-                let namespec = if name == group {
-                    name.to_string()
-                } else {
-                    format!("{group}:{name}")
-                };
-                Some((namespec, secs))
+        Ok(config_entries(&value)?
+            .filter_map(|(namespec, members)| {
+                Some((namespec, members.get("stopwaitsecs")?.as_i64()?))
             })
             .collect())
     }
+
+    fn kill_as_group(&self, namespec: &str) -> Result<Option<bool>, ClientError> {
+        let value = self.call("supervisor.getAllConfigInfo", &[])?;
+        Ok(config_entries(&value)?
+            .find(|(name, _)| name == namespec)
+            .and_then(|(_, members)| members.get("killasgroup")?.as_bool()))
+    }
+}
+
+/// getAllConfigInfo's entries by namespec (one without a name or group is left out).
+fn config_entries(
+    value: &Value,
+) -> Result<impl Iterator<Item = (String, &std::collections::BTreeMap<String, Value>)>, ClientError>
+{
+    let entries = value
+        .as_array()
+        .ok_or_else(|| ClientError::Malformed("getAllConfigInfo did not return an array".into()))?;
+    Ok(entries.iter().filter_map(|entry| {
+        let members = entry.as_struct()?;
+        let name = members.get("name")?.as_str()?;
+        let group = members.get("group")?.as_str()?;
+        let namespec = if name == group {
+            name.to_string()
+        } else {
+            format!("{group}:{name}")
+        };
+        Some((namespec, members))
+    }))
 }
 
 #[cfg(test)]

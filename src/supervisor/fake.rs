@@ -28,7 +28,13 @@ pub struct FakeSupervisor {
     /// A non-blocking stop leaves the process STOPPING for good (it ignores SIGTERM and
     /// supervisord never gets to its SIGKILL).
     pub stuck_stopping: bool,
+    /// With `stuck_stopping`: reads of the process after which supervisord's own
+    /// SIGKILL (stopwaitsecs) has stopped it.
+    pub stopping_reads: Option<usize>,
+    /// What getAllConfigInfo says of `killasgroup` (`None`: no such key).
+    pub kill_as_group: Option<bool>,
     started: std::sync::atomic::AtomicBool,
+    stopping_since: AtomicUsize,
 }
 
 impl FakeSupervisor {
@@ -77,7 +83,20 @@ impl Supervisor for FakeSupervisor {
         if self.unreachable_after_start && self.started.load(Ordering::SeqCst) {
             return Err(ClientError::Connect("connection refused".into()));
         }
-        self.find(namespec)
+        let info = self.find(namespec)?;
+        if info.state == ProcessState::Stopping
+            && let Some(left) = self.stopping_reads
+        {
+            let stopping = self.stopping_since.fetch_add(1, Ordering::SeqCst);
+            if stopping >= left {
+                self.set(namespec, ProcessState::Stopped, 0, "");
+                return self.find(namespec);
+            }
+        }
+        Ok(info)
+    }
+    fn kill_as_group(&self, _namespec: &str) -> Result<Option<bool>, ClientError> {
+        Ok(self.kill_as_group)
     }
     fn stop_process(&self, namespec: &str, wait: bool) -> Result<(), ClientError> {
         self.calls

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::Shared;
 use crate::lock;
 use crate::planner::plan::Plan;
+use crate::restart::kill::{RealKill, StopGrace};
 use crate::restart::{POLL_INTERVAL, RealClock, Restarter};
 use crate::state_file::StopRecord;
 
@@ -23,12 +24,17 @@ pub(super) fn apply(shared: &Arc<Shared>, plan: Plan) {
         }
     }
     for order in plan.restarts {
-        spawn_job(shared, Job::Restart(order.pid), order.namespec);
+        let job = Job::Restart(order.pid, order.stop_grace);
+        spawn_job(shared, job, order.namespec);
     }
 }
 
 /// One restart job: restart, then tell the planner (which may start the next one).
 fn run_job(shared: &Arc<Shared>, job: Job, namespec: &str) {
+    let stop_grace = match job {
+        Job::Restart(_, grace) => grace,
+        Job::Resume(_) => None,
+    };
     let restarter = Restarter {
         supervisor: &*shared.supervisor,
         notifier: &*shared.notifier,
@@ -36,10 +42,15 @@ fn run_job(shared: &Arc<Shared>, job: Job, namespec: &str) {
         journal: &**shared,
         clock: &RealClock,
         poll: POLL_INTERVAL,
+        grace: stop_grace.map(|after| StopGrace {
+            after,
+            kill: &RealKill,
+            warned: &shared.kill_warned,
+        }),
     };
     let mut notes = Vec::new();
     let outcome = match job {
-        Job::Restart(pid) => restarter.restart(namespec, pid, &mut |line| {
+        Job::Restart(pid, _) => restarter.restart(namespec, pid, &mut |line| {
             log::info!("{line}");
             notes.push(line);
         }),
@@ -61,7 +72,8 @@ fn run_job(shared: &Arc<Shared>, job: Job, namespec: &str) {
 /// one a previous httpok left between its stop and its start.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Job {
-    Restart(u32),
+    /// The pid that failed, and the ordering check's `--stop-grace`.
+    Restart(u32, Option<Duration>),
     Resume(StopRecord),
 }
 

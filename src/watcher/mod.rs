@@ -21,17 +21,19 @@
 //! `/status` snapshot is replaced and the state file handed to the keeper's writer after
 //! every round, restart outcome and restart stop.
 
+use std::collections::BTreeSet;
 use std::io::{self, BufRead, Write};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Config;
 use crate::listener::event::Event;
+use crate::listener::pacer::{OnTick, Pacer};
 use crate::listener::ticks::TickClock;
 use crate::listener::{self, EventReader};
 use crate::notify::Notifier;
-use crate::planner::selection::Exclusions;
+pub use crate::planner::selection::Exclusions;
 use crate::planner::status::Snapshot;
 use crate::planner::{ListError, Moment, Planner, Round, Step};
 use crate::probe::Probe;
@@ -68,6 +70,13 @@ struct Shared {
     keeper: Keeper,
     notice_thread: Mutex<Option<JoinHandle<()>>>,
     jobs: Mutex<Vec<JoinHandle<()>>>,
+    /// Who runs the rounds, TICKs or httpok's own clock (`--interval` below the tick
+    /// period), so that one never overlaps another; `wake` rouses the clock thread.
+    /// Taken alone, for a decision only.
+    pacer: Mutex<Pacer>,
+    wake: Condvar,
+    /// The programs `--stop-grace` could not kill (EPERM), warned about once each.
+    kill_warned: Mutex<BTreeSet<String>>,
 }
 
 impl Shared {
@@ -143,6 +152,7 @@ impl Watcher {
         exclusions: Exclusions,
     ) -> Watcher {
         let planner = build_planner(config, exclusions.clone(), SystemTime::now());
+        let every = config.checks.iter().filter_map(|c| c.policy.interval).min();
         let status = planner.status();
         let notices = Arc::new(NoticeQueue::default());
         let notice_thread = notices::spawn(Arc::clone(&notices), Arc::clone(&notifier));
@@ -158,6 +168,9 @@ impl Watcher {
                 keeper: Keeper::new(config.state_file.clone()),
                 notice_thread: Mutex::new(notice_thread),
                 jobs: Mutex::new(Vec::new()),
+                pacer: Mutex::new(Pacer::new(every, Instant::now())),
+                wake: Condvar::new(),
+                kill_warned: Mutex::new(BTreeSet::new()),
             }),
             ticks: TickClock::default(),
             exclusions,
@@ -216,7 +229,17 @@ impl Watcher {
         Stopper(Arc::clone(&self.shared))
     }
 
-    /// Handles one event: a fresh TICK runs a round, anything else is ignored.
+    /// Starts the thread that runs rounds between TICKs when a check's `interval` is
+    /// below the tick period (`clock.rs`); none without an interval. Call once.
+    pub fn start_clock(&self) -> io::Result<()> {
+        if lock(&self.shared.pacer).every().is_none() {
+            return Ok(());
+        }
+        clock::spawn(Arc::clone(&self.prober), Arc::clone(&self.shared))
+    }
+
+    /// Handles one event: a fresh TICK runs a round (or, on httpok's own clock, is
+    /// answered at once), anything else is ignored.
     pub fn handle(&mut self, event: &Event) {
         match event {
             Event::Tick { name, when } => {
@@ -226,8 +249,16 @@ impl Watcher {
                     log::debug!("{name} {why}; skipping it");
                     return;
                 }
-                self.round();
-                self.ticks.handled(*when, received, Instant::now());
+                let on_tick = lock(&self.shared.pacer).tick(period);
+                match on_tick {
+                    OnTick::RunHere => {
+                        self.round();
+                        lock(&self.shared.pacer).round_ended(Instant::now());
+                        self.ticks.handled(*when, received, Instant::now());
+                    }
+                    OnTick::LeaveToClock => self.shared.wake.notify_all(),
+                    OnTick::Busy => log::debug!("{name}: a round is under way; skipping it"),
+                }
             }
             Event::Other { name } => {
                 log::debug!("ignoring event {}", name.as_deref().unwrap_or("(unnamed)"));
@@ -238,40 +269,22 @@ impl Watcher {
     /// One round: the planner's steps, carried out. Its lock is held for each step's
     /// decision only, never across the process list or the probes.
     pub fn round(&mut self) {
-        let mut round = Round::begin(Instant::now());
-        loop {
-            let step = lock(&self.shared.planner).next_step(&mut round, moment());
-            match step {
-                Step::ReadList => round.listed(self.read_list(), Instant::now()),
-                Step::Probe(requests) => round.probed(self.prober.probe_all(&requests)),
-                Step::Done(plan) => {
-                    self.shared.publish();
-                    apply(&self.shared, plan);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// supervisord's process list, or why it cannot be read.
-    fn read_list(&self) -> Result<Vec<ProcessInfo>, ListError> {
-        self.shared.supervisor.all_process_info().map_err(|e| {
-            if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
-                ListError::Reloading(e.to_string())
-            } else {
-                ListError::Failed(e.to_string())
-            }
-        })
+        run_round(
+            self.prober.as_ref(),
+            &self.shared,
+            Round::begin(Instant::now()),
+        );
     }
 
     /// Waits until no restart job runs (a job that ends may start the next one).
-    pub fn settle(&self, timeout: Duration) -> bool {
+    #[cfg(test)]
+    pub(crate) fn settle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if lock(&self.shared.jobs).iter().all(JoinHandle::is_finished) {
                 return true;
             }
-            thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(5));
         }
         false
     }
@@ -282,12 +295,42 @@ impl Watcher {
     }
 }
 
+/// One round on whichever thread runs it: the planner's steps, carried out.
+fn run_round(prober: &dyn Probe, shared: &Arc<Shared>, mut round: Round) {
+    loop {
+        let step = lock(&shared.planner).next_step(&mut round, moment());
+        match step {
+            Step::ReadList => round.listed(read_list(shared), Instant::now()),
+            Step::Probe(requests) => round.probed(prober.probe_all(&requests)),
+            Step::Done(plan) => {
+                shared.publish();
+                apply(shared, plan);
+                return;
+            }
+        }
+    }
+}
+
+/// supervisord's process list, or why it cannot be read.
+fn read_list(shared: &Shared) -> Result<Vec<ProcessInfo>, ListError> {
+    shared.supervisor.all_process_info().map_err(|e| {
+        if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
+            ListError::Reloading(e.to_string())
+        } else {
+            ListError::Failed(e.to_string())
+        }
+    })
+}
+
 impl Stopper {
     /// Starts no new restart, waits (bounded) until every stop already issued has been
     /// followed by its start, and lets queued notices go out. Safe to call more than
     /// once and from any thread.
     pub fn stop(&self, why: &str) {
         let shared = &self.0;
+        // The clock thread runs no more rounds (one under way ends by itself).
+        lock(&shared.pacer).stop();
+        shared.wake.notify_all();
         let plan = {
             let mut planner = lock(&shared.planner);
             let plan = planner.stop();
@@ -362,7 +405,8 @@ pub fn run_listener(
     Ok(())
 }
 
-pub mod advice;
+pub(crate) mod advice;
+mod clock;
 mod jobs;
 mod notices;
 mod setup;
@@ -372,4 +416,5 @@ mod tests;
 use crate::lock;
 use jobs::{Job, apply, join_within, spawn_job};
 use notices::NoticeQueue;
-pub use setup::{build_planner, build_prober, numbered};
+pub use setup::build_prober;
+pub(crate) use setup::{build_planner, numbered};

@@ -366,3 +366,24 @@ fn a_check_with_an_interval_is_probed_at_most_that_often() {
         r.supervisor.calls()
     );
 }
+
+#[test]
+fn a_tick_is_answered_without_a_round_while_rounds_run_on_the_own_clock() {
+    // (smallest interval, tick, rounds run by handling it): below the tick period the
+    // clock thread runs them (not started here), at or above it the TICK does.
+    let table: &[(u64, &str, u64)] = &[(1, "TICK_60", 0), (1, "TICK_5", 0), (5, "TICK_5", 1)];
+    for &(interval, name, rounds) in table {
+        let mut web = check(Selection::Programs(vec!["web".into()]), "tcp://web:1");
+        web.policy.interval = Some(Duration::from_secs(interval));
+        let mut r = rig(
+            config(vec![web]),
+            FakeSupervisor::with(vec![process("web", 5)]),
+        );
+        r.watcher.handle(&Event::Tick {
+            name: name.into(),
+            when: Some(1_700_000_000),
+        });
+        let probed = r.prober.probed.load(SeqCst) as u64;
+        assert_eq!(probed, rounds, "--interval {interval} on {name}");
+    }
+}

@@ -230,6 +230,28 @@ pub fn zombie_children(parent: u32) -> Vec<u32> {
     })
 }
 
+/// The live processes (zombies left out) of process group `pgid`, from /proc/*/stat.
+pub fn process_group(pgid: u32) -> Vec<u32> {
+    pids_where(|pid| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        fields.get(2) == Some(&pgid.to_string().as_str()) && !process_gone(pid)
+    })
+}
+
+/// Sends `sig` to every process of group `pgid` (`kill -SIG -- -PGID`).
+pub fn signal_group(pgid: u32, sig: &str) -> bool {
+    let status = Command::new("kill")
+        .args([&format!("-{sig}"), "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status();
+    matches!(status, Ok(s) if s.success())
+}
+
 /// Every pid in /proc for which `keep` holds, in order.
 fn pids_where(keep: impl Fn(u32) -> bool) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {

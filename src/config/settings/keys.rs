@@ -301,6 +301,16 @@ keys! {
             interval.iter().map(|i| format!("interval={i}")).collect()
         },
     }
+    /// Seconds a restart's stop may take before httpok kills the program.
+    stop_grace: u64 {
+        flag: Some("--stop-grace"),
+        applies: Every,
+        file: |v| v.unsigned(SECONDS),
+        describe: |s, _| {
+            let grace = s.policy.stop_grace.map(|g| g.as_secs());
+            grace.iter().map(|g| format!("stop_grace={g}")).collect()
+        },
+    }
     max_restarts: u32 {
         flag: Some("--max-restarts"),
         applies: Every,

@@ -73,7 +73,16 @@ impl Clock {
 
 /// Runs one round beginning at `t`, its probes taking 2 s; what it asked for, and its plan.
 fn run(p: &mut Planner, clock: &Clock, t: Duration, world: &World) -> (Vec<Asked>, Plan) {
-    let mut round = Round::begin(clock.at(t).at);
+    run_round(p, clock, t, world, Round::begin(clock.at(t).at))
+}
+
+fn run_round(
+    p: &mut Planner,
+    clock: &Clock,
+    t: Duration,
+    world: &World,
+    mut round: Round,
+) -> (Vec<Asked>, Plan) {
     let mut asked = Vec::new();
     let mut probed = false;
     loop {
@@ -305,6 +314,52 @@ fn an_interval_of_30_on_tick_5_probes_every_sixth_round_even_when_rounds_come_ea
         assert!(plan.restarts.is_empty());
     }
     assert_eq!(db_probed, [0, 6, 12, 18]);
+}
+
+/// The targets each round probed.
+fn probed_names(asked: &[Asked]) -> Vec<String> {
+    asked
+        .iter()
+        .filter_map(|a| match a {
+            Asked::Probe(names) => Some(names.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn between_ticks_a_check_is_probed_by_its_interval_and_one_without_on_ticks_only() {
+    let clock = Clock(Instant::now());
+    let policy = |s| CheckPolicy {
+        interval: Some(secs(s)),
+        ..CheckPolicy::default()
+    };
+    let checks = vec![
+        check_of(0, &["http://fast/"], &["web"], policy(1)),
+        check_of(1, &["http://three/"], &["web"], policy(3)),
+        check_of(2, &["http://ticks/"], &["web"], CheckPolicy::default()),
+    ];
+    let mut p = planner_of(checks, true, None);
+    let world = World::with(vec![running("web", 10)]);
+    // (second, a TICK came since the last round, targets probed): `--interval 1` rounds
+    // a few milliseconds off their grid, a TICK_60 before the rounds at 0 and 6.
+    let table: &[(u64, bool, &[&str])] = &[
+        (0, true, &["http://fast/", "http://three/", "http://ticks/"]),
+        (1, false, &["http://fast/"]),
+        (2, false, &["http://fast/"]),
+        (3, false, &["http://fast/", "http://three/"]),
+        (4, false, &["http://fast/"]),
+        (5, false, &["http://fast/"]),
+        (6, true, &["http://fast/", "http://three/", "http://ticks/"]),
+    ];
+    for &(n, tick, want) in table {
+        let t = secs(n) + Duration::from_millis(if n % 2 == 0 { 7 } else { 0 });
+        let round = Round::between_ticks(clock.at(t).at, secs(1), tick);
+        let (asked, plan) = run_round(&mut p, &clock, t, &world, round);
+        assert_eq!(probed_names(&asked), want, "round at {n}s");
+        assert!(plan.restarts.is_empty());
+    }
 }
 
 #[test]

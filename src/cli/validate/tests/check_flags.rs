@@ -118,13 +118,24 @@ fn exec_checks_stand_where_a_url_does() {
 }
 
 #[test]
-fn successes_and_interval_are_at_least_one() {
-    let c = config(&["--successes", "3", "--interval", "60", "http://h/"]);
+fn successes_interval_and_stop_grace_are_at_least_one() {
+    let c = config(&[
+        "--successes",
+        "3",
+        "--interval",
+        "1",
+        "--stop-grace",
+        "2",
+        "http://h/",
+    ]);
     assert_eq!(c.checks[0].policy.successes, 3);
-    assert_eq!(c.checks[0].policy.interval, Some(Duration::from_secs(60)));
+    assert_eq!(c.checks[0].policy.interval, Some(Duration::from_secs(1)));
+    assert_eq!(c.checks[0].policy.stop_grace, Some(Duration::from_secs(2)));
+    assert_eq!(config(&["http://h/"]).checks[0].policy.stop_grace, None);
     for (flag, needle) in [
         ("--successes", "--successes must be at least 1"),
         ("--interval", "--interval must be at least 1"),
+        ("--stop-grace", "--stop-grace must be at least 1"),
     ] {
         let e = parse(&[flag, "0", "http://h/"]).expect_err(flag);
         assert!(e.starts_with(needle), "{e}");

@@ -34,6 +34,7 @@ fn sample(key: &Key, ca: &str) -> (String, Vec<String>) {
         "successes" => ("2".into(), &["2"]),
         "grace" => ("30".into(), &["30"]),
         "interval" => ("60".into(), &["60"]),
+        "stop_grace" => ("2".into(), &["2"]),
         "max_restarts" => ("3".into(), &["3"]),
         "restart_window" => ("600".into(), &["600"]),
         other => panic!("no sample value for the setting key {other:?}: add one here"),
