@@ -31,8 +31,9 @@ use crate::planner::plan::ProbeRequest;
 pub const MAX_CONCURRENT_PROBES: usize = 2048;
 /// Threads a round starts with: they keep a fast app busy.
 const BASE_WORKERS: usize = 64;
-/// A probe running longer than this gets a thread added to the pool in its place. Well
-/// above a busy app's answer (64 probes queued at an app answering 5,000 a second wait
+/// A probe running longer than this (or than four times the round's mean so far, see
+/// `Finished::slow_after`) gets a thread added to the pool in its place. Well above a
+/// busy app's answer (64 probes queued at an app answering 5,000 a second wait
 /// about 13 ms), so that a busy app does not grow the pool, which would only queue more.
 const SLOW: Duration = Duration::from_millis(50);
 /// How often the round looks for slow probes while requests wait.
@@ -59,24 +60,27 @@ impl Prober {
         // Per worker: when its probe started (µs after `epoch`, plus one), 0 when idle.
         let busy_since: Vec<AtomicU64> = (0..limit).map(|_| AtomicU64::new(0)).collect();
         let epoch = Instant::now();
+        let finished = Finished::default();
         let mut started = 0;
         thread::scope(|scope| {
             loop {
                 let now = micros(epoch.elapsed());
+                let threshold = finished.slow_after();
                 let slow = busy_since[..started]
                     .iter()
                     .map(|since| since.load(Ordering::Relaxed))
-                    .filter(|&since| since != 0 && now.saturating_sub(since - 1) > micros(SLOW))
+                    .filter(|&since| since != 0 && now.saturating_sub(since - 1) > threshold)
                     .count();
                 let wanted = (slow.max(expected_slow) + BASE_WORKERS).min(limit);
                 while started < wanted {
                     let busy = &busy_since[started];
-                    let (order, slots, next) = (&order, &slots, &next);
+                    let (order, slots, next, finished) = (&order, &slots, &next, &finished);
                     let work = move || {
                         while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                             busy.store(micros(epoch.elapsed()) + 1, Ordering::Relaxed);
                             let outcome = self.probe(&requests[i]);
                             busy.store(0, Ordering::Relaxed);
+                            finished.add(outcome.latency);
                             if let Ok(mut slot) = slots[i].lock() {
                                 *slot = Some(outcome);
                             }
@@ -157,6 +161,34 @@ impl Prober {
         };
         let budget = descriptor_limit() / 2 / fds_each;
         requests.len().min(MAX_CONCURRENT_PROBES).min(budget).max(1)
+    }
+}
+
+/// The probes a round has finished: how many, and their summed latency in µs.
+#[derive(Default)]
+struct Finished {
+    count: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl Finished {
+    fn add(&self, latency: Duration) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.micros.fetch_add(micros(latency), Ordering::Relaxed);
+    }
+
+    /// How long (µs) a probe runs before it counts as slow: [`SLOW`], or four times
+    /// the mean of the probes finished so far if that is more. On a loaded machine, or
+    /// at an app that answers slowly, every probe takes longer; growing the pool for
+    /// them would only queue more at the same CPU or app (it once grew to its cap).
+    fn slow_after(&self) -> u64 {
+        let count = self.count.load(Ordering::Relaxed);
+        let mean = self
+            .micros
+            .load(Ordering::Relaxed)
+            .checked_div(count)
+            .unwrap_or(0);
+        micros(SLOW).max(mean.saturating_mul(4))
     }
 }
 
