@@ -35,7 +35,9 @@ use std::io;
 use std::time::{Duration, Instant};
 
 pub use connect::{connect_tcp, connect_unix};
-pub use resolve::{MAX_LOOKUPS_IN_FLIGHT, ResolveError, lookups_in_flight, resolve};
+pub use resolve::{
+    MAX_LOOKUPS_IN_FLIGHT, ResolveError, lookups_in_flight, resolve, take_lookup_time,
+};
 pub use stream::{Bounded, Stream};
 
 /// The time left until `deadline`; a `TimedOut` error once it has passed (a zero

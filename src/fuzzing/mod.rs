@@ -8,7 +8,6 @@
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Parser;
 
@@ -18,11 +17,11 @@ use crate::listener::{EventReader, MAX_PAYLOAD_BYTES, RawEvent};
 use crate::notify::Commands;
 use crate::planner::plan::ProbeRequest;
 use crate::planner::selection::Exclusions;
+use crate::probe::Probe;
 use crate::probe::{Failure, Outcome};
 use crate::supervisor::model::ProcessInfo;
 use crate::supervisor::xmlrpc::{self, Value};
 use crate::supervisor::{self, ClientError, Supervisor};
-use crate::probe::Probe;
 use crate::watcher::{Watcher, run_listener};
 
 mod tick_clock;
@@ -145,8 +144,7 @@ impl Probe for Unreachable {
             .map(|request| {
                 let outcome = Outcome {
                     result: Err(Failure::Refused),
-                    latency: Duration::ZERO,
-                    cert_expiry: None,
+                    ..Outcome::default()
                 };
                 (*request, outcome)
             })

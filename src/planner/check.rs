@@ -15,7 +15,8 @@ use crate::config::target::{Target, redact};
 use crate::planner::lifecycle::Cause;
 use crate::planner::plan::CheckId;
 use crate::planner::selection::Selection;
-use crate::probe::{Failure, Outcome};
+use crate::probe::cert::ChainRead;
+use crate::probe::{Answer, Failure, Outcome};
 
 /// One check and everything httpok knows of it.
 #[derive(Debug, Clone)]
@@ -107,10 +108,13 @@ pub struct CheckTarget {
     pub(super) shown: String,
     /// An https URL: its certificate is read too, hourly.
     pub(super) https: bool,
+    /// An http, https or http+unix URL: it has an answer's `probe_http_*`.
+    pub(super) http: bool,
     /// Its last probe.
     pub(super) last: Option<TargetProbe>,
-    /// Its certificate's expiry (epoch seconds) when last read: it stands in between.
-    pub(super) cert_expiry: Option<i64>,
+    /// Its certificates when last read (earliest expiry, TLS version): they stand in
+    /// between.
+    pub(super) cert: Option<ChainRead>,
 }
 
 /// A target's last probe.
@@ -118,6 +122,8 @@ pub struct CheckTarget {
 pub(super) struct TargetProbe {
     pub(super) result: Result<u16, Failure>,
     pub(super) latency: Duration,
+    pub(super) answer: Option<Answer>,
+    pub(super) dns_lookup: Option<Duration>,
 }
 
 impl Check {
@@ -278,21 +284,24 @@ impl CheckTarget {
         CheckTarget {
             shown: redact(&name),
             https: target.https_authority().is_some(),
+            http: matches!(target, Target::Http { .. } | Target::HttpUnix { .. }),
             name,
             last: None,
-            cert_expiry: None,
+            cert: None,
         }
     }
 
     /// Takes in its probe's outcome.
     pub(super) fn record(&mut self, outcome: &Outcome) {
         // Read about once an hour: the last value stands in between.
-        if outcome.cert_expiry.is_some() {
-            self.cert_expiry = outcome.cert_expiry;
+        if outcome.cert.is_some() {
+            self.cert.clone_from(&outcome.cert);
         }
         self.last = Some(TargetProbe {
             result: outcome.result.clone(),
             latency: outcome.latency,
+            answer: outcome.answer,
+            dns_lookup: outcome.dns_lookup,
         });
     }
 }

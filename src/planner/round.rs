@@ -283,7 +283,7 @@ impl Planner {
             if let (true, Some(name)) = (request.read_cert, self.target_name(request.target)) {
                 self.certs.record(
                     &name,
-                    outcome.cert_expiry,
+                    outcome.cert.as_ref(),
                     probes_at,
                     epoch,
                     &mut round.plan,

@@ -1,10 +1,10 @@
 //! Restarts against the in-memory supervisord.
 
 use super::fake::FakeClock;
-use crate::supervisor::fake::FakeSupervisor;
 use super::*;
 use crate::notify::Notifier;
 use crate::notify::fake::FakeNotifier;
+use crate::supervisor::fake::FakeSupervisor;
 use crate::supervisor::model::ProcessInfo;
 use crate::supervisor::xmlrpc::Fault;
 

@@ -57,6 +57,7 @@ fn check(name: &str, program: &str, healthy: Option<bool>) -> CheckStatus {
             duration_seconds: 0.0126,
             http_status: 200,
             cert_expiry: None,
+            ..TargetStatus::default()
         }],
     }
 }

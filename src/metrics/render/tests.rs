@@ -1,5 +1,5 @@
 use super::*;
-use crate::planner::status::TargetStatus;
+use crate::planner::status::{HttpAnswer, TargetStatus};
 
 fn snapshot() -> Snapshot {
     Snapshot {
@@ -20,7 +20,9 @@ fn snapshot() -> Snapshot {
                     success: Some(false),
                     duration_seconds: 0.5,
                     http_status: 500,
+                    failed_due_to_regex: true,
                     cert_expiry: None,
+                    ..TargetStatus::default()
                 }],
             },
             CheckStatus {
@@ -34,6 +36,14 @@ fn snapshot() -> Snapshot {
                         duration_seconds: 0.125,
                         http_status: 200,
                         cert_expiry: Some(1_900_000_000),
+                        tls_version: Some("TLS 1.2".into()),
+                        http: Some(HttpAnswer {
+                            content_length: -1,
+                            version: 1.1,
+                            ssl: true,
+                        }),
+                        dns_lookup_seconds: Some(0.25),
+                        ..TargetStatus::default()
                     },
                     TargetStatus {
                         target: "tcp://127.0.0.1:9".into(),
@@ -172,4 +182,23 @@ fn an_empty_snapshot_has_the_process_series_and_no_empty_families() {
     assert_has(&page, "httpok_round_duration_seconds 0.0");
     assert_has(&page, r#"httpok_build_info{version=""} 1"#);
     assert!(!page.contains("probe_"), "{page}");
+}
+
+#[test]
+fn the_rest_of_blackbox_names_are_served_where_httpok_has_the_fact() {
+    let page = render(&snapshot());
+    let web = r#"{check="http://127.0.0.1:8080/",program="web",target="http://127.0.0.1:8080/"}"#;
+    let api = r#"{check="https://example.test/",program="api:*",target="https://example.test/"}"#;
+    assert_has(&page, &format!("probe_failed_due_to_regex{web} 1"));
+    assert_has(&page, &format!("probe_failed_due_to_regex{api} 0"));
+    assert_has(&page, &format!("probe_http_content_length{api} -1"));
+    assert_has(&page, &format!("probe_http_version{api} 1.1"));
+    assert_has(&page, &format!("probe_http_ssl{api} 1"));
+    assert_has(&page, &format!("probe_dns_lookup_time_seconds{api} 0.25"));
+    let tls = r#"{check="https://example.test/",program="api:*",target="https://example.test/",version="TLS 1.2"}"#;
+    assert_has(&page, &format!("probe_tls_version_info{tls} 1"));
+    // What the web target has no fact for has no series: no answer recorded, no lookup.
+    for name in ["probe_http_version", "probe_dns_lookup_time_seconds"] {
+        assert!(!page.contains(&format!("{name}{web}")), "{page}");
+    }
 }

@@ -9,6 +9,7 @@ use super::*;
 use crate::config::target::Target;
 use crate::planner::certs::READ_EVERY;
 use crate::planner::plan::ProbeRequest;
+use crate::probe::cert::ChainRead;
 use crate::probe::{Failure, Outcome};
 
 /// 2026-12-03 00:00 UTC, the wall clock at t=0.
@@ -37,7 +38,15 @@ impl World {
         Outcome {
             result: self.failing.get(&name).cloned().map_or(Ok(200), Err),
             latency: Duration::from_millis(20),
-            cert_expiry: self.cert_expiry.filter(|_| request.read_cert),
+            cert: self
+                .cert_expiry
+                .filter(|_| request.read_cert)
+                .map(|not_after| ChainRead {
+                    not_after,
+                    expiring: "CN=web".into(),
+                    tls_version: "TLS 1.3",
+                }),
+            ..Outcome::default()
         }
     }
 }
@@ -325,8 +334,7 @@ fn targets_become_a_verdict_at_their_first_failure_and_a_command_that_cannot_run
         for (target, result) in check.targets.iter_mut().zip(results.iter()) {
             target.record(&Outcome {
                 result: result.clone(),
-                latency: Duration::ZERO,
-                cert_expiry: None,
+                ..Outcome::default()
             });
         }
         let got = match check.verdict() {
@@ -397,7 +405,7 @@ fn certificates_are_read_on_the_first_round_then_hourly_and_warn_in_the_rounds_p
     assert_eq!(plan.texts().len(), 1, "{plan:?}");
     assert!(
         plan.texts()[0].starts_with(
-            "https://web/: its certificate expires in 5 days (2026-12-08 00:01 UTC); renew it"
+            "https://web/: its certificate CN=web expires in 5 days (2026-12-08 00:01 UTC); renew it"
         ),
         "{plan:?}"
     );
