@@ -24,6 +24,8 @@ pub struct Check {
     pub(super) id: CheckId,
     /// Its name in logs, notices, metrics and the state file (its URLs unless named).
     pub(super) label: String,
+    /// Its `name`, when it has one.
+    pub(super) name: Option<String>,
     pub(super) selection: Selection,
     pub(super) policy: CheckPolicy,
     pub(super) targets: Vec<CheckTarget>,
@@ -70,8 +72,9 @@ pub struct Failing {
 /// A failure that restarts nothing (see `incidents.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incident {
-    /// The failing URL that began it, for the line when it ends.
-    pub url: String,
+    /// The failure that began it as lines name it ([`Cause::about`]), for the line
+    /// when it ends.
+    pub about: String,
     pub mailed: bool,
 }
 
@@ -127,17 +130,22 @@ pub(super) struct TargetProbe {
 }
 
 impl Check {
-    /// A check as configured: nothing probed, passing.
+    /// A check as configured (its `name`, if any): nothing probed, passing.
     pub fn new(
         id: CheckId,
-        label: String,
+        name: Option<String>,
         selection: Selection,
         policy: CheckPolicy,
         targets: &[Target],
     ) -> Check {
+        let label = name.clone().unwrap_or_else(|| {
+            let urls: Vec<String> = targets.iter().map(Target::to_string).collect();
+            urls.join(" ")
+        });
         Check {
             id,
             label,
+            name,
             selection,
             policy,
             targets: targets.iter().map(CheckTarget::new).collect(),
@@ -148,6 +156,17 @@ impl Check {
             rolling: Vec::new(),
             reported: Vec::new(),
             last_mail: None,
+        }
+    }
+
+    /// The check as lines name it: `NAME (URLs)`, or its URLs when it has no name.
+    pub(super) fn about(&self) -> String {
+        match &self.name {
+            Some(name) => {
+                let urls: Vec<&str> = self.targets.iter().map(|t| t.name.as_str()).collect();
+                format!("{name} ({})", urls.join(" "))
+            }
+            None => self.label.clone(),
         }
     }
 
@@ -266,6 +285,7 @@ impl Check {
                 Err(Failure::Unrunnable(_) | Failure::Starved(_)) => return Verdict::CannotRun,
                 Err(failure) => {
                     first.get_or_insert_with(|| Cause {
+                        check: self.name.clone(),
                         url: target.name.clone(),
                         reason: failure.to_string(),
                         summary: failure.subject(),

@@ -116,8 +116,7 @@ fn check_of(n: usize, urls: &[&str], specs: &[&str], policy: CheckPolicy) -> Che
         .iter()
         .map(|u| Target::parse(u).expect("a target"))
         .collect();
-    let label = urls.join(" ");
-    Check::new(CheckId(n), label, programs(specs), policy, &targets)
+    Check::new(CheckId(n), None, programs(specs), policy, &targets)
 }
 
 fn planner_of(checks: Vec<Check>, eager: bool, cert_expiry_warn: Option<Duration>) -> Planner {
@@ -476,4 +475,34 @@ fn what_is_shown_follows_the_rounds_probes_and_verdicts() {
     assert_eq!(shown.checks[0].healthy, Some(false));
     assert_eq!(shown.checks[0].reason, None);
     assert_eq!(shown.checks[0].targets[0].http_status, 0);
+}
+
+#[test]
+fn a_named_check_is_named_in_its_lines_with_its_url() {
+    let clock = Clock(Instant::now());
+    let targets = [Target::parse("http://web/").expect("a target")];
+    let named = Check::new(
+        CheckId(0),
+        Some("storefront".into()),
+        programs(&["web"]),
+        CheckPolicy::default(),
+        &targets,
+    );
+    let mut p = planner_of(vec![named], true, None);
+    let mut world = World::with(vec![running("web", 10)]);
+    run(&mut p, &clock, secs(0), &world);
+    world
+        .failing
+        .insert("http://web/".into(), Failure::Status(500));
+    let (_, plan) = run(&mut p, &clock, secs(5), &world);
+    assert!(has(&plan, "storefront (http://web/): status 500"), "{plan:?}");
+    assert_eq!(orders(&plan), [("web".to_string(), 10)]);
+    // The check's own --on-change notice names it, with the failing URL beside.
+    let change = plan.notices.iter().find_map(|n| match n {
+        Notice::Change { check, url, .. } => Some((check.as_str(), url.as_str())),
+        _ => None,
+    });
+    assert_eq!(change, Some(("storefront", "http://web/")));
+    // /status and /metrics keep the name as the check's label.
+    assert_eq!(p.status().checks[0].check, "storefront");
 }
