@@ -495,7 +495,10 @@ fn a_named_check_is_named_in_its_lines_with_its_url() {
         .failing
         .insert("http://web/".into(), Failure::Status(500));
     let (_, plan) = run(&mut p, &clock, secs(5), &world);
-    assert!(has(&plan, "storefront (http://web/): status 500"), "{plan:?}");
+    assert!(
+        has(&plan, "storefront (http://web/): status 500"),
+        "{plan:?}"
+    );
     assert_eq!(orders(&plan), [("web".to_string(), 10)]);
     // The check's own --on-change notice names it, with the failing URL beside.
     let change = plan.notices.iter().find_map(|n| match n {
