@@ -99,15 +99,18 @@ fn two_checks_of_a_config_file_are_each_judged_by_their_own_timeout_and_body() {
         requests_served(&sup, "slow", slow_pid) >= 3,
         "the slow app was not probed on each tick"
     );
+    // Every line about the failing check names it, its URL beside the name.
     let log = httpok_log(&sup);
+    let failed = format!("WARN worded (http://127.0.0.1:{worded_port}/): body missing \"OK\"");
+    assert!(log.contains(&failed), "{log}");
+    let unnamed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("127.0.0.1:{worded_port}/")))
+        .filter(|l| !l.contains(&format!("worded (http://127.0.0.1:{worded_port}/)")))
+        .collect();
+    assert!(unnamed.is_empty(), "lines without the name: {unnamed:?}");
     assert!(
-        log.contains(&format!(
-            "http://127.0.0.1:{worded_port}/: body missing \"OK\""
-        )),
-        "{log}"
-    );
-    assert!(
-        !log.contains(&format!("127.0.0.1:{slow_port}/:")),
+        !log.contains(&format!("127.0.0.1:{slow_port}/)")),
         "the slow check failed:\n{log}"
     );
     assert!(!log.contains("slow is in RUNNING state"), "{log}");

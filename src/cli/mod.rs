@@ -233,13 +233,13 @@ pub struct Args {
     pub dry_run: bool,
 
     /// Command run after each restart attempt (no shell), with HTTPOK_PROGRAM,
-    /// HTTPOK_URL, HTTPOK_REASON and HTTPOK_OUTCOME in its environment.
+    /// HTTPOK_CHECK, HTTPOK_URL, HTTPOK_REASON and HTTPOK_OUTCOME in its environment.
     #[arg(long, value_name = "CMD", help_heading = POLICY)]
     pub on_restart: Option<String>,
 
     /// Command run when a check or program changes state (failing, recovered,
-    /// restarted, start-failed, gave-up), no shell, with HTTPOK_CHECK, HTTPOK_PROGRAM,
-    /// HTTPOK_STATE, HTTPOK_PREVIOUS and HTTPOK_REASON in its environment: a chat
+    /// restarted, start-failed, gave-up), no shell, with HTTPOK_CHECK, HTTPOK_URL,
+    /// HTTPOK_PROGRAM, HTTPOK_STATE, HTTPOK_PREVIOUS and HTTPOK_REASON in its environment: a chat
     /// webhook gets the recovery too.
     #[arg(long, value_name = "CMD", help_heading = POLICY)]
     pub on_change: Option<String>,
