@@ -61,7 +61,7 @@ fn render_checks(registry: &mut Registry, checks: &[CheckStatus]) {
     let status: IntGauge = register(
         registry,
         "probe_http_status_code",
-        "HTTP status of the last answer (0 for tcp:// or when nothing answered)",
+        "HTTP status of the last answer (0 for tcp:// and exec: or when nothing answered)",
     );
     let expiry: IntGauge = register(
         registry,

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::Planner;
 use super::check::{Check, CheckTarget};
 use crate::planner::status::{
-    CheckStatus, HttpAnswer, ProgramStatus, Snapshot, TargetStatus, unix_seconds,
+    CheckStatus, HttpAnswer, ProgramStatus, STATUS_FORMAT, Snapshot, TargetStatus, unix_seconds,
 };
 use crate::probe::{Answer, Failure};
 
@@ -55,6 +55,7 @@ impl Planner {
     /// What the metrics endpoint and `--status` show now.
     pub fn status(&self) -> Snapshot {
         Snapshot {
+            format: STATUS_FORMAT,
             version: env!("CARGO_PKG_VERSION").to_string(),
             rounds_total: self.rounds.total,
             last_round_seconds: self.rounds.last_took.as_secs_f64(),

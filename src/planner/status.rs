@@ -8,9 +8,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+/// The shape of `/status` ([`Snapshot::format`]): raised only by a change that could
+/// break a reader (a field removed, renamed, or meaning something else), never for a
+/// field added.
+pub const STATUS_FORMAT: u32 = 1;
+
 /// Everything the metrics endpoint serves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// [`STATUS_FORMAT`] of the httpok that answered (0 from one too old to say).
+    #[serde(default)]
+    pub format: u32,
     /// httpok's version (httpok_build_info).
     pub version: String,
     /// Rounds run since start (httpok_rounds_total).
@@ -131,6 +139,7 @@ mod tests {
         let old = r#"{"version":"0.1.0","rounds_total":3,"last_round_seconds":0.5,"checks":[],"programs":[]}"#;
         let snap: Snapshot = serde_json::from_str(old).expect("reads");
         assert_eq!(snap.last_round_timestamp_seconds, 0.0);
+        assert_eq!(snap.format, 0);
         assert_eq!(snap.rounds_total, 3);
     }
 }

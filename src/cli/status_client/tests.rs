@@ -73,6 +73,7 @@ fn program(name: &str, state: &str, restarts: u32) -> ProgramStatus {
 
 fn snapshot() -> Snapshot {
     Snapshot {
+        format: 1,
         version: "1.0.0".into(),
         rounds_total: 12,
         last_round_seconds: 0.031,

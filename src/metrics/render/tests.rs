@@ -3,6 +3,7 @@ use crate::planner::status::{HttpAnswer, TargetStatus};
 
 fn snapshot() -> Snapshot {
     Snapshot {
+        format: 1,
         version: "9.8.7".into(),
         rounds_total: 42,
         last_round_seconds: 0.25,
@@ -201,4 +202,47 @@ fn the_rest_of_blackbox_names_are_served_where_httpok_has_the_fact() {
     for name in ["probe_http_version", "probe_dns_lookup_time_seconds"] {
         assert!(!page.contains(&format!("{name}{web}")), "{page}");
     }
+}
+
+/// Every name a snapshot with every fact renders, from its `# TYPE` lines.
+fn served_names() -> std::collections::BTreeSet<String> {
+    let mut full = snapshot();
+    full.supervisord_up = Some(true);
+    render(&full)
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn help_and_the_docs_list_exactly_the_names_served() {
+    use clap::CommandFactory;
+    let served = served_names();
+    assert_eq!(served.len(), 19, "{served:?}");
+    let command = crate::cli::Args::command();
+    let help = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some("metrics-listen"))
+        .and_then(|a| a.get_long_help().or(a.get_help()))
+        .map(ToString::to_string)
+        .expect("--metrics-listen has a help");
+    let words = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("probe_") || w.starts_with("httpok_"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(words(&help), served, "--help: {help}");
+    // docs/observability.md's table: one row per name.
+    let doc = include_str!("../../../docs/observability.md");
+    let rows: std::collections::BTreeSet<String> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|w| w.starts_with("probe_") || w.starts_with("httpok_"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(rows, served, "docs/observability.md's table");
 }
