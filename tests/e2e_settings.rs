@@ -382,7 +382,7 @@ fn check_config_reads_a_good_file_and_names_file_line_and_key_of_a_bad_one() {
          [[check]]\n\
          name = \"db\"\n\
          program = \"postgres\"\n\
-         exec = [\"/bin/true\", \"-q\"]\n\
+         exec = [\"/bin/sh\", \"-c\", \"test ! -e /x\"]\n\
          timeout = 8\n",
     );
     let shown = good.display().to_string();
@@ -396,7 +396,8 @@ fn check_config_reads_a_good_file_and_names_file_line_and_key_of_a_bad_one() {
         "{out}"
     );
     assert!(lines[1].starts_with("db: programs postgres;"), "{out}");
-    assert!(lines[1].contains("exec:/bin/true -q"), "{out}");
+    // The argv shell-quoted: pasted into a shell, it runs the same command.
+    assert!(lines[1].contains("exec:/bin/sh -c 'test ! -e /x'"), "{out}");
     assert!(lines[1].contains("timeout=8"), "{out}");
 
     // Line 6: a timeout of 0 in the second check.
