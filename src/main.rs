@@ -13,9 +13,8 @@ use httpok::cli::{Request, parse_command_line};
 use httpok::config::Config;
 use httpok::metrics::{self, Limits, ListenAddr};
 use httpok::notify::Commands;
-use httpok::planner::selection::Exclusions;
 use httpok::supervisor::{Client, Endpoint};
-use httpok::watcher::{Stopper, Watcher, build_prober, run_listener};
+use httpok::watcher::{Exclusions, Stopper, Watcher, build_prober, run_listener};
 
 /// Timeout of each call to supervisord, but the blocking stop of a restart (it lasts up
 /// to the program's stopwaitsecs and has its own, STOP_CALL_TIMEOUT).
@@ -132,7 +131,7 @@ fn run(config: Config, metrics_listen: Option<ListenAddr>) -> Result<(), String>
         env!("CARGO_PKG_VERSION"),
         config.checks.len(),
         thresholds(&config),
-        httpok::config::target::redact(&server.url)
+        httpok::config::redact(&server.url)
     );
     let notifier = Commands {
         email: config.email.clone().filter(|_| !config.dry_run),

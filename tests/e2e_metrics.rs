@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use httpok::planner::status::Snapshot;
+use httpok::metrics::Snapshot;
 
 // ---------------------------------------------------------------- the text format
 

@@ -16,8 +16,7 @@ use clap_mangen::Man;
 use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
 
 use httpok::cli::Args;
-use httpok::config::settings::{Applies, KEYS};
-use httpok::config::target::Kind;
+use httpok::config::{Applies, KEYS, Kind};
 
 const UPDATE_HINT: &str = "UPDATE_GENERATED=1 cargo test --test generated_docs";
 

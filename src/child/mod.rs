@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 mod env;
 
-pub use env::environment;
+pub(crate) use env::environment;
 
 /// Most output kept from each of stdout and stderr (gcore's output goes into the mail);
 /// the rest is read and dropped, so a chatty command never blocks on a full pipe.
@@ -66,7 +66,7 @@ pub fn run_probe_command(
 /// Runs `argv` with exactly `env` as its environment and `input` on stdin, and returns
 /// after `timeout` at the latest (give or take a poll slice), whatever the command and
 /// its children do.
-pub fn run(
+pub(crate) fn run(
     argv: &[String],
     input: Option<&[u8]>,
     env: &[(OsString, OsString)],

@@ -12,7 +12,7 @@ use crate::planner::selection::Selection;
 /// One line per check: name, programs, targets, and every setting that applies to it
 /// and differs from httpok's defaults (a default given at the top level or as a flag is
 /// not shown where it does not apply).
-pub fn describe(check: &CheckSpec) -> String {
+pub(crate) fn describe(check: &CheckSpec) -> String {
     let programs = match &check.selection {
         Selection::Any => "any RUNNING process".to_string(),
         Selection::Programs(p) if p.is_empty() => "none (mail only)".to_string(),
@@ -48,12 +48,6 @@ pub fn print(config: &Config, out: &mut impl Write) -> io::Result<()> {
     out.flush()
 }
 
-/// What `--check-config` prints after a check: every setting that differs from the
-/// defaults, `key=value`, whatever the check's kind.
-pub fn describe_differences(settings: &Settings) -> Vec<String> {
-    differences(settings, &[Kind::Http, Kind::Tcp, Kind::Exec])
-}
-
 /// The settings that differ from the defaults, of the keys that apply to one of `kinds`.
 fn differences(settings: &Settings, kinds: &[Kind]) -> Vec<String> {
     let Ok(defaults) = Layer::default().resolve() else {
@@ -71,6 +65,11 @@ mod tests {
     use crate::config::settings::{Given, Origin};
     use std::path::Path;
     use std::sync::Arc;
+
+    /// Every setting that differs from the defaults, whatever the check's kind.
+    fn describe_differences(settings: &Settings) -> Vec<String> {
+        differences(settings, &[Kind::Http, Kind::Tcp, Kind::Exec])
+    }
 
     fn file(line: usize) -> Origin {
         Origin::File {

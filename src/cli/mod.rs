@@ -19,14 +19,13 @@ use crate::config::Config;
 use crate::metrics::ListenAddr;
 
 pub mod check_config;
-pub mod error;
-pub mod getopt;
+pub(crate) mod error;
+pub(crate) mod getopt;
 pub mod once;
 pub mod status_client;
-pub mod validate;
+pub(crate) mod validate;
 
 pub use error::UsageError;
-pub use validate::split_command;
 
 const SUPERLANCE: &str = "Superlance-compatible";
 const CHECKS: &str = "Checks";
@@ -56,6 +55,9 @@ are written in full. Manual: man httpok.";
 
 /// httpok: a supervisord event listener that probes URLs on TICK events and restarts the
 /// programs behind the ones that fail. A drop-in replacement for superlance's httpok.
+// The fields' docs are their --help text, written for a terminal ([NAME], [[check]]),
+// not rustdoc links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Parser)]
 #[command(name = "httpok", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Args {

@@ -23,12 +23,12 @@ use crate::planner::status::{CheckStatus, ProgramStatus, Snapshot};
 /// How long the whole exchange may take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest answer read (head and JSON); a few KiB per check in practice.
-pub const MAX_ANSWER: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_ANSWER: usize = 4 * 1024 * 1024;
 
 /// A running httpok's metrics address, as given to `--status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusUrl {
-    /// Tried in order: `localhost` is 127.0.0.1, then [::1].
+    /// Tried in order: `localhost` is 127.0.0.1, then `[::1]`.
     addrs: Vec<ListenAddr>,
     /// What the user wrote, for messages.
     shown: String,

@@ -39,7 +39,8 @@ pub struct FileConfig {
 /// One `[[check]]`.
 #[derive(Debug, Clone)]
 pub struct FileCheck {
-    /// The line of its `[[check]]` header (of its `{` for an inline table).
+    /// The line of its `[[check]]` header (of its `{` for an inline table): where an
+    /// error about two checks points.
     pub line: usize,
     pub name: Option<String>,
     /// Namespecs; empty for a check that only mails.

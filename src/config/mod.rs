@@ -11,9 +11,12 @@ use crate::planner::CheckPolicy;
 use crate::planner::selection::Selection;
 use crate::probe::ProbeSettings;
 
-pub mod file;
-pub mod settings;
-pub mod target;
+pub(crate) mod file;
+pub(crate) mod settings;
+pub(crate) mod target;
+
+pub use settings::{Applies, KEYS};
+pub use target::{Kind, redact};
 
 /// One check: its targets (any failing fails the check), the programs it answers for,
 /// and its own probe settings and policy.

@@ -16,10 +16,12 @@ use std::time::Duration;
 use crate::planner::CheckPolicy;
 use crate::probe::{Pattern, ProbeSettings, StatusCodes, read_cacert};
 
-pub mod file_value;
+pub(crate) mod file_value;
 mod keys;
 
-pub use keys::{Applies, FlagValues, KEYS, Key, Layer, Misplaced, find};
+#[cfg(test)]
+pub(crate) use keys::Key;
+pub use keys::{Applies, FlagValues, KEYS, Layer, Misplaced, find};
 
 /// Where a value was given.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,13 +15,13 @@
 //! * [`Stream`]: a connected TCP or unix socket whose every read and write sets the
 //!   socket timeout to what is left of the one deadline, so a peer that dribbles one
 //!   byte a second cannot stretch an exchange past it.
-//! * [`resolve`]: name lookups. getaddrinfo cannot be cancelled, so a name (never an IP
-//!   literal, which needs no lookup and no thread) is looked up on a helper thread that
-//!   the caller waits for until its deadline; a lookup still running then is left to
-//!   finish on its own. What bounds that: callers asking for the same name share one
-//!   lookup, and at most [`MAX_LOOKUPS_IN_FLIGHT`] lookups run at once; a lookup over
-//!   that cap fails at once ([`ResolveError::Busy`]), so a hung resolver costs at most
-//!   that many threads, whatever the number of rounds.
+//! * [`resolve`](fn@resolve): name lookups. getaddrinfo cannot be cancelled, so a name
+//!   (never an IP literal, which needs no lookup and no thread) is looked up on a helper
+//!   thread that the caller waits for until its deadline; a lookup still running then is
+//!   left to finish on its own. What bounds that: callers asking for the same name share
+//!   one lookup, and at most [`MAX_LOOKUPS_IN_FLIGHT`](resolve::MAX_LOOKUPS_IN_FLIGHT)
+//!   lookups run at once; a lookup over that cap fails at once ([`ResolveError::Busy`]),
+//!   so a hung resolver costs at most that many threads, whatever the number of rounds.
 //!
 //! Does not own what a failure means to the caller (a probe's `DNS:` or `timeout`
 //! failure, an unreachable supervisord).
@@ -29,20 +29,18 @@
 mod connect;
 mod resolve;
 mod stream;
-pub mod ureq;
+pub(crate) mod ureq;
 
 use std::io;
 use std::time::{Duration, Instant};
 
 pub use connect::{connect_tcp, connect_unix};
-pub use resolve::{
-    MAX_LOOKUPS_IN_FLIGHT, ResolveError, lookups_in_flight, resolve, take_lookup_time,
-};
-pub use stream::{Bounded, Stream};
+pub use resolve::{ResolveError, lookups_in_flight, resolve, take_lookup_time};
+pub use stream::Stream;
 
 /// The time left until `deadline`; a `TimedOut` error once it has passed (a zero
 /// socket timeout would mean "wait forever", and std refuses it).
-pub fn time_left(deadline: Instant) -> io::Result<Duration> {
+pub(crate) fn time_left(deadline: Instant) -> io::Result<Duration> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
@@ -53,7 +51,7 @@ pub fn time_left(deadline: Instant) -> io::Result<Duration> {
 /// Whether `e` is httpok's own shortage, not anything the peer did: no file descriptor
 /// left (in its own table or the system's), or no kernel memory for a socket. An IO that
 /// failed so tells nothing about the other end.
-pub fn is_local_shortage(e: &io::Error) -> bool {
+pub(crate) fn is_local_shortage(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
@@ -62,7 +60,7 @@ pub fn is_local_shortage(e: &io::Error) -> bool {
 
 /// Whether `e` is a deadline that passed: ours (`TimedOut`) or a socket timeout
 /// (`WouldBlock`, which is how Linux reports SO_RCVTIMEO and SO_SNDTIMEO expiring).
-pub fn is_timeout(e: &io::Error) -> bool {
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock

@@ -64,7 +64,7 @@ pub fn ticks(data: &[u8]) {
     }
 }
 
-/// The staleness rule of `ticks.rs`, in i128 nanoseconds, where nothing can overflow.
+/// The staleness rule of `listener/ticks.rs`, in i128 nanoseconds, where nothing can overflow.
 fn exact_stale(
     period: u64,
     when: Option<i64>,

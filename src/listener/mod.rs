@@ -16,13 +16,13 @@
 
 use std::io::{self, BufRead, Write};
 
-pub mod event;
-pub mod ticks;
+pub(crate) mod event;
+pub(crate) mod ticks;
 
 /// Longest header line kept; the rest of a longer line is read and dropped.
-pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// Most payload bytes kept; a longer payload is consumed but truncated.
-pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
 /// One event as framed on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl Header {
 }
 
 /// Reads events from supervisord's side of the pipe.
-pub struct EventReader<R> {
+pub(crate) struct EventReader<R> {
     input: R,
 }
 
@@ -202,13 +202,13 @@ fn utf8_width(lead: u8) -> usize {
 }
 
 /// Tells supervisord the listener can take an event.
-pub fn write_ready(out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn write_ready(out: &mut impl Write) -> io::Result<()> {
     out.write_all(b"READY\n")?;
     out.flush()
 }
 
 /// Acknowledges the current event. `RESULT 2\nOK` with no trailing newline.
-pub fn write_ok(out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn write_ok(out: &mut impl Write) -> io::Result<()> {
     out.write_all(b"RESULT 2\nOK")?;
     out.flush()
 }

@@ -27,14 +27,15 @@ use std::path::PathBuf;
 
 mod event_loop;
 mod exchange;
-pub mod http;
-pub mod render;
-pub mod server;
+pub(crate) mod http;
+pub(crate) mod render;
+pub(crate) mod server;
 mod socket_file;
 
-pub use server::{Endpoint, Limits, MetricsListener};
-
-use crate::planner::status::Snapshot;
+pub use crate::planner::status::Snapshot;
+#[cfg(test)]
+pub(crate) use server::MetricsListener;
+pub use server::{Endpoint, Limits};
 
 /// The longest path a unix socket address holds (sun_path, less its NUL).
 const MAX_SOCKET_PATH: usize = 107;
@@ -103,7 +104,7 @@ impl fmt::Display for ListenAddr {
 }
 
 /// The answer to one judged request: a page from the snapshot, or a refusal.
-pub fn answer(asked: http::Route, snapshot: &Snapshot) -> http::Response {
+pub(crate) fn answer(asked: http::Route, snapshot: &Snapshot) -> http::Response {
     match asked {
         http::Route::Metrics => {
             http::Response::page(render::CONTENT_TYPE, render::render(snapshot).into_bytes())

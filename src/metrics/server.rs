@@ -123,7 +123,8 @@ impl MetricsListener {
     }
 
     /// Starts the endpoint's thread; it serves as long as the process lives.
-    pub fn serve(self, status: Arc<Mutex<Snapshot>>) -> io::Result<()> {
+    #[cfg(test)]
+    pub(crate) fn serve(self, status: Arc<Mutex<Snapshot>>) -> io::Result<()> {
         thread::Builder::new()
             .name("metrics".into())
             .spawn(move || self.run(status))

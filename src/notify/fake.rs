@@ -4,7 +4,6 @@
 use std::sync::Mutex;
 
 use super::{Notice, Notifier};
-use crate::planner::plan::StateWord;
 
 #[derive(Debug, Default)]
 pub struct FakeNotifier {
@@ -37,24 +36,6 @@ impl FakeNotifier {
                     program, outcome, ..
                 } => Some((program.clone(), outcome.as_str())),
                 Notice::Mail { .. } | Notice::Change { .. } => None,
-            })
-            .collect()
-    }
-
-    /// (program, state, previous) of every change notice.
-    pub fn changes(&self) -> Vec<(String, StateWord, StateWord)> {
-        self.notices
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter_map(|n| match n {
-                Notice::Change {
-                    program,
-                    state,
-                    previous,
-                    ..
-                } => Some((program.clone(), *state, *previous)),
-                _ => None,
             })
             .collect()
     }

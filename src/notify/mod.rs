@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use crate::planner::plan::Notice;
 
-pub mod command;
+pub(crate) mod command;
 #[cfg(test)]
-pub mod fake;
-pub mod output;
+pub(crate) mod fake;
+pub(crate) mod output;
 
 pub use command::run_command;
-pub use output::{MAX_SHOWN_CHARS, one_line};
+pub(crate) use output::{MAX_SHOWN_CHARS, one_line};
 
 pub trait Notifier: Send + Sync {
     /// Whether it does anything with this kind of notice (mail without -m does not):

@@ -146,6 +146,7 @@ pub(crate) use crate::probe::cert::utc;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planner::tests::mails;
 
     const DAY: i64 = 86_400;
     const NOW: i64 = 1_796_256_000; // 2026-12-03 00:00 UTC
@@ -157,13 +158,6 @@ mod tests {
             expiring: "CN=h".into(),
             tls_version: "TLS 1.3",
         }
-    }
-
-    fn mails(plan: &Plan) -> usize {
-        plan.notices
-            .iter()
-            .filter(|n| matches!(n, Notice::Mail { .. }))
-            .count()
     }
 
     #[test]

@@ -44,19 +44,18 @@ mod check;
 mod health;
 mod incidents;
 mod judge;
-pub mod lifecycle;
+pub(crate) mod lifecycle;
 mod persist;
-pub mod plan;
+pub(crate) mod plan;
 mod policy;
 mod round;
-pub mod selection;
+pub(crate) mod selection;
 mod shown;
-pub mod status;
+pub(crate) mod status;
 
+pub use check::Check;
 use check::Counted;
-pub use check::{Check, CheckState, Failing, Incident};
 pub use judge::RoundFacts;
-pub use persist::Imported;
 pub use policy::CheckPolicy;
 pub use round::{ListError, Moment, Round, Step};
 
@@ -136,17 +135,14 @@ impl Planner {
         }
     }
 
-    pub fn check(&self, id: CheckId) -> Option<&Check> {
+    #[cfg(test)]
+    pub(crate) fn check(&self, id: CheckId) -> Option<&Check> {
         self.checks.get(&id)
     }
 
-    pub fn program(&self, namespec: &str) -> Option<&Program> {
+    #[cfg(test)]
+    pub(crate) fn program(&self, namespec: &str) -> Option<&Program> {
         self.programs.get(namespec)
-    }
-
-    /// Every program judged so far, by namespec.
-    pub fn programs(&self) -> impl Iterator<Item = &Program> {
-        self.programs.values()
     }
 
     /// Every check's selection, in configuration order (for the advice at start).

@@ -166,8 +166,9 @@ impl Plan {
         self.notices.extend(other.notices);
     }
 
-    /// The lines at info or above, for assertions and mail bodies.
-    pub fn texts(&self) -> Vec<&str> {
+    /// The lines at info or above, for assertions.
+    #[cfg(test)]
+    pub(crate) fn texts(&self) -> Vec<&str> {
         self.lines
             .iter()
             .filter(|l| l.level <= Level::Info)

@@ -146,7 +146,8 @@ fn orders(plan: &Plan) -> Vec<(String, u32)> {
         .collect()
 }
 
-fn mails(plan: &Plan) -> usize {
+/// How many mails a plan sends (the lifecycle's and the certificates' tests count them too).
+pub(super) fn mails(plan: &Plan) -> usize {
     plan.notices
         .iter()
         .filter(|n| matches!(n, Notice::Mail { .. }))

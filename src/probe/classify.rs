@@ -31,7 +31,7 @@ impl CheckProber {
             if let Some(error) = inner.downcast_ref::<ureq::Error>() {
                 return self.classify(error);
             }
-            // The agents' resolver (`ureq_transport`) passes its own error so.
+            // The agents' resolver (`deadline::ureq`) passes its own error so.
             if let Some(error) = inner.downcast_ref::<ResolveError>() {
                 return self.classify_resolve(error);
             }

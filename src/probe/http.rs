@@ -206,33 +206,5 @@ fn pattern_text(pattern: &Option<Pattern>) -> String {
         .unwrap_or_default()
 }
 
-/// Streams `reader` looking for `needle`, keeping only `needle.len()` bytes of overlap.
-pub fn body_contains(mut reader: impl Read, needle: &[u8], limit: u64) -> io::Result<bool> {
-    if needle.is_empty() {
-        return Ok(true);
-    }
-    let mut window: Vec<u8> = Vec::with_capacity(needle.len() + 8192);
-    let mut chunk = [0u8; 8192];
-    let mut seen = 0u64;
-    while seen < limit {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => return Ok(false),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        seen += n as u64;
-        window.extend_from_slice(&chunk[..n]);
-        if window.windows(needle.len()).any(|w| w == needle) {
-            return Ok(true);
-        }
-        let keep = needle.len() - 1;
-        if window.len() > keep {
-            window.drain(..window.len() - keep);
-        }
-    }
-    Ok(false)
-}
-
 #[cfg(test)]
 mod tests;

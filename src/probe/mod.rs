@@ -15,7 +15,7 @@
 //!
 //! Does not own what happens after a failure (that is the lifecycle and `restart`).
 
-pub mod cert;
+pub(crate) mod cert;
 mod classify;
 mod codes;
 mod exec;
@@ -43,7 +43,6 @@ use crate::planner::plan::{CheckId, ProbeRequest};
 
 pub use codes::StatusCodes;
 pub use exec::{CommandEnv, check_runnable};
-pub use http::body_contains;
 pub use pattern::{Matcher, Pattern};
 pub use tls::read_cacert;
 
@@ -430,7 +429,7 @@ impl CheckProber {
 }
 
 #[cfg(test)]
-pub mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

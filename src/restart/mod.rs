@@ -403,8 +403,8 @@ impl Restarter<'_> {
 }
 
 #[cfg(test)]
-pub mod fake;
-pub mod gate;
-pub mod resume;
+pub(crate) mod fake;
+pub(crate) mod gate;
+pub(crate) mod resume;
 #[cfg(test)]
 mod tests;

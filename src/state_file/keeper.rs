@@ -165,7 +165,10 @@ impl Keeper {
 
 /// [`state_file::load`] on a thread of its own, given up on after `deadline` (a hung
 /// mount must not keep httpok from its first READY; the thread is left to finish).
-fn load_within(path: &Path, deadline: Duration) -> Result<Option<Saved>, state_file::LoadError> {
+pub(super) fn load_within(
+    path: &Path,
+    deadline: Duration,
+) -> Result<Option<Saved>, state_file::LoadError> {
     let (tx, rx) = mpsc::channel();
     let owned = path.to_path_buf();
     let spawned = thread::Builder::new()

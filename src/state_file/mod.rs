@@ -13,16 +13,17 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 mod disk;
-pub mod keeper;
+pub(crate) mod keeper;
 #[cfg(test)]
 mod tests;
 
-pub use disk::{load, save};
+pub use disk::load;
+pub(crate) use disk::save;
 
 /// The file's format version; a file of another version is ignored (with a WARN).
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 /// Largest state file read: thousands of programs fit; anything bigger is not ours.
-pub const MAX_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Saved {
@@ -119,7 +120,7 @@ impl fmt::Display for LoadError {
 }
 
 /// Reads a state file's text (at most [`MAX_BYTES`]).
-pub fn parse(text: &[u8]) -> Result<Saved, LoadError> {
+pub(crate) fn parse(text: &[u8]) -> Result<Saved, LoadError> {
     let saved: Saved =
         serde_json::from_slice(text).map_err(|e| LoadError::Corrupt(e.to_string()))?;
     if saved.version != VERSION {
@@ -129,7 +130,7 @@ pub fn parse(text: &[u8]) -> Result<Saved, LoadError> {
 }
 
 /// The text written: pretty JSON and a newline.
-pub fn encode(saved: &Saved) -> Result<Vec<u8>, String> {
+pub(crate) fn encode(saved: &Saved) -> Result<Vec<u8>, String> {
     let mut text = serde_json::to_vec_pretty(saved).map_err(|e| e.to_string())?;
     text.push(b'\n');
     Ok(text)

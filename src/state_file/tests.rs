@@ -4,11 +4,10 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use super::disk::{read_bounded, temp_path, trusted_by};
+use super::keeper::load_within;
 use super::*;
 use crate::test_rig::TempDir;
 
@@ -36,17 +35,6 @@ fn sample() -> Saved {
 
 fn write(path: &Path, saved: &Saved) {
     save(path, &encode(saved).expect("encode")).expect("save");
-}
-
-/// `load` on a thread: a load that hangs fails the test instead of hanging it.
-fn load_within(path: &Path, limit: Duration) -> Result<Option<Saved>, LoadError> {
-    let (tx, rx) = mpsc::channel();
-    let path = path.to_path_buf();
-    thread::spawn(move || {
-        let _ = tx.send(load(&path));
-    });
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|_| panic!("load did not return within {limit:?}"))
 }
 
 fn mkfifo(path: &Path) {

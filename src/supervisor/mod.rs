@@ -7,8 +7,8 @@
 //! * `endpoint.rs`: SUPERVISOR_SERVER_URL into an [`Endpoint`].
 //! * `transport.rs`: one HTTP/1.0 request and its reply over a unix or TCP socket, a
 //!   deadline on every step, the reply read to EOF (supervisord's Content-Length is
-//!   short for non-ASCII deferred replies) under a [`MAX_REPLY_BYTES`] cap. Never
-//!   goes through a proxy.
+//!   short for non-ASCII deferred replies) under a
+//!   [`MAX_REPLY_BYTES`](transport::MAX_REPLY_BYTES) cap. Never goes through a proxy.
 //! * `client.rs`: [`Client`], Basic auth and `impl Supervisor for Client`.
 //! * `denied.rs`: a unix socket that refused httpok's user, explained (who httpok runs
 //!   as, the socket's owner and mode, the way out).
@@ -20,7 +20,7 @@ mod client;
 mod denied;
 mod endpoint;
 #[cfg(test)]
-pub mod fake;
+pub(crate) mod fake;
 pub mod model;
 mod transport;
 pub mod xmlrpc;
@@ -33,13 +33,13 @@ use crate::supervisor::xmlrpc::Fault;
 
 pub use client::Client;
 pub use endpoint::Endpoint;
-pub use transport::{MAX_REPLY_BYTES, parse_http_reply};
+pub use transport::parse_http_reply;
 
 /// Timeout of a blocking stopProcess: longer than any sane stopwaitsecs.
 pub const STOP_CALL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// supervisord's fault codes that httpok branches on.
-pub mod fault {
+pub(crate) mod fault {
     /// Every call while supervisord restarts or shuts down.
     pub const SHUTDOWN_STATE: i64 = 6;
     /// No such process or group.

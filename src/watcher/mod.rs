@@ -23,7 +23,7 @@
 
 use std::io::{self, BufRead, Write};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Config;
@@ -31,7 +31,7 @@ use crate::listener::event::Event;
 use crate::listener::ticks::TickClock;
 use crate::listener::{self, EventReader};
 use crate::notify::Notifier;
-use crate::planner::selection::Exclusions;
+pub use crate::planner::selection::Exclusions;
 use crate::planner::status::Snapshot;
 use crate::planner::{ListError, Moment, Planner, Round, Step};
 use crate::probe::Probe;
@@ -265,13 +265,14 @@ impl Watcher {
     }
 
     /// Waits until no restart job runs (a job that ends may start the next one).
-    pub fn settle(&self, timeout: Duration) -> bool {
+    #[cfg(test)]
+    pub(crate) fn settle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if lock(&self.shared.jobs).iter().all(JoinHandle::is_finished) {
                 return true;
             }
-            thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(5));
         }
         false
     }
@@ -362,7 +363,7 @@ pub fn run_listener(
     Ok(())
 }
 
-pub mod advice;
+pub(crate) mod advice;
 mod jobs;
 mod notices;
 mod setup;
@@ -372,4 +373,5 @@ mod tests;
 use crate::lock;
 use jobs::{Job, apply, join_within, spawn_job};
 use notices::NoticeQueue;
-pub use setup::{build_planner, build_prober, numbered};
+pub use setup::build_prober;
+pub(crate) use setup::{build_planner, numbered};

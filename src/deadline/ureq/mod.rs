@@ -4,8 +4,9 @@
 //! httpok does, with no thread of ureq's own.
 //!
 //! * [`tcp_agent`]: TCP (and TLS by ureq's rustls connector on top), the host looked up
-//!   by [`DeadlineResolver`]: an IP literal in place, a name by [`crate::deadline::resolve`]
-//!   (ureq's own resolver starts an unbounded thread per lookup when a timeout is set).
+//!   by [`DeadlineResolver`]: an IP literal in place, a name by
+//!   [`crate::deadline::resolve`](fn@crate::deadline::resolve) (ureq's own resolver
+//!   starts an unbounded thread per lookup when a timeout is set).
 //! * [`unix_agent`]: every connection goes to one socket file, whatever host the URL
 //!   names: `http://localhost/health` sends `GET /health` with `Host: localhost` over the
 //!   socket; the host is never looked up. `https://` is refused ([`Error::TlsRequired`]).

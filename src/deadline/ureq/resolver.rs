@@ -12,8 +12,9 @@ use ureq::unversioned::transport::NextTimeout;
 
 use crate::deadline::{self, ResolveError};
 
-/// Resolves through [`deadline::resolve`]: an IP literal (`http://127.0.0.1:8080/`, the
-/// usual probe) in place with no thread, a name on a bounded, shared lookup thread.
+/// Resolves through [`deadline::resolve`](fn@deadline::resolve): an IP literal
+/// (`http://127.0.0.1:8080/`, the usual probe) in place with no thread, a name on a
+/// bounded, shared lookup thread.
 /// A failed lookup is an `Error::Io` around the [`ResolveError`], which the probes'
 /// classifier reads by type.
 #[derive(Debug, Clone, Copy, Default)]

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::planner::plan::{Notice, Plan};
+use crate::planner::tests::mails;
 use crate::supervisor::model::ProcessInfo;
 
 const LIMITS: Limits = Limits {
@@ -41,13 +42,6 @@ fn clock(t0: Instant, s: u64) -> RoundClock {
         probes_started: at,
         listed_late: None,
     }
-}
-
-fn mails(plan: &Plan) -> usize {
-    plan.notices
-        .iter()
-        .filter(|n| matches!(n, Notice::Mail { .. }))
-        .count()
 }
 
 #[test]
