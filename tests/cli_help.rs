@@ -50,6 +50,44 @@ fn help_groups_the_flags_and_shows_examples() {
 }
 
 #[test]
+fn help_lists_exec_checks_and_exactly_the_metrics_served() {
+    let out = httpok(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("or exec:COMMAND ARGS"), "{help}");
+    // The list itself is checked against what /metrics renders by a unit test
+    // (metrics::render); here, that --help shows it, new names included.
+    for name in [
+        "probe_success",
+        "probe_http_content_length",
+        "probe_http_version",
+        "probe_http_ssl",
+        "probe_failed_due_to_regex",
+        "probe_tls_version_info",
+        "probe_dns_lookup_time_seconds",
+        "httpok_build_info",
+    ] {
+        assert!(help.contains(name), "no {name} in:\n{help}");
+    }
+    assert!(
+        !help.contains("the rest of blackbox_exporter's names"),
+        "{help}"
+    );
+}
+
+#[test]
+fn an_unknown_scheme_names_exec_too() {
+    let out = httpok(&["ftp://h/"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("use http, https, tcp, http+unix, or exec:COMMAND"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn short_help_fits_the_same_groups() {
     let out = httpok(&["-h"]);
     assert!(out.status.success());

@@ -190,13 +190,17 @@ fn a_certificate_expiring_in_5_days_warns_once_mails_once_fills_the_metric_and_r
     ]);
     sup.wait_running("httpok2", T);
     let pid = sup.wait_running("web", T);
-    let warning = format!("WARN {url}: its certificate expires in 4 days");
+    let warning = format!("WARN {url}: its certificate CN=localhost expires in 4 days");
     wait_for_count(&sup, &warning, 1);
-    sendmail.wait_for_call("certificate expires in 4 days", T);
+    sendmail.wait_for_call("certificate CN=localhost expires in 4 days", T);
     // Three more rounds: the same certificate, no second WARN or mail, no restart.
     wait_for_more_ticks(&sup, 3);
     let log = httpok_log(&sup);
-    assert_eq!(count(&log, "its certificate expires"), 1, "{log}");
+    assert_eq!(
+        count(&log, "its certificate CN=localhost expires"),
+        1,
+        "{log}"
+    );
     assert_eq!(sendmail.calls().len(), 1, "{:?}", sendmail.calls());
     assert!(!log.contains("restarting"), "{log}");
     assert_eq!(sup.pid("web"), Some(pid), "restarted for a certificate");
@@ -215,7 +219,11 @@ fn a_certificate_expiring_in_5_days_warns_once_mails_once_fills_the_metric_and_r
     wait_for_count(&sup, "httpok 0.1.0 started", 2);
     wait_for_more_ticks(&sup, 2);
     let log = httpok_log(&sup);
-    assert_eq!(count(&log, "its certificate expires"), 1, "{log}");
+    assert_eq!(
+        count(&log, "its certificate CN=localhost expires"),
+        1,
+        "{log}"
+    );
     assert_eq!(sendmail.calls().len(), 1, "{:?}", sendmail.calls());
     assert_listener_healthy(&sup);
 }

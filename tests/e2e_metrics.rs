@@ -896,3 +896,81 @@ fn a_stale_socket_file_is_replaced_at_start_and_the_socket_is_gone_after_a_stop(
         "the socket file is left after the stop:\n{log}"
     );
 }
+
+/// blackbox_exporter's other names, each on the real endpoint: an https check whose
+/// server presents an intermediate that expires (in 2 days) before its leaf (30 days),
+/// and an http check failed by its body regex.
+#[test]
+fn metrics_show_the_chains_earliest_expiry_and_the_rest_of_blackbox_names() {
+    let scratch = TempDir::new("chain-metrics");
+    let certs = Certs::make(scratch.path());
+    let chain = certs.chain(2, 30);
+    let intermediate_ends = certs.not_after(&chain.intermediate);
+    assert!(intermediate_ends < certs.not_after(&chain.leaf));
+    let app = TlsApp::start(scratch.path(), &chain.full);
+    let (https_url, port, metrics) = (app.url(), free_port(), free_port());
+    let http_url = format!("http://127.0.0.1:{port}/");
+    let config = scratch.path().join("checks.toml");
+    fs::write(
+        &config,
+        format!(
+            "[[check]]\nname = \"shop\"\nurl = \"{https_url}\"\ncacert = \"{}\"\n\n\
+             [[check]]\nname = \"api\"\nprogram = \"web\"\nurl = \"{http_url}\"\n\
+             body_regex = \"never there\"\nfailures = 1000\n",
+            certs.ca().display()
+        ),
+    )
+    .expect("write the config");
+    let sup = start(vec![
+        web("web", port, "ok"),
+        listener(&format!(
+            "-t 5 --cert-expiry-warn 14 --metrics-listen 127.0.0.1:{metrics} --config {}",
+            config.display()
+        )),
+    ]);
+    let shop = [("check", "shop"), ("target", https_url.as_str())];
+    let api = [("check", "api"), ("target", http_url.as_str())];
+    let page = wait_for_page(metrics, "both checks probed, the certificate read", |p| {
+        p.get("probe_success", &api).is_some()
+            && p.get("probe_ssl_earliest_cert_expiry", &shop).is_some()
+    });
+    // The chain's earliest expiry is the intermediate's, as openssl reads it.
+    assert_eq!(
+        page.get("probe_ssl_earliest_cert_expiry", &shop),
+        Some(intermediate_ends as f64)
+    );
+    let tls13 = [shop[0], shop[1], ("version", "TLS 1.3")];
+    assert_eq!(page.get("probe_tls_version_info", &tls13), Some(1.0));
+    assert_eq!(page.get("probe_success", &shop), Some(1.0));
+    assert_eq!(page.get("probe_http_ssl", &shop), Some(1.0));
+    assert_eq!(page.get("probe_http_ssl", &api), Some(0.0));
+    // tlsapp.py answers "OK" with a Content-Length, over HTTP/1.0; webapp.py "hello
+    // httpok OK\n".
+    assert_eq!(page.get("probe_http_content_length", &shop), Some(2.0));
+    assert_eq!(page.get("probe_http_content_length", &api), Some(16.0));
+    assert_eq!(page.get("probe_http_version", &api), Some(1.0));
+    assert_eq!(page.get("probe_failed_due_to_regex", &api), Some(1.0));
+    assert_eq!(page.get("probe_failed_due_to_regex", &shop), Some(0.0));
+    assert_eq!(page.get("probe_success", &api), Some(0.0));
+    for labels in [&shop, &api] {
+        let lookup = page
+            .get("probe_dns_lookup_time_seconds", labels)
+            .expect("a lookup time");
+        assert!((0.0..1.0).contains(&lookup), "{lookup}");
+    }
+    // --cert-expiry-warn names the certificate that expires: the intermediate.
+    let warning = format!(
+        "WARN {https_url}: its certificate CN=httpok test intermediate CA (certificate 2 of \
+         the chain) expires in 1 day"
+    );
+    wait_for_count(&sup, &warning, 1);
+    // The body regex fails the check, named in the log by its name and URL.
+    let log = httpok_log(&sup);
+    assert!(
+        log.contains(&format!(
+            "api ({http_url}): body does not match /never there/"
+        )),
+        "{log}"
+    );
+    assert_listener_healthy(&sup);
+}

@@ -99,15 +99,18 @@ fn two_checks_of_a_config_file_are_each_judged_by_their_own_timeout_and_body() {
         requests_served(&sup, "slow", slow_pid) >= 3,
         "the slow app was not probed on each tick"
     );
+    // Every line about the failing check names it, its URL beside the name.
     let log = httpok_log(&sup);
+    let failed = format!("WARN worded (http://127.0.0.1:{worded_port}/): body missing \"OK\"");
+    assert!(log.contains(&failed), "{log}");
+    let unnamed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("127.0.0.1:{worded_port}/")))
+        .filter(|l| !l.contains(&format!("worded (http://127.0.0.1:{worded_port}/)")))
+        .collect();
+    assert!(unnamed.is_empty(), "lines without the name: {unnamed:?}");
     assert!(
-        log.contains(&format!(
-            "http://127.0.0.1:{worded_port}/: body missing \"OK\""
-        )),
-        "{log}"
-    );
-    assert!(
-        !log.contains(&format!("127.0.0.1:{slow_port}/:")),
+        !log.contains(&format!("127.0.0.1:{slow_port}/)")),
         "the slow check failed:\n{log}"
     );
     assert!(!log.contains("slow is in RUNNING state"), "{log}");
@@ -379,7 +382,7 @@ fn check_config_reads_a_good_file_and_names_file_line_and_key_of_a_bad_one() {
          [[check]]\n\
          name = \"db\"\n\
          program = \"postgres\"\n\
-         exec = [\"/bin/true\", \"-q\"]\n\
+         exec = [\"/bin/sh\", \"-c\", \"test ! -e /x\"]\n\
          timeout = 8\n",
     );
     let shown = good.display().to_string();
@@ -393,7 +396,8 @@ fn check_config_reads_a_good_file_and_names_file_line_and_key_of_a_bad_one() {
         "{out}"
     );
     assert!(lines[1].starts_with("db: programs postgres;"), "{out}");
-    assert!(lines[1].contains("exec:/bin/true -q"), "{out}");
+    // The argv shell-quoted: pasted into a shell, it runs the same command.
+    assert!(lines[1].contains("exec:/bin/sh -c 'test ! -e /x'"), "{out}");
     assert!(lines[1].contains("timeout=8"), "{out}");
 
     // Line 6: a timeout of 0 in the second check.

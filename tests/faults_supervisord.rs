@@ -6,6 +6,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -114,6 +115,51 @@ fn fault_then_recovery(
     let status = httpok.close(ROUND_LIMIT);
     assert!(status.success(), "exit at EOF: {status}");
     (stderr, heads)
+}
+
+/// nobody:nogroup, as Debian has them: the `user=` of a listener in this test.
+const NOBODY: (u32, u32) = (65534, 65534);
+
+#[test]
+fn a_socket_closed_to_the_listeners_user_names_the_user_the_owner_and_the_mode() {
+    // Debian's supervisord makes its socket root's, mode 0700; a listener given
+    // `user=nobody` cannot connect. Needs a test run as root (the machines' and CI's
+    // is), to make the socket root's and to start httpok as nobody.
+    let dir = TempDir::new("sv-denied");
+    let sock = dir.join("supervisor.sock");
+    let fake = FakeSupervisord::unix(&sock, Mode::Healthy, fake_web(4242));
+    fs::set_permissions(&sock, fs::Permissions::from_mode(0o700)).expect("chmod");
+    let url = format!("unix://{}", sock.display());
+    let probe = format!("http://127.0.0.1:{}/", free_port());
+    let mut httpok = Listener::start_as(
+        dir.path(),
+        &["-p", "web", "-t", PROBE_TIMEOUT, &probe],
+        &[("SUPERVISOR_SERVER_URL", url.as_str())],
+        Some(NOBODY),
+    );
+    httpok.tick(ROUND_LIMIT);
+    let stderr = httpok.stderr();
+    let expected = format!(
+        "permission denied connecting to the unix socket {}: httpok runs as user nobody \
+         (uid 65534, group nogroup); the socket is owned by root:root with mode 0700 \
+         (rwx------). Run the listener as a user that may connect (the user= line",
+        sock.display()
+    );
+    let errors = lines_with(&stderr, " ERROR ");
+    assert!(
+        errors.iter().any(|l| l.contains(&expected)),
+        "no ERROR line with {expected:?}:\n{stderr}"
+    );
+    assert!(!stderr.contains("is supervisord running"), "{stderr}");
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+    // Let nobody in, as the hint says (chmod): the next round reads the list, and the
+    // failing program is restarted.
+    fs::set_permissions(&sock, fs::Permissions::from_mode(0o777)).expect("chmod");
+    httpok.tick(ROUND_LIMIT);
+    fake.wait_for_call("supervisor.startProcess web", ROUND_LIMIT);
+    httpok.wait_for_stderr("web restarted", ROUND_LIMIT);
+    let status = httpok.close(ROUND_LIMIT);
+    assert!(status.success(), "exit at EOF: {status}");
 }
 
 #[test]

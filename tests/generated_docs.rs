@@ -590,20 +590,22 @@ fn environment() -> Roff {
     );
     item(
         &mut r,
-        "HTTPOK_PROGRAM, HTTPOK_URL, HTTPOK_REASON, HTTPOK_OUTCOME",
-        "Set for the --on-restart command: the namespec, the failing URL, why it failed \
+        "HTTPOK_PROGRAM, HTTPOK_CHECK, HTTPOK_URL, HTTPOK_REASON, HTTPOK_OUTCOME",
+        "Set for the --on-restart command: the namespec, the failing check's name (its \
+         URL when it has none), the failing URL (without credentials), why it failed \
          (e.g. status 500, timeout after 5.0s) and how the restart went: restarted, \
          failed (the stop or the start failed) or skipped (not restarted: the process \
          had changed, or httpok was stopping).",
     );
     item(
         &mut r,
-        "HTTPOK_CHECK, HTTPOK_PROGRAM, HTTPOK_STATE, HTTPOK_PREVIOUS, HTTPOK_REASON",
+        "HTTPOK_CHECK, HTTPOK_URL, HTTPOK_PROGRAM, HTTPOK_STATE, HTTPOK_PREVIOUS, HTTPOK_REASON",
         "Set for the --on-change command. HTTPOK_STATE is the new state: failing or \
          recovered for a check; restarted, start-failed, gave-up or recovered for a \
          program. HTTPOK_PREVIOUS is the state before: healthy, failing, restarting or \
-         restarted. HTTPOK_CHECK is the check's URLs, or for a program the URL whose \
-         failure led to the change. HTTPOK_PROGRAM is the program, or for a check the \
+         restarted. HTTPOK_CHECK is the check's name, or its URLs when it has none; for a \
+         program, the check whose failure led to the change. HTTPOK_URL is the failing \
+         URL without credentials (a check's URLs when it recovers). HTTPOK_PROGRAM is the program, or for a check the \
          names it restarts. HTTPOK_REASON is why it failed, empty for recovered.",
     );
     r

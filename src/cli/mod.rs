@@ -61,8 +61,9 @@ are written in full. Manual: man httpok.";
 #[derive(Debug, Parser)]
 #[command(name = "httpok", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Args {
-    /// URL to probe: http://, https://, tcp://HOST:PORT or http+unix://%2Fpath.sock/path
-    /// (in supervisord.conf, write each % as %%). Several may be given: any of them
+    /// URL to probe: http://, https://, tcp://HOST:PORT, http+unix://%2Fpath.sock/path
+    /// (in supervisord.conf, write each % as %%) or exec:COMMAND ARGS (run without a
+    /// shell, healthy when it exits 0). Several may be given: any of them
     /// failing restarts the -p/-a selection.
     #[arg(value_name = "URL")]
     pub urls: Vec<String>,
@@ -241,13 +242,13 @@ pub struct Args {
     pub dry_run: bool,
 
     /// Command run after each restart attempt (no shell), with HTTPOK_PROGRAM,
-    /// HTTPOK_URL, HTTPOK_REASON and HTTPOK_OUTCOME in its environment.
+    /// HTTPOK_CHECK, HTTPOK_URL, HTTPOK_REASON and HTTPOK_OUTCOME in its environment.
     #[arg(long, value_name = "CMD", help_heading = POLICY)]
     pub on_restart: Option<String>,
 
     /// Command run when a check or program changes state (failing, recovered,
-    /// restarted, start-failed, gave-up), no shell, with HTTPOK_CHECK, HTTPOK_PROGRAM,
-    /// HTTPOK_STATE, HTTPOK_PREVIOUS and HTTPOK_REASON in its environment: a chat
+    /// restarted, start-failed, gave-up), no shell, with HTTPOK_CHECK, HTTPOK_URL,
+    /// HTTPOK_PROGRAM, HTTPOK_STATE, HTTPOK_PREVIOUS and HTTPOK_REASON in its environment: a chat
     /// webhook gets the recovery too.
     #[arg(long, value_name = "CMD", help_heading = POLICY)]
     pub on_change: Option<String>,
@@ -264,9 +265,16 @@ pub struct Args {
     #[arg(long, value_name = "NAME", help_heading = POLICY)]
     pub exclude: Vec<String>,
 
-    /// Serve what httpok sees on ADDR: GET /metrics for Prometheus (probe_success and
-    /// the rest of blackbox_exporter's names, httpok_restarts_total, ...) and GET /status
-    /// as JSON. ADDR is 127.0.0.1:9117, [::1]:9117 or unix:/run/httpok.sock. Off by default.
+    /// Serve what httpok sees on ADDR: GET /metrics for Prometheus and GET /status as
+    /// JSON. ADDR is 127.0.0.1:9117, [::1]:9117 or unix:/run/httpok.sock. Off by default.
+    /// The metrics: per target, blackbox_exporter's probe_success, probe_duration_seconds,
+    /// probe_http_status_code, probe_http_content_length, probe_http_version,
+    /// probe_http_ssl, probe_failed_due_to_regex, probe_ssl_earliest_cert_expiry,
+    /// probe_tls_version_info and probe_dns_lookup_time_seconds, meaning what they mean
+    /// there; and httpok's own httpok_check_consecutive_failures, httpok_restarts_total,
+    /// httpok_given_up, httpok_program_state, httpok_rounds_total,
+    /// httpok_round_duration_seconds, httpok_last_round_timestamp_seconds,
+    /// httpok_supervisord_up and httpok_build_info. No other.
     #[arg(long, value_name = "ADDR", help_heading = OBSERVABILITY)]
     pub metrics_listen: Option<String>,
 

@@ -32,8 +32,14 @@ pub fn run_once(config: &Config, out: &mut impl Write) -> Result<bool, String> {
             continue;
         };
         let ms = outcome.latency.as_millis();
+        // A named check by its name, the URL beside it, as in the log.
+        let kind = target.kind();
+        let target = match &spec.name {
+            Some(name) => format!("{name} ({target})"),
+            None => target.to_string(),
+        };
         let line = match &outcome.result {
-            Ok(0) if target.kind() == Kind::Exec => format!("healthy {target} exited 0 {ms}ms"),
+            Ok(0) if kind == Kind::Exec => format!("healthy {target} exited 0 {ms}ms"),
             Ok(0) if spec.probe.expect.is_some() => {
                 format!("healthy {target} answered as expected {ms}ms")
             }
@@ -47,4 +53,48 @@ pub fn run_once(config: &Config, out: &mut impl Write) -> Result<bool, String> {
         writeln!(out, "{line}").map_err(|e: io::Error| format!("cannot write output: {e}"))?;
     }
     Ok(all_healthy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Args;
+    use crate::test_rig::TempDir;
+    use crate::test_rig::hostile::refused_addr;
+    use clap::Parser;
+
+    #[test]
+    fn a_named_check_is_printed_by_its_name_with_its_url() {
+        let dir = TempDir::new("once-named");
+        let url = format!("tcp://{}", refused_addr());
+        let file = dir.join("checks.toml");
+        std::fs::write(
+            &file,
+            format!("[[check]]\nname = \"db\"\nurl = \"{url}\"\n"),
+        )
+        .expect("write");
+        let file = file.display().to_string();
+        let args = [
+            "httpok",
+            "--once",
+            "-t",
+            "1",
+            "--config",
+            &file,
+            "--check",
+            "x=exec:/bin/true",
+        ];
+        let config = Args::try_parse_from(args)
+            .expect("parses")
+            .into_config()
+            .expect("valid");
+        let mut out = Vec::new();
+        assert_eq!(run_once(&config, &mut out), Ok(false));
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(out.contains("healthy exec:/bin/true exited 0"), "{out}");
+        assert!(
+            out.contains(&format!("failing db ({url}) connection refused")),
+            "{out}"
+        );
+    }
 }

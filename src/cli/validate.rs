@@ -5,6 +5,8 @@
 //! [`Args::status_request`] and [`Args::metrics_listen`] do the same for --status and
 //! --metrics-listen.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 
 use super::{Args, UsageError};
@@ -170,7 +172,10 @@ impl Args {
         file: &FileConfig,
     ) -> Result<Vec<CheckSpec>, UsageError> {
         let mut checks = Vec::new();
+        // Where each check was given, for an error naming two of them.
+        let mut given = Vec::new();
         if !self.urls.is_empty() {
+            given.push("the URLs given without a flag".to_string());
             checks.push(CheckSpec {
                 name: None,
                 targets: self.positional_targets()?,
@@ -184,11 +189,16 @@ impl Args {
             });
         }
         for check in &self.checks {
+            given.push(format!("--check {check}"));
             checks.push(check_spec(check, settings)?);
         }
+        let file_name = self.config.as_deref().map(Path::display);
         for check in &file.checks {
+            let file_name = file_name.as_ref().map(ToString::to_string);
+            given.push(format!("{}:{}", file_name.unwrap_or_default(), check.line));
             checks.push(file_check(check, defaults)?);
         }
+        unique_labels(&checks, &given)?;
 
         if checks.is_empty() {
             return Err(invalid(
@@ -329,6 +339,26 @@ fn headers(given: &[String]) -> Result<Vec<(String, String)>, UsageError> {
                 })
         })
         .collect()
+}
+
+/// Two checks called the same (by their `name`, or by their URLs when unnamed) would be
+/// one row in `/status`, one series in `/metrics` and one name in the log for two
+/// things: refused, naming where each was given (`given`, in the checks' order).
+fn unique_labels(checks: &[CheckSpec], given: &[String]) -> Result<(), UsageError> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, check) in checks.iter().enumerate() {
+        let label = check.label();
+        if let Some(first) = seen.insert(label.clone(), i) {
+            let at = |n: usize| given.get(n).map_or("", String::as_str);
+            return Err(invalid(format!(
+                "two checks are both called {label:?}: {} and {}; give each check a name of \
+                 its own (name = \"...\" in a [[check]] of --config) or merge them",
+                at(first),
+                at(i)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `--check NAMESPEC=URL`, split at the first `=` (a URL may hold more).

@@ -11,6 +11,7 @@
 //! [`crate::config::settings`] and the command line, naming the origin recorded here. Every
 //! error is one line.
 
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::{self, Read};
 use std::ops::Range;
@@ -38,6 +39,9 @@ pub struct FileConfig {
 /// One `[[check]]`.
 #[derive(Debug, Clone)]
 pub struct FileCheck {
+    /// The line of its `[[check]]` header (of its `{` for an inline table): where an
+    /// error about two checks points.
+    pub line: usize,
     pub name: Option<String>,
     /// Namespecs; empty for a check that only mails.
     pub programs: Vec<String>,
@@ -262,7 +266,7 @@ impl<'a> Source<'a> {
                 self.at(extra.span())
             ));
         }
-        items
+        let checks: Vec<FileCheck> = items
             .iter()
             .map(|item| match item.get_ref() {
                 DeValue::Table(table) => self.check(item.span(), table),
@@ -272,7 +276,30 @@ impl<'a> Source<'a> {
                     file_value::got(other)
                 )),
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        self.unique_names(&checks)?;
+        Ok(checks)
+    }
+
+    /// Two checks of one name would be one row in `/status`, one series in `/metrics`
+    /// and one name in the log for two things: refused, naming both.
+    fn unique_names(&self, checks: &[FileCheck]) -> Result<(), String> {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for check in checks {
+            let Some(name) = check.name.as_deref() else {
+                continue;
+            };
+            if let Some(first) = seen.insert(name, check.line) {
+                return Err(format!(
+                    "{}:{}: name: {name:?} is also the name of the [[check]] at line {first}: \
+                     give each check a name of its own (it labels the check's log lines, \
+                     /status and /metrics)",
+                    self.shown.display(),
+                    check.line
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// One `[[check]]`; `header` is the span of its `[[check]]` line.
@@ -330,6 +357,7 @@ impl<'a> Source<'a> {
             }
         };
         Ok(FileCheck {
+            line: self.line(header.start),
             name,
             programs,
             target,

@@ -133,17 +133,7 @@ const SECRET_FLAGS: [&str; 6] = [
 /// Names whose `NAME=VALUE` value is a secret (`--password=PW`, `PGPASSWORD=PW`).
 const SECRET_NAMES: [&str; 5] = ["password", "passwd", "secret", "token", "api-key"];
 
-/// An exec check's argv as logs show it: URLs without credentials, and the values of
-/// arguments that look like secrets as `***`. A heuristic: a check that needs a
-/// secret should read it from a file (`~/.pgpass`, `--defaults-file`).
-fn shown_argv(argv: &[String]) -> Vec<String> {
-    classify_argv(argv)
-        .into_iter()
-        .map(|(shown, _)| shown)
-        .collect()
-}
-
-/// The values [`shown_argv`] hides, so that a command's own output quoting them (an
+/// The values [`shown_command`] hides, so that a command's own output quoting them (an
 /// exec check's failure reason) can hide them too.
 pub fn argv_secrets(argv: &[String]) -> Vec<String> {
     classify_argv(argv)
@@ -151,6 +141,35 @@ pub fn argv_secrets(argv: &[String]) -> Vec<String> {
         .filter_map(|(_, secret)| secret)
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// An exec check's argv as logs and `--check-config` show it: URLs without
+/// credentials, and the values of arguments that look like secrets as `***` (a
+/// heuristic: a check that needs a secret should read it from a file, `~/.pgpass`,
+/// `--defaults-file`); every other word as a POSIX shell reads it back, quoted where
+/// it needs it (`'a b'`, `'!'`).
+fn shown_command(argv: &[String]) -> String {
+    let words: Vec<String> = classify_argv(argv)
+        .into_iter()
+        .zip(argv)
+        .map(|((shown, _), word)| {
+            if shown == *word {
+                shell_word(&shown)
+            } else {
+                shown
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// One word quoted for a POSIX shell; one with a control character (a newline from a
+/// config file's `exec`) in Rust's escapes (`"a\nb"`), so that a log line stays one line.
+pub fn shell_word(word: &str) -> String {
+    match shlex::try_quote(word) {
+        Ok(quoted) if !word.chars().any(char::is_control) => quoted.into_owned(),
+        _ => format!("{word:?}"),
+    }
 }
 
 /// Each argument as shown, and the secret it holds, if any.
@@ -208,7 +227,7 @@ impl fmt::Display for Target {
             }
             Target::Tcp { host, port } if host.contains(':') => write!(f, "tcp://[{host}]:{port}"),
             Target::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
-            Target::Exec { argv } => write!(f, "{EXEC_PREFIX}{}", shown_argv(argv).join(" ")),
+            Target::Exec { argv } => write!(f, "{EXEC_PREFIX}{}", shown_command(argv)),
         }
     }
 }
@@ -426,6 +445,35 @@ mod tests {
         assert!(Target::parse("exec:").is_err());
         assert!(Target::parse("exec:   ").is_err());
         assert!(Target::exec(vec![String::new()]).is_err());
+    }
+
+    #[test]
+    fn exec_argv_is_shown_as_a_shell_would_read_it_back() {
+        let argv = |words: &[&str]| Target::Exec {
+            argv: words.iter().map(|w| w.to_string()).collect(),
+        };
+        // The issue's example: `sh -c 'test ! -e /x'` must not read as five words.
+        let t = argv(&["/bin/sh", "-c", "test ! -e /x"]);
+        assert_eq!(t.to_string(), "exec:/bin/sh -c 'test ! -e /x'");
+        assert_eq!(
+            shlex::split(t.to_string().strip_prefix("exec:").expect("prefix")),
+            Some(vec!["/bin/sh".into(), "-c".into(), "test ! -e /x".into()])
+        );
+        assert_eq!(
+            argv(&["echo", "it's", ""]).to_string(),
+            r#"exec:echo "it's" ''"#
+        );
+        // A newline (from a config file's exec list) keeps the line one line.
+        assert_eq!(argv(&["echo", "a\nb"]).to_string(), r#"exec:echo "a\nb""#);
+    }
+
+    #[test]
+    fn an_unknown_scheme_lists_exec_too() {
+        let e = Target::parse("ftp://h/").expect_err("refused");
+        assert!(
+            e.contains("use http, https, tcp, http+unix, or exec:COMMAND"),
+            "{e}"
+        );
     }
 
     #[test]

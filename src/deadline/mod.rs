@@ -37,7 +37,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 pub use connect::{connect_tcp, connect_unix};
-pub use resolve::{ResolveError, lookups_in_flight, resolve};
+pub use resolve::{ResolveError, lookups_in_flight, resolve, take_lookup_time};
 pub use stream::Stream;
 
 /// The time left until `deadline`; a `TimedOut` error once it has passed (a zero

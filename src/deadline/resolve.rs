@@ -9,12 +9,13 @@
 //! with [`ResolveError::Busy`]. A resolver that hangs for good therefore costs at most
 //! that many threads, and each round says why its lookups fail.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::lock;
 
@@ -51,11 +52,26 @@ impl std::error::Error for ResolveError {}
 /// probe, and IPv6 in brackets too) needs no lookup and no thread, even past the
 /// deadline.
 pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, ResolveError> {
+    let started = Instant::now();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    resolve_with(&LOOKUPS, host, port, deadline)
+    let found = match bare.parse::<IpAddr>() {
+        Ok(ip) => Ok(vec![SocketAddr::new(ip, port)]),
+        Err(_) => resolve_with(&LOOKUPS, host, port, deadline),
+    };
+    LOOKUP_TIME.with(|spent| spent.set(spent.get() + started.elapsed()));
+    found
+}
+
+thread_local! {
+    /// Time this thread spent in [`resolve`] since [`take_lookup_time`] last asked: a
+    /// probe runs on one thread, ureq's resolver included, so this is its lookups'.
+    static LOOKUP_TIME: Cell<Duration> = const { Cell::new(Duration::ZERO) };
+}
+
+/// Time this thread spent looking names up since the last call (blackbox_exporter's
+/// `probe_dns_lookup_time_seconds` of a probe); starts the count again.
+pub fn take_lookup_time() -> Duration {
+    LOOKUP_TIME.with(|spent| spent.replace(Duration::ZERO))
 }
 
 fn resolve_with(

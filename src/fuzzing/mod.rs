@@ -8,7 +8,6 @@
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Parser;
 
@@ -145,8 +144,7 @@ impl Probe for Unreachable {
             .map(|request| {
                 let outcome = Outcome {
                     result: Err(Failure::Refused),
-                    latency: Duration::ZERO,
-                    cert_expiry: None,
+                    ..Outcome::default()
                 };
                 (*request, outcome)
             })

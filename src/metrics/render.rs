@@ -14,7 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Metric, Registry};
 
-use crate::planner::status::{CheckStatus, ProgramStatus, Snapshot};
+use crate::planner::status::{CheckStatus, ProgramStatus, Snapshot, TargetStatus};
 
 /// The `Content-Type` of what [`render`] returns.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -61,13 +61,15 @@ fn render_checks(registry: &mut Registry, checks: &[CheckStatus]) {
     let status: IntGauge = register(
         registry,
         "probe_http_status_code",
-        "HTTP status of the last answer (0 for tcp:// or when nothing answered)",
+        "HTTP status of the last answer (0 for tcp:// and exec: or when nothing answered)",
     );
     let expiry: IntGauge = register(
         registry,
         "probe_ssl_earliest_cert_expiry",
-        "When the target's TLS certificate expires, in unix seconds (https:// only)",
+        "When the first certificate of the chain the server presented expires, in unix \
+         seconds (https:// only)",
     );
+    let extra = ExtraGauges::register(registry);
     let failures: IntGauge = register(
         registry,
         "httpok_check_consecutive_failures",
@@ -94,6 +96,77 @@ fn render_checks(registry: &mut Registry, checks: &[CheckStatus]) {
             if let Some(at) = target.cert_expiry {
                 expiry.get_or_create(&labels).set(at);
             }
+            extra.fill(target, labels);
+        }
+    }
+}
+
+/// The rest of blackbox_exporter's per-target names httpok has the facts for.
+struct ExtraGauges {
+    content_length: IntGauge,
+    http_version: FloatGauge,
+    ssl: IntGauge,
+    regex: IntGauge,
+    tls_version: IntGauge,
+    dns_lookup: FloatGauge,
+}
+
+impl ExtraGauges {
+    fn register(registry: &mut Registry) -> ExtraGauges {
+        ExtraGauges {
+            content_length: register(
+                registry,
+                "probe_http_content_length",
+                "Content-Length of the last HTTP answer (-1 without one, 0 when nothing answered)",
+            ),
+            http_version: register(
+                registry,
+                "probe_http_version",
+                "HTTP version of the last answer (1.1; 0 when nothing answered)",
+            ),
+            ssl: register(
+                registry,
+                "probe_http_ssl",
+                "Whether the last HTTP answer came over TLS (1) or not (0)",
+            ),
+            regex: register(
+                registry,
+                "probe_failed_due_to_regex",
+                "Whether the last probe failed by a body rule (body, body_regex, \
+                 body_not_regex) or a tcp check's expect (1) or not (0)",
+            ),
+            tls_version: register(
+                registry,
+                "probe_tls_version_info",
+                "The TLS version the server agreed (label version), read with its \
+                 certificates; always 1",
+            ),
+            dns_lookup: register(
+                registry,
+                "probe_dns_lookup_time_seconds",
+                "How long the last probe spent looking up the target's host name, in seconds",
+            ),
+        }
+    }
+
+    fn fill(&self, target: &TargetStatus, labels: Labels) {
+        if let Some(http) = &target.http {
+            self.content_length
+                .get_or_create(&labels)
+                .set(http.content_length);
+            self.http_version.get_or_create(&labels).set(http.version);
+            self.ssl.get_or_create(&labels).set(i64::from(http.ssl));
+        }
+        self.regex
+            .get_or_create(&labels)
+            .set(i64::from(target.failed_due_to_regex));
+        if let Some(seconds) = target.dns_lookup_seconds {
+            self.dns_lookup.get_or_create(&labels).set(seconds);
+        }
+        if let Some(version) = &target.tls_version {
+            let mut labels = labels;
+            labels.push(("version", version.clone()));
+            self.tls_version.get_or_create(&labels).set(1);
         }
     }
 }

@@ -66,6 +66,7 @@ impl Notifier for Commands {
             }
             Notice::Hook {
                 program,
+                check,
                 url,
                 reason,
                 outcome,
@@ -75,6 +76,7 @@ impl Notifier for Commands {
                 };
                 let env = [
                     ("HTTPOK_PROGRAM", program.clone()),
+                    ("HTTPOK_CHECK", check.clone()),
                     ("HTTPOK_URL", url.clone()),
                     ("HTTPOK_REASON", reason.clone()),
                     ("HTTPOK_OUTCOME", outcome.as_str().to_string()),
@@ -88,6 +90,7 @@ impl Notifier for Commands {
             }
             Notice::Change {
                 check,
+                url,
                 program,
                 state,
                 previous,
@@ -99,6 +102,7 @@ impl Notifier for Commands {
                 };
                 let env = [
                     ("HTTPOK_CHECK", check.clone()),
+                    ("HTTPOK_URL", url.clone()),
                     ("HTTPOK_PROGRAM", program.clone()),
                     ("HTTPOK_STATE", state.as_str().to_string()),
                     ("HTTPOK_PREVIOUS", previous.as_str().to_string()),
@@ -147,6 +151,7 @@ mod tests {
         };
         let hook = Notice::Hook {
             program: "web".into(),
+            check: "web".into(),
             url: "http://h/".into(),
             reason: "status 500".into(),
             outcome: OutcomeWord::Restarted,
@@ -154,6 +159,7 @@ mod tests {
         let change = Notice::Change {
             about: About::Check,
             check: "http://h/".into(),
+            url: "http://h/".into(),
             program: "web".into(),
             state: StateWord::Failing,
             previous: StateWord::Healthy,

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::planner::plan::{Notice, Plan};
+use crate::probe::cert::ChainRead;
 use crate::state_file::SavedCert;
 
 /// How often a target's certificate is read again.
@@ -85,16 +86,17 @@ impl CertWatch {
     pub fn record(
         &mut self,
         target: &str,
-        not_after: Option<i64>,
+        chain: Option<&ChainRead>,
         now: Instant,
         epoch: i64,
         plan: &mut Plan,
     ) {
         let entry = self.targets.entry(target.to_string()).or_default();
         entry.read_at = Some(now);
-        let (Some(not_after), Some(within)) = (not_after, self.warn_within) else {
+        let (Some(chain), Some(within)) = (chain, self.warn_within) else {
             return;
         };
+        let (not_after, expiring) = (chain.not_after, &chain.expiring);
         let left = not_after - epoch;
         if left > i64::try_from(within.as_secs()).unwrap_or(i64::MAX) {
             entry.warned_at = None;
@@ -113,7 +115,7 @@ impl CertWatch {
             format!("expired {} ago", days(-left))
         };
         let line = format!(
-            "{target}: its certificate {when} ({}); renew it. httpok does not restart \
+            "{target}: its certificate {expiring} {when} ({}); renew it. httpok does not restart \
              for this (--cert-expiry-warn {})",
             utc(not_after),
             within.as_secs() / 86_400
@@ -122,7 +124,7 @@ impl CertWatch {
         if entry.mailed_for != Some(not_after) {
             entry.mailed_for = Some(not_after);
             plan.notices.push(Notice::Mail {
-                subject: format!("{target}: certificate {when}"),
+                subject: format!("{target}: certificate {expiring} {when}"),
                 body: vec![line],
             });
         }
@@ -149,6 +151,15 @@ mod tests {
     const DAY: i64 = 86_400;
     const NOW: i64 = 1_796_256_000; // 2026-12-03 00:00 UTC
 
+    /// A chain whose leaf, `CN=h`, expires first.
+    fn leaf(not_after: i64) -> ChainRead {
+        ChainRead {
+            not_after,
+            expiring: "CN=h".into(),
+            tls_version: "TLS 1.3",
+        }
+    }
+
     #[test]
     fn read_on_the_first_round_then_hourly() {
         let t0 = Instant::now();
@@ -165,11 +176,11 @@ mod tests {
         let mut watch = CertWatch::new(Some(Duration::from_secs(14 * 86_400)));
         let expiry = NOW + 5 * DAY;
         let mut plan = Plan::default();
-        watch.record("https://h/", Some(expiry), t0, NOW, &mut plan);
+        watch.record("https://h/", Some(&leaf(expiry)), t0, NOW, &mut plan);
         assert_eq!(
             plan.texts(),
             [
-                "https://h/: its certificate expires in 5 days (2026-12-08 00:00 UTC); renew \
+                "https://h/: its certificate CN=h expires in 5 days (2026-12-08 00:00 UTC); renew \
               it. httpok does not restart for this (--cert-expiry-warn 14)"
             ]
         );
@@ -179,7 +190,7 @@ mod tests {
         let mut plan = Plan::default();
         watch.record(
             "https://h/",
-            Some(expiry),
+            Some(&leaf(expiry)),
             t0 + READ_EVERY,
             NOW + 3600,
             &mut plan,
@@ -187,7 +198,13 @@ mod tests {
         assert!(plan.texts().is_empty());
         let mut plan = Plan::default();
         let day = Duration::from_secs(86_400);
-        watch.record("https://h/", Some(expiry), t0 + day, NOW + DAY, &mut plan);
+        watch.record(
+            "https://h/",
+            Some(&leaf(expiry)),
+            t0 + day,
+            NOW + DAY,
+            &mut plan,
+        );
         assert_eq!(plan.texts().len(), 1);
         assert!(
             plan.texts()[0].contains("expires in 4 days"),
@@ -200,7 +217,7 @@ mod tests {
         let mut plan = Plan::default();
         watch.record(
             "https://h/",
-            Some(renewed),
+            Some(&leaf(renewed)),
             t0 + 2 * day,
             NOW + 2 * DAY,
             &mut plan,
@@ -210,7 +227,7 @@ mod tests {
         let later = t0 + 80 * day;
         watch.record(
             "https://h/",
-            Some(renewed),
+            Some(&leaf(renewed)),
             later,
             NOW + 80 * DAY,
             &mut plan,
@@ -229,7 +246,7 @@ mod tests {
         let within = Some(Duration::from_secs(14 * 86_400));
         let mut first = CertWatch::new(within);
         let mut plan = Plan::default();
-        first.record("https://h/", Some(NOW + 5 * DAY), t0, NOW, &mut plan);
+        first.record("https://h/", Some(&leaf(NOW + 5 * DAY)), t0, NOW, &mut plan);
         assert_eq!((plan.texts().len(), mails(&plan)), (1, 1));
         let saved = first.export(t0 + Duration::from_secs(60), NOW + 60);
         // The next httpok, an hour later.
@@ -237,14 +254,20 @@ mod tests {
         let mut next = CertWatch::new(within);
         next.import(&saved, t1, NOW + 3600);
         let mut plan = Plan::default();
-        next.record("https://h/", Some(NOW + 5 * DAY), t1, NOW + 3600, &mut plan);
+        next.record(
+            "https://h/",
+            Some(&leaf(NOW + 5 * DAY)),
+            t1,
+            NOW + 3600,
+            &mut plan,
+        );
         assert!(plan.lines.is_empty() && plan.notices.is_empty(), "{plan:?}");
         // A day after the first WARN, the WARN again, still no second mail.
         let mut plan = Plan::default();
         let later = t1 + Duration::from_secs(86_400 - 3600);
         next.record(
             "https://h/",
-            Some(NOW + 5 * DAY),
+            Some(&leaf(NOW + 5 * DAY)),
             later,
             NOW + DAY,
             &mut plan,
@@ -258,12 +281,12 @@ mod tests {
         let mut plan = Plan::default();
         CertWatch::new(Some(Duration::from_secs(14 * 86_400))).record(
             "https://h/",
-            Some(NOW + 30 * DAY),
+            Some(&leaf(NOW + 30 * DAY)),
             t0,
             NOW,
             &mut plan,
         );
-        CertWatch::new(None).record("https://h/", Some(NOW + DAY), t0, NOW, &mut plan);
+        CertWatch::new(None).record("https://h/", Some(&leaf(NOW + DAY)), t0, NOW, &mut plan);
         assert!(plan.lines.is_empty() && plan.notices.is_empty());
     }
 
@@ -272,13 +295,14 @@ mod tests {
         let mut plan = Plan::default();
         CertWatch::new(Some(Duration::from_secs(86_400))).record(
             "https://h/",
-            Some(NOW - 3 * DAY),
+            Some(&leaf(NOW - 3 * DAY)),
             Instant::now(),
             NOW,
             &mut plan,
         );
         assert!(
-            plan.texts()[0].contains("its certificate expired 3 days ago (2026-11-30 00:00 UTC)")
+            plan.texts()[0]
+                .contains("its certificate CN=h expired 3 days ago (2026-11-30 00:00 UTC)")
         );
         assert_eq!(days(3600), "less than a day");
         assert_eq!(utc(0), "1970-01-01 00:00 UTC");

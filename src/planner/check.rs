@@ -15,7 +15,8 @@ use crate::config::target::{Target, redact};
 use crate::planner::lifecycle::Cause;
 use crate::planner::plan::CheckId;
 use crate::planner::selection::Selection;
-use crate::probe::{Failure, Outcome};
+use crate::probe::cert::ChainRead;
+use crate::probe::{Answer, Failure, Outcome};
 
 /// One check and everything httpok knows of it.
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct Check {
     pub(super) id: CheckId,
     /// Its name in logs, notices, metrics and the state file (its URLs unless named).
     pub(super) label: String,
+    /// Its `name`, when it has one.
+    pub(super) name: Option<String>,
     pub(super) selection: Selection,
     pub(super) policy: CheckPolicy,
     pub(super) targets: Vec<CheckTarget>,
@@ -69,8 +72,9 @@ pub struct Failing {
 /// A failure that restarts nothing (see `incidents.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incident {
-    /// The failing URL that began it, for the line when it ends.
-    pub url: String,
+    /// The failure that began it as lines name it ([`Cause::about`]), for the line
+    /// when it ends.
+    pub about: String,
     pub mailed: bool,
 }
 
@@ -107,10 +111,13 @@ pub struct CheckTarget {
     pub(super) shown: String,
     /// An https URL: its certificate is read too, hourly.
     pub(super) https: bool,
+    /// An http, https or http+unix URL: it has an answer's `probe_http_*`.
+    pub(super) http: bool,
     /// Its last probe.
     pub(super) last: Option<TargetProbe>,
-    /// Its certificate's expiry (epoch seconds) when last read: it stands in between.
-    pub(super) cert_expiry: Option<i64>,
+    /// Its certificates when last read (earliest expiry, TLS version): they stand in
+    /// between.
+    pub(super) cert: Option<ChainRead>,
 }
 
 /// A target's last probe.
@@ -118,20 +125,27 @@ pub struct CheckTarget {
 pub(super) struct TargetProbe {
     pub(super) result: Result<u16, Failure>,
     pub(super) latency: Duration,
+    pub(super) answer: Option<Answer>,
+    pub(super) dns_lookup: Option<Duration>,
 }
 
 impl Check {
-    /// A check as configured: nothing probed, passing.
+    /// A check as configured (its `name`, if any): nothing probed, passing.
     pub fn new(
         id: CheckId,
-        label: String,
+        name: Option<String>,
         selection: Selection,
         policy: CheckPolicy,
         targets: &[Target],
     ) -> Check {
+        let label = name.clone().unwrap_or_else(|| {
+            let urls: Vec<String> = targets.iter().map(Target::to_string).collect();
+            urls.join(" ")
+        });
         Check {
             id,
             label,
+            name,
             selection,
             policy,
             targets: targets.iter().map(CheckTarget::new).collect(),
@@ -142,6 +156,17 @@ impl Check {
             rolling: Vec::new(),
             reported: Vec::new(),
             last_mail: None,
+        }
+    }
+
+    /// The check as lines name it: `NAME (URLs)`, or its URLs when it has no name.
+    pub(super) fn about(&self) -> String {
+        match &self.name {
+            Some(name) => {
+                let urls: Vec<&str> = self.targets.iter().map(|t| t.name.as_str()).collect();
+                format!("{name} ({})", urls.join(" "))
+            }
+            None => self.label.clone(),
         }
     }
 
@@ -260,6 +285,7 @@ impl Check {
                 Err(Failure::Unrunnable(_) | Failure::Starved(_)) => return Verdict::CannotRun,
                 Err(failure) => {
                     first.get_or_insert_with(|| Cause {
+                        check: self.name.clone(),
                         url: target.name.clone(),
                         reason: failure.to_string(),
                         summary: failure.subject(),
@@ -278,21 +304,24 @@ impl CheckTarget {
         CheckTarget {
             shown: redact(&name),
             https: target.https_authority().is_some(),
+            http: matches!(target, Target::Http { .. } | Target::HttpUnix { .. }),
             name,
             last: None,
-            cert_expiry: None,
+            cert: None,
         }
     }
 
     /// Takes in its probe's outcome.
     pub(super) fn record(&mut self, outcome: &Outcome) {
         // Read about once an hour: the last value stands in between.
-        if outcome.cert_expiry.is_some() {
-            self.cert_expiry = outcome.cert_expiry;
+        if outcome.cert.is_some() {
+            self.cert.clone_from(&outcome.cert);
         }
         self.last = Some(TargetProbe {
             result: outcome.result.clone(),
             latency: outcome.latency,
+            answer: outcome.answer,
+            dns_lookup: outcome.dns_lookup,
         });
     }
 }

@@ -56,32 +56,36 @@ impl Planner {
     /// The --on-change "failing" notice, when the check's failure first counts.
     pub(super) fn announce_failing(&mut self, id: CheckId, cause: &Cause, plan: &mut Plan) {
         if self.checks.get_mut(&id).is_some_and(|c| c.announce()) {
-            let notice =
-                self.check_change(id, StateWord::Failing, StateWord::Healthy, &cause.reason);
+            let notice = self.check_change(id, StateWord::Failing, StateWord::Healthy, Some(cause));
             plan.notices.push(notice);
         }
     }
 
-    /// The check's --on-change notice: its label and the programs it names.
+    /// The check's --on-change notice: its label and the programs it names; the
+    /// failing URL and why (`cause`), or, when it recovers, its URLs.
     pub(super) fn check_change(
         &self,
         id: CheckId,
         state: StateWord,
         previous: StateWord,
-        reason: &str,
+        cause: Option<&Cause>,
     ) -> Notice {
-        let (check, program) = self
+        let (check, program, urls) = self
             .checks
             .get(&id)
-            .map(|c| (c.label.clone(), c.selection.label()))
+            .map(|c| {
+                let urls: Vec<&str> = c.targets.iter().map(|t| t.name.as_str()).collect();
+                (c.label.clone(), c.selection.label(), urls.join(" "))
+            })
             .unwrap_or_default();
         Notice::Change {
             about: About::Check,
             check,
+            url: cause.map_or(urls, |c| c.url.clone()),
             program,
             state,
             previous,
-            reason: reason.to_string(),
+            reason: cause.map(|c| c.reason.clone()).unwrap_or_default(),
         }
     }
 
@@ -128,7 +132,7 @@ impl Planner {
             None => {
                 plan.warn(line.clone());
                 failing.incident.insert(Incident {
-                    url: cause.url.clone(),
+                    about: cause.about(),
                     mailed: false,
                 })
             }

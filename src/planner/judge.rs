@@ -87,10 +87,10 @@ impl Planner {
                 continue;
             };
             if let Some(incident) = ended.incident {
-                plan.info(format!("{} passes again", incident.url));
+                plan.info(format!("{} passes again", incident.about));
             }
             if ended.announced {
-                let notice = self.check_change(id, StateWord::Recovered, StateWord::Failing, "");
+                let notice = self.check_change(id, StateWord::Recovered, StateWord::Failing, None);
                 plan.notices.push(notice);
             }
         }

@@ -231,7 +231,13 @@ impl Planner {
             .into_iter()
             .enumerate()
             .map(|(n, (selection, policy))| {
-                Check::new(CheckId(n), format!("check {n}"), selection, policy, &[])
+                Check::new(
+                    CheckId(n),
+                    Some(format!("check {n}")),
+                    selection,
+                    policy,
+                    &[],
+                )
             })
             .collect();
         let settings = Settings {

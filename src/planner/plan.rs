@@ -105,7 +105,10 @@ pub enum Notice {
     Change {
         /// Whose state changed: the check's, or the program's.
         about: About,
+        /// The check's name, or its URL (the failing one, for a program's change).
         check: String,
+        /// The failing URL (a check's URLs when it recovers), credentials hidden.
+        url: String,
         program: String,
         state: StateWord,
         previous: StateWord,
@@ -114,6 +117,8 @@ pub enum Notice {
     /// The --on-restart hook, once per restart attempt.
     Hook {
         program: String,
+        /// The failing check's name, or its URL.
+        check: String,
         url: String,
         reason: String,
         outcome: OutcomeWord,

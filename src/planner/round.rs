@@ -274,7 +274,7 @@ impl Planner {
             if !running {
                 round.plan.debug(format!(
                     "{}: no watched program is RUNNING; not probing (-E)",
-                    check.label
+                    check.about()
                 ));
                 round.verdicts.insert(check.id, Verdict::NothingRunning);
                 continue;
@@ -304,7 +304,7 @@ impl Planner {
             if let (true, Some(name)) = (request.read_cert, self.target_name(request.target)) {
                 self.certs.record(
                     &name,
-                    outcome.cert_expiry,
+                    outcome.cert.as_ref(),
                     probes_at,
                     epoch,
                     &mut round.plan,
@@ -337,6 +337,16 @@ impl Planner {
         Some(check.targets.get(id.index)?.name.clone())
     }
 
+    /// A target as lines name it: `NAME (URL)` for a named check, else the URL.
+    fn target_about(&self, id: TargetId) -> Option<String> {
+        let check = self.checks.get(&id.check)?;
+        let url = &check.targets.get(id.index)?.name;
+        Some(match &check.name {
+            Some(name) => format!("{name} ({url})"),
+            None => url.clone(),
+        })
+    }
+
     /// An exec check whose command cannot run (removed, not executable) says so once,
     /// as an ERROR, and again when it runs: its program is not at fault.
     fn note_cannot_run(&mut self, id: TargetId, outcome: &Outcome, plan: &mut Plan) {
@@ -348,18 +358,19 @@ impl Planner {
         let Some(target) = self.target_name(id) else {
             return;
         };
+        let about = self.target_about(id).unwrap_or_else(|| target.clone());
         match &outcome.result {
             Err(Failure::Unrunnable(why)) => {
                 if self.cannot_run.insert(target.clone()) {
                     plan.error(format!(
-                        "{target}: {why}; this check cannot judge its program(s) and \
+                        "{about}: {why}; this check cannot judge its program(s) and \
                          restarts nothing until its command runs: fix the check"
                     ));
                 }
             }
             _ => {
                 if self.cannot_run.remove(&target) {
-                    plan.info(format!("{target}: its command runs again"));
+                    plan.info(format!("{about}: its command runs again"));
                 }
             }
         }

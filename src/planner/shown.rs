@@ -7,8 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use super::Planner;
 use super::check::{Check, CheckTarget};
-use crate::planner::status::{CheckStatus, ProgramStatus, Snapshot, TargetStatus, unix_seconds};
-use crate::probe::Failure;
+use crate::planner::status::{
+    CheckStatus, HttpAnswer, ProgramStatus, STATUS_FORMAT, Snapshot, TargetStatus, unix_seconds,
+};
+use crate::probe::{Answer, Failure};
 
 /// The rounds so far.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +55,7 @@ impl Planner {
     /// What the metrics endpoint and `--status` show now.
     pub fn status(&self) -> Snapshot {
         Snapshot {
+            format: STATUS_FORMAT,
             version: env!("CARGO_PKG_VERSION").to_string(),
             rounds_total: self.rounds.total,
             last_round_seconds: self.rounds.last_took.as_secs_f64(),
@@ -101,6 +104,30 @@ fn target_status(target: &CheckTarget) -> TargetStatus {
             Some(Ok(status) | Err(Failure::Status(status))) => *status,
             _ => 0,
         },
-        cert_expiry: target.cert_expiry,
+        cert_expiry: target.cert.as_ref().map(|c| c.not_after),
+        cert_expiring: target.cert.as_ref().map(|c| c.expiring.clone()),
+        tls_version: target.cert.as_ref().map(|c| c.tls_version.to_string()),
+        http: last.filter(|_| target.http).map(|l| http_answer(l.answer)),
+        failed_due_to_regex: matches!(
+            last.map(|l| &l.result),
+            Some(Err(Failure::BodyMissing(_)
+                | Failure::BodyNoMatch(_)
+                | Failure::BodyMatched(_)
+                | Failure::ExpectMissing(_)))
+        ),
+        dns_lookup_seconds: last.and_then(|l| l.dns_lookup).map(|d| d.as_secs_f64()),
+    }
+}
+
+/// blackbox_exporter's values for an http probe: those of the answer, or zeros when
+/// none came.
+fn http_answer(answer: Option<Answer>) -> HttpAnswer {
+    match answer {
+        Some(a) => HttpAnswer {
+            content_length: a.content_length,
+            version: f64::from(a.version.0) + f64::from(a.version.1) / 10.0,
+            ssl: a.tls,
+        },
+        None => HttpAnswer::default(),
     }
 }

@@ -8,9 +8,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+/// The shape of `/status` ([`Snapshot::format`]): raised only by a change that could
+/// break a reader (a field removed, renamed, or meaning something else), never for a
+/// field added.
+pub const STATUS_FORMAT: u32 = 1;
+
 /// Everything the metrics endpoint serves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// [`STATUS_FORMAT`] of the httpok that answered (0 from one too old to say).
+    #[serde(default)]
+    pub format: u32,
     /// httpok's version (httpok_build_info).
     pub version: String,
     /// Rounds run since start (httpok_rounds_total).
@@ -58,8 +66,37 @@ pub struct TargetStatus {
     pub duration_seconds: f64,
     /// probe_http_status_code: the status of an HTTP answer (0 for tcp or no answer).
     pub http_status: u16,
-    /// probe_ssl_earliest_cert_expiry: epoch seconds the leaf certificate expires (https).
+    /// probe_ssl_earliest_cert_expiry: epoch seconds the first certificate of the
+    /// chain the server presented expires (https, once read).
     pub cert_expiry: Option<i64>,
+    /// The certificate that expires then (`CN=...`).
+    #[serde(default)]
+    pub cert_expiring: Option<String>,
+    /// probe_tls_version_info's `version` (`TLS 1.3`), from the same handshake.
+    #[serde(default)]
+    pub tls_version: Option<String>,
+    /// An http(s) target's last answer (`None` for tcp and exec targets, or before the
+    /// first probe): probe_http_content_length (-1 without one; 0 when nothing
+    /// answered, as blackbox_exporter), probe_http_version (0 when nothing answered),
+    /// probe_http_ssl.
+    #[serde(default)]
+    pub http: Option<HttpAnswer>,
+    /// probe_failed_due_to_regex: the last probe failed by a body or expect rule.
+    #[serde(default)]
+    pub failed_due_to_regex: bool,
+    /// probe_dns_lookup_time_seconds (targets with a host: http, https, tcp).
+    #[serde(default)]
+    pub dns_lookup_seconds: Option<f64>,
+}
+
+/// What an http(s) target's last probe got back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HttpAnswer {
+    pub content_length: i64,
+    /// 1.0, 1.1; 0 when nothing answered.
+    pub version: f64,
+    /// Whether the answer came over TLS.
+    pub ssl: bool,
 }
 
 /// One supervisord process httpok judges.
@@ -102,6 +139,7 @@ mod tests {
         let old = r#"{"version":"0.1.0","rounds_total":3,"last_round_seconds":0.5,"checks":[],"programs":[]}"#;
         let snap: Snapshot = serde_json::from_str(old).expect("reads");
         assert_eq!(snap.last_round_timestamp_seconds, 0.0);
+        assert_eq!(snap.format, 0);
         assert_eq!(snap.rounds_total, 3);
     }
 }

@@ -89,6 +89,7 @@ fn running(namespec: &str, pid: u32) -> ProcessInfo {
 
 fn failing(url: &str) -> Verdict {
     Verdict::Failing(Cause {
+        check: None,
         url: url.into(),
         reason: "status 500".into(),
         summary: "bad status returned".into(),

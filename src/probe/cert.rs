@@ -1,6 +1,9 @@
-//! A server's leaf certificate expiry: [`leaf_not_after`] does a TLS handshake of its
-//! own (ureq's `TlsConfig` has no hook for the peer certificate) and [`not_after`] reads
-//! the date out of the certificate's DER.
+//! A server's certificate chain expiry: [`read_chain`] does a TLS handshake of its own
+//! (ureq's `TlsConfig` has no hook for the peer certificates) and finds the earliest
+//! notAfter of every certificate the server presented (leaf and intermediates, as
+//! blackbox_exporter's `probe_ssl_earliest_cert_expiry`), the subject CN of the one that
+//! expires then, and the TLS version the handshake agreed. [`not_after`] and
+//! [`common_name`] read a certificate's DER.
 //!
 //! The handshake accepts any certificate, as only the date is read; the server must
 //! still sign the handshake with the certificate's key, so the date is that of the
@@ -25,15 +28,28 @@ use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureSch
 use super::tls::describe_tls;
 use crate::deadline::{self, ResolveError, Stream};
 
-/// The notAfter of the leaf certificate of the TLS server at `host:port`, in seconds
-/// since the Unix epoch, within about `timeout`. `server_name` is sent as SNI (a DNS
-/// name; a bare IP literal such as `127.0.0.1` or `::1` is accepted and sends none).
-pub fn leaf_not_after(
+/// What one handshake showed of a TLS server's certificates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainRead {
+    /// The earliest notAfter of the certificates the server presented, in seconds
+    /// since the Unix epoch.
+    pub not_after: i64,
+    /// The certificate that expires then: its subject CN (`CN=localhost`), with its
+    /// place in the chain when not the leaf (`CN=R11 (certificate 2 of the chain)`).
+    pub expiring: String,
+    /// The protocol agreed, as blackbox_exporter names it (`TLS 1.3`).
+    pub tls_version: &'static str,
+}
+
+/// The chain of the TLS server at `host:port`, read within about `timeout`.
+/// `server_name` is sent as SNI (a DNS name; a bare IP literal such as `127.0.0.1` or
+/// `::1` is accepted and sends none).
+pub fn read_chain(
     host: &str,
     port: u16,
     server_name: &str,
     timeout: Duration,
-) -> Result<i64, String> {
+) -> Result<ChainRead, String> {
     let deadline = Instant::now() + timeout;
     let name = ServerName::try_from(server_name.to_string())
         .map_err(|e| format!("{server_name:?} is not a DNS name or IP address: {e}"))?;
@@ -46,15 +62,48 @@ pub fn leaf_not_after(
         conn.complete_io(&mut stream)
             .map_err(|e| handshake_error(&e, host, port, timeout))?;
     }
-    let der = conn
-        .peer_certificates()
-        .and_then(|certs| certs.first())
-        .ok_or_else(|| format!("TLS to {host}:{port}: the server sent no certificate"))?;
-    let expiry = not_after(der).map_err(|e| format!("certificate of {host}:{port}: {e}"))?;
-    // A polite close, so the server logs no aborted handshake; the date is already read.
+    let certs = conn.peer_certificates().unwrap_or_default();
+    let read = earliest(certs).map_err(|e| format!("certificates of {host}:{port}: {e}"))?;
+    let tls_version = version_name(conn.protocol_version());
+    // A polite close, so the server logs no aborted handshake; the dates are already read.
     conn.send_close_notify();
     let _ = conn.write_tls(&mut stream);
-    Ok(expiry)
+    Ok(ChainRead {
+        not_after: read.0,
+        expiring: read.1,
+        tls_version,
+    })
+}
+
+/// The earliest notAfter of `chain` and what names the certificate that has it (the
+/// first such, so the leaf when it ties).
+fn earliest(chain: &[CertificateDer<'_>]) -> Result<(i64, String), String> {
+    let mut found: Option<(i64, usize)> = None;
+    for (i, der) in chain.iter().enumerate() {
+        let end = not_after(der).map_err(|e| format!("certificate {} of the chain: {e}", i + 1))?;
+        if found.is_none_or(|(earliest, _)| end < earliest) {
+            found = Some((end, i));
+        }
+    }
+    let (end, i) = found.ok_or("the server sent no certificate")?;
+    let cn = chain.get(i).and_then(|der| common_name(der).ok().flatten());
+    let name = match (cn, i) {
+        (Some(cn), 0) => format!("CN={cn}"),
+        (Some(cn), _) => format!("CN={cn} (certificate {} of the chain)", i + 1),
+        (None, _) => format!("certificate {} of the chain", i + 1),
+    };
+    Ok((end, name))
+}
+
+/// blackbox_exporter's words for a TLS version (its `probe_tls_version_info` label).
+fn version_name(version: Option<rustls::ProtocolVersion>) -> &'static str {
+    match version {
+        Some(rustls::ProtocolVersion::TLSv1_0) => "TLS 1.0",
+        Some(rustls::ProtocolVersion::TLSv1_1) => "TLS 1.1",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
+        _ => "unknown",
+    }
 }
 
 /// A connection to the first address of `host` that accepts one before `deadline`.
@@ -172,10 +221,43 @@ pub fn not_after(der: &[u8]) -> Result<i64, String> {
     validity.time("notAfter")
 }
 
+/// The first common name (CN) of a DER certificate's subject, if it has one in a
+/// string type people read (UTF8String, PrintableString, IA5String, TeletexString);
+/// control characters are dropped, as the name goes into log lines.
+pub fn common_name(der: &[u8]) -> Result<Option<String>, String> {
+    let certificate = Der(der).expect(SEQUENCE, "certificate")?;
+    let mut tbs = Der(Der(certificate).expect(SEQUENCE, "tbsCertificate")?);
+    if tbs.0.first() == Some(&VERSION) {
+        tbs.expect(VERSION, "version")?;
+    }
+    for what in ["serialNumber", "signature algorithm", "issuer", "validity"] {
+        tbs.next(what)?;
+    }
+    let mut subject = Der(tbs.expect(SEQUENCE, "subject")?);
+    while !subject.0.is_empty() {
+        let mut set = Der(subject.expect(SET, "subject RDN")?);
+        while !set.0.is_empty() {
+            let mut pair = Der(set.expect(SEQUENCE, "subject attribute")?);
+            let oid = pair.expect(OID, "attribute type")?;
+            let (tag, value) = pair.next("attribute value")?;
+            let readable = matches!(tag, 0x0c | 0x13 | 0x14 | 0x16);
+            if oid == COMMON_NAME && readable {
+                let text = String::from_utf8_lossy(value);
+                return Ok(Some(text.chars().filter(|c| !c.is_control()).collect()));
+            }
+        }
+    }
+    Ok(None)
+}
+
 const INTEGER: u8 = 0x02;
 const UTC_TIME: u8 = 0x17;
 const GENERALIZED_TIME: u8 = 0x18;
 const SEQUENCE: u8 = 0x30;
+const SET: u8 = 0x31;
+const OID: u8 = 0x06;
+/// 2.5.4.3, id-at-commonName, as DER contents.
+const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
 /// `[0] EXPLICIT`, the optional version of a tbsCertificate.
 const VERSION: u8 = 0xA0;
 

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::time::Duration;
 
 use super::{Failure, Outcome, Probe};
 use crate::config::Config;
@@ -51,8 +50,7 @@ impl Probe for FakeProber {
                 let failure = self.urls.get(&r.target).and_then(|url| failing.get(url));
                 let outcome = Outcome {
                     result: failure.cloned().map_or(Ok(200), Err),
-                    cert_expiry: None,
-                    latency: Duration::ZERO,
+                    ..Outcome::default()
                 };
                 (*r, outcome)
             })

@@ -9,7 +9,9 @@ use std::time::Instant;
 use ureq::http::Response;
 use ureq::{Agent, Body, RequestBuilder};
 
-use super::{CheckProber, Failure, MAX_BODY_SCAN, Matcher, Pattern, ProbeSettings, REFUSED_RETRY};
+use super::{
+    Answer, CheckProber, Failure, MAX_BODY_SCAN, Matcher, Pattern, ProbeSettings, REFUSED_RETRY,
+};
 
 impl CheckProber {
     pub(super) fn probe_http(
@@ -18,6 +20,7 @@ impl CheckProber {
         url: &str,
         auth: Option<String>,
         deadline: Instant,
+        answer: &mut Option<Answer>,
     ) -> Result<u16, Failure> {
         let mut retrying = false;
         loop {
@@ -35,7 +38,10 @@ impl CheckProber {
                 req.config().timeout_global(Some(remaining)).build().call()
             };
             match response {
-                Ok(response) => return self.judge(response),
+                Ok(response) => {
+                    *answer = Some(describe(&response, url));
+                    return self.judge(response);
+                }
                 Err(e) => {
                     let failure = self.classify(&e);
                     if failure == Failure::Refused && Instant::now() + REFUSED_RETRY < deadline {
@@ -87,6 +93,29 @@ impl CheckProber {
             Ok(Some(failure)) => Err(failure),
             Err(e) => Err(self.classify_io(&e)),
         }
+    }
+}
+
+/// What an answer says of itself: its Content-Length (-1 without a readable one), its
+/// HTTP version, and whether it came over TLS (only an https URL does).
+fn describe(response: &Response<Body>, url: &str) -> Answer {
+    let content_length = response
+        .headers()
+        .get(ureq::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(-1);
+    let version = match response.version() {
+        ureq::http::Version::HTTP_09 => (0, 9),
+        ureq::http::Version::HTTP_10 => (1, 0),
+        ureq::http::Version::HTTP_2 => (2, 0),
+        ureq::http::Version::HTTP_3 => (3, 0),
+        _ => (1, 1),
+    };
+    Answer {
+        content_length,
+        version,
+        tls: url.starts_with("https://"),
     }
 }
 

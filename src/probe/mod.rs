@@ -13,7 +13,7 @@
 //! * `codes.rs`, `pattern.rs`: status ranges and the streamed regular expressions.
 //! * `classify.rs`: ureq's and the OS's errors into a [`Failure`].
 //! * `tls.rs`: the TLS config (`--cacert`, `--insecure`) and rustls' errors in words.
-//! * `cert.rs`: a server's leaf certificate expiry, by a handshake of its own.
+//! * `cert.rs`: a server's certificate chain expiry, by a handshake of its own.
 //!
 //! Does not own what happens after a failure (that is the lifecycle and `restart`).
 
@@ -142,9 +142,38 @@ impl fmt::Display for Failure {
 pub struct Outcome {
     pub result: Result<u16, Failure>,
     pub latency: Duration,
-    /// When asked for ([`ProbeRequest::read_cert`]) and readable: the epoch second the
-    /// https server's leaf certificate expires.
-    pub cert_expiry: Option<i64>,
+    /// When asked for ([`ProbeRequest::read_cert`]) and readable: the https server's
+    /// chain (its earliest expiry, the certificate that has it, the TLS version).
+    pub cert: Option<cert::ChainRead>,
+    /// An http(s) probe's answer, when one came.
+    pub answer: Option<Answer>,
+    /// Time spent looking up the target's host name (`None`: no name to look up, as for
+    /// unix sockets and commands; zero for an IP address).
+    pub dns_lookup: Option<Duration>,
+}
+
+/// What an http(s) answer said of itself (blackbox_exporter's `probe_http_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    /// Its Content-Length, -1 when it had none (chunked, or up to the close).
+    pub content_length: i64,
+    /// Its HTTP version, major and minor (1, 1).
+    pub version: (u8, u8),
+    /// Whether it came over TLS.
+    pub tls: bool,
+}
+
+/// A probe that answered 200 at once, and nothing else: the base of fakes' outcomes.
+impl Default for Outcome {
+    fn default() -> Outcome {
+        Outcome {
+            result: Ok(200),
+            latency: Duration::ZERO,
+            cert: None,
+            answer: None,
+            dns_lookup: None,
+        }
+    }
 }
 
 /// What makes an answer healthy, and how to ask: one check's settings.
@@ -258,8 +287,7 @@ impl Prober {
         let Some((check, target)) = found else {
             return Outcome {
                 result: Err(Failure::Connect("no such check".into())),
-                latency: Duration::ZERO,
-                cert_expiry: None,
+                ..Outcome::default()
             };
         };
         let mut outcome = check.probe(target);
@@ -269,9 +297,9 @@ impl Prober {
         if request.read_cert
             && let Some((host, port)) = target.https_authority()
         {
-            match cert::leaf_not_after(&host, port, &host, check.settings.timeout) {
-                Ok(expiry) => outcome.cert_expiry = Some(expiry),
-                Err(e) => log::debug!("{target}: cannot read its certificate: {e}"),
+            match cert::read_chain(&host, port, &host, check.settings.timeout) {
+                Ok(chain) => outcome.cert = Some(chain),
+                Err(e) => log::debug!("{target}: cannot read its certificates: {e}"),
             }
         }
         outcome
@@ -333,26 +361,36 @@ impl CheckProber {
     pub(crate) fn probe(&self, target: &Target) -> Outcome {
         let started = Instant::now();
         let deadline = started + self.settings.timeout;
+        let mut answer = None;
+        // This thread's lookups from here on are this probe's.
+        crate::deadline::take_lookup_time();
         let result = match target {
             Target::Tcp { host, port } => self.probe_tcp(host, *port, deadline),
             Target::Http { url, basic_auth } => {
                 let auth = basic_auth
                     .as_ref()
                     .map(|(u, p)| format!("Basic {}", BASE64.encode(format!("{u}:{p}"))));
-                self.probe_http(&self.agent, url, auth, deadline)
+                self.probe_http(&self.agent, url, auth, deadline, &mut answer)
             }
             Target::HttpUnix { socket, path } => match self.unix_agents.get(socket) {
                 Some(agent) => {
-                    self.probe_http(agent, &format!("http://localhost{path}"), None, deadline)
+                    let url = format!("http://localhost{path}");
+                    self.probe_http(agent, &url, None, deadline, &mut answer)
                 }
                 None => Err(Failure::Connect("no agent for this socket".into())),
             },
             Target::Exec { argv } => self.probe_exec(argv),
         };
+        let looked_up = crate::deadline::take_lookup_time();
         Outcome {
             result,
             latency: started.elapsed(),
-            cert_expiry: None,
+            answer,
+            dns_lookup: match target {
+                Target::Tcp { .. } | Target::Http { .. } => Some(looked_up),
+                Target::HttpUnix { .. } | Target::Exec { .. } => None,
+            },
+            cert: None,
         }
     }
 }

@@ -61,6 +61,7 @@ impl Client {
             .map_err(|e| match e {
                 TransportError::Timeout => ClientError::Timeout(timeout),
                 TransportError::Io(msg) => ClientError::Connect(msg),
+                TransportError::Denied(msg) => ClientError::Denied(msg),
                 TransportError::TooLarge => ClientError::Malformed(format!(
                     "{method} replied with more than {} MiB",
                     MAX_REPLY_BYTES >> 20

@@ -10,11 +10,14 @@
 //!   short for non-ASCII deferred replies) under a
 //!   [`MAX_REPLY_BYTES`](transport::MAX_REPLY_BYTES) cap. Never goes through a proxy.
 //! * `client.rs`: [`Client`], Basic auth and `impl Supervisor for Client`.
+//! * `denied.rs`: a unix socket that refused httpok's user, explained (who httpok runs
+//!   as, the socket's owner and mode, the way out).
 //!
 //! Does not own the XML-RPC codec ([`crate::supervisor::xmlrpc`]), the process info struct
 //! ([`crate::supervisor::model`]) or what to do when a call fails ([`crate::restart`]).
 
 mod client;
+mod denied;
 mod endpoint;
 #[cfg(test)]
 pub(crate) mod fake;
@@ -75,6 +78,9 @@ pub trait Supervisor: Send + Sync {
 pub enum ClientError {
     /// The socket or port could not be reached, or the connection broke.
     Connect(String),
+    /// The unix socket refused httpok's user (EACCES): who httpok runs as, the
+    /// socket's owner and mode, and the way out.
+    Denied(String),
     /// No complete reply within the call's timeout.
     Timeout(Duration),
     /// 401: wrong or missing credentials.
@@ -106,6 +112,7 @@ impl fmt::Display for ClientError {
                  SUPERVISOR_SERVER_URL or --server-url its [unix_http_server] file or \
                  [inet_http_server] port?)"
             ),
+            ClientError::Denied(msg) => write!(f, "cannot reach supervisord: {msg}"),
             ClientError::Timeout(d) => write!(
                 f,
                 "supervisord did not answer within {:.0}s (it may be busy or reloading; \

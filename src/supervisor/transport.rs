@@ -32,6 +32,8 @@ pub(super) enum TransportError {
     Io(String),
     /// The reply grew past [`MAX_REPLY_BYTES`].
     TooLarge,
+    /// The unix socket refused httpok's user; the text says who and what to do.
+    Denied(String),
 }
 
 /// An XML-RPC POST: the body and the optional `Authorization` header value.
@@ -49,7 +51,13 @@ pub(super) fn exchange(
     match endpoint {
         Endpoint::Unix(path) => {
             let peer = format!("unix socket {}", path.display());
-            let stream = deadline::connect_unix(path, deadline).map_err(|e| failed(&peer, e))?;
+            let stream = deadline::connect_unix(path, deadline).map_err(|e| {
+                if super::denied::is_denied(&e) {
+                    TransportError::Denied(super::denied::explain(path))
+                } else {
+                    failed(&peer, e)
+                }
+            })?;
             // supervisord ignores the Host header on its socket; HTTP wants one.
             let bytes = encode(request, "localhost", "/RPC2");
             send_and_read_to_eof(&Stream::Unix(stream), &peer, &bytes, deadline)

@@ -150,12 +150,13 @@ impl NoticeQueue {
 }
 
 /// Merges an --on-change notice into a waiting one about the same check or program:
-/// the newer state and reason (and, for a program, the URL that led to it), the older
+/// the newer state and reason (and, for a program, the check and URL that led to it), the older
 /// HTTPOK_PREVIOUS. Whether it was merged.
 fn coalesce(queue: &mut VecDeque<Notice>, notice: &Notice) -> bool {
     let Notice::Change {
         about,
         check,
+        url,
         program,
         state,
         reason,
@@ -178,12 +179,14 @@ fn coalesce(queue: &mut VecDeque<Notice>, notice: &Notice) -> bool {
     };
     if let Notice::Change {
         check: c,
+        url: u,
         state: s,
         reason: r,
         ..
     } = waiting
     {
         c.clone_from(check);
+        u.clone_from(url);
         *s = *state;
         r.clone_from(reason);
     }
@@ -231,6 +234,7 @@ mod tests {
         Notice::Change {
             about,
             check: check.into(),
+            url: check.into(),
             program: program.into(),
             state: word(state),
             previous: word(previous),

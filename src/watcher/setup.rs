@@ -26,7 +26,7 @@ pub fn build_planner(config: &Config, exclusions: Exclusions, started: SystemTim
         .map(|(id, spec)| {
             Check::new(
                 id,
-                spec.label(),
+                spec.name.clone(),
                 spec.selection.clone(),
                 spec.policy.clone(),
                 &spec.targets,

@@ -24,6 +24,20 @@ const LEAF_EXTENSIONS: &str = "subjectAltName=IP:127.0.0.1,DNS:localhost\n\
      keyUsage=critical,digitalSignature\n\
      extendedKeyUsage=serverAuth\n";
 
+/// What an intermediate CA may do: sign leaves, and no further CA below it.
+const INTERMEDIATE_EXTENSIONS: &str = "basicConstraints=critical,CA:TRUE,pathlen:0\n\
+     keyUsage=critical,keyCertSign,cRLSign\n";
+
+/// The files of [`Certs::chain`], in the certs' dir.
+pub struct Chain {
+    /// The intermediate CA's certificate.
+    pub intermediate: String,
+    /// The leaf it signed.
+    pub leaf: String,
+    /// The leaf then the intermediate, as a server presents them (`load_cert_chain`).
+    pub full: String,
+}
+
 /// `openssl ca`'s settings: it is the command that takes explicit dates in the past.
 const CA_CONFIG: &str = "[ca]\ndefault_ca = ca_default\n[ca_default]\ndatabase = index.txt\n\
      new_certs_dir = .\nserial = serial.txt\ndefault_md = sha256\npolicy = any\n\
@@ -99,6 +113,47 @@ impl Certs {
         name
     }
 
+    /// A chain the CA signed through an intermediate CA (`CN=httpok test intermediate
+    /// CA`) valid for `intermediate_days`, to the leaf valid for `leaf_days`: a server
+    /// presenting it has an intermediate that may expire before its leaf.
+    #[track_caller]
+    pub fn chain(&self, intermediate_days: u32, leaf_days: u32) -> Chain {
+        let tag = format!("{intermediate_days}-{leaf_days}d");
+        let chain = Chain {
+            intermediate: format!("intermediate-{tag}.pem"),
+            leaf: format!("leaf-{tag}.pem"),
+            full: format!("chain-{tag}.pem"),
+        };
+        let key = format!("intermediate-{tag}.key");
+        let csr = format!("intermediate-{tag}.csr");
+        let subject = ["req", "-subj", "/CN=httpok test intermediate CA"];
+        self.openssl(&[&subject[..], &EC_KEY, &["-keyout", &key, "-out", &csr]].concat());
+        fs::write(self.dir.join("intermediate.ext"), INTERMEDIATE_EXTENSIONS)
+            .expect("write intermediate.ext");
+        let serial = (1000 + intermediate_days * 100 + leaf_days).to_string();
+        self.signed(
+            &csr,
+            ("ca.pem", "ca.key"),
+            &serial,
+            intermediate_days,
+            "intermediate.ext",
+            &chain.intermediate,
+        );
+        let serial = (2000 + intermediate_days * 100 + leaf_days).to_string();
+        self.signed(
+            "leaf.csr",
+            (&chain.intermediate, &key),
+            &serial,
+            leaf_days,
+            "leaf.ext",
+            &chain.leaf,
+        );
+        let mut full = fs::read(self.dir.join(&chain.leaf)).expect("read the leaf");
+        full.extend(fs::read(self.dir.join(&chain.intermediate)).expect("read the intermediate"));
+        fs::write(self.dir.join(&chain.full), full).expect("write the chain");
+        chain
+    }
+
     /// A certificate of the dir (`valid.pem`, ...) in DER.
     #[track_caller]
     pub fn der(&self, cert: &str) -> Vec<u8> {
@@ -125,21 +180,45 @@ impl Certs {
     /// Signs leaf.csr with the CA into `name`, valid from now for `days` days.
     #[track_caller]
     fn sign(&self, name: &str, serial: &str, days: &str) {
+        let days = days.parse().expect("days");
+        self.signed(
+            "leaf.csr",
+            ("ca.pem", "ca.key"),
+            serial,
+            days,
+            "leaf.ext",
+            name,
+        );
+    }
+
+    /// Signs `csr` with `issuer` (its certificate and key) into `name`, valid from now
+    /// for `days` days, with the extensions of the file `ext`.
+    #[track_caller]
+    fn signed(
+        &self,
+        csr: &str,
+        issuer: (&str, &str),
+        serial: &str,
+        days: u32,
+        ext: &str,
+        name: &str,
+    ) {
+        let days = days.to_string();
         self.openssl(&[
             "x509",
             "-req",
             "-in",
-            "leaf.csr",
+            csr,
             "-CA",
-            "ca.pem",
+            issuer.0,
             "-CAkey",
-            "ca.key",
+            issuer.1,
             "-set_serial",
             serial,
             "-days",
-            days,
+            &days,
             "-extfile",
-            "leaf.ext",
+            ext,
             "-out",
             name,
         ]);

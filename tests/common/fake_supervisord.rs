@@ -465,9 +465,25 @@ impl Listener {
     /// `dir/httpok.err.log`, and waits for its first READY.
     #[track_caller]
     pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Listener {
+        Listener::start_as(dir, args, env, None)
+    }
+
+    /// [`Listener::start`] as the user and group `user` (uid, gid), as supervisord's
+    /// `user=` runs a listener; needs a test run as root.
+    #[track_caller]
+    pub fn start_as(
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        user: Option<(u32, u32)>,
+    ) -> Listener {
         let stderr_path = dir.join("httpok.err.log");
         let stderr = File::create(&stderr_path).expect("create stderr log");
         let mut cmd = httpok_cmd();
+        if let Some((uid, gid)) = user {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(uid).gid(gid);
+        }
         cmd.args(args)
             .current_dir(dir)
             .stdin(Stdio::piped())

@@ -57,6 +57,7 @@ fn check(name: &str, program: &str, healthy: Option<bool>) -> CheckStatus {
             duration_seconds: 0.0126,
             http_status: 200,
             cert_expiry: None,
+            ..TargetStatus::default()
         }],
     }
 }
@@ -72,6 +73,7 @@ fn program(name: &str, state: &str, restarts: u32) -> ProgramStatus {
 
 fn snapshot() -> Snapshot {
     Snapshot {
+        format: 1,
         version: "1.0.0".into(),
         rounds_total: 12,
         last_round_seconds: 0.031,

@@ -240,3 +240,34 @@ fn the_password_never_shows_in_debug_output() {
 
 mod check_flags;
 mod every_key;
+
+#[test]
+fn two_checks_called_the_same_are_refused_naming_both() {
+    // Two --check of one URL: both flags named.
+    let e = parse(&["--check", "web=http://h/", "--check", "api=http://h/"]).expect_err("refused");
+    assert_eq!(
+        e,
+        "two checks are both called \"http://h/\": --check web=http://h/ and --check \
+         api=http://h/; give each check a name of its own (name = \"...\" in a [[check]] \
+         of --config) or merge them (see httpok --help)"
+    );
+    // A file check named as a flag's URL: the flag and the file's line.
+    let dir = TempDir::new("dup-names");
+    let file = write_file(
+        &dir,
+        "httpok.toml",
+        "[[check]]\nurl = 'http://a/'\n\n[[check]]\nname = 'tcp://b:1'\nurl = 'http://c/'\n",
+    );
+    let file = file.display().to_string();
+    let e = parse(&["--config", &file, "--check", "x=tcp://b:1"]).expect_err("refused");
+    assert!(
+        e.contains(&format!(
+            "both called \"tcp://b:1\": --check x=tcp://b:1 and {file}:4;"
+        )),
+        "{e}"
+    );
+    // Distinct names over one URL are two checks.
+    let ok = "[[check]]\nname = 'a'\nurl = 'http://h/'\n[[check]]\nname = 'b'\nurl = 'http://h/'\n";
+    let file = write_file(&dir, "ok.toml", ok).display().to_string();
+    assert_eq!(parse(&["--config", &file]).expect("valid").checks.len(), 2);
+}

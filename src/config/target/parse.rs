@@ -19,7 +19,7 @@ use super::Target;
 pub(super) enum Problem {
     /// No `SCHEME://` at all.
     NoScheme,
-    /// A scheme other than http, https, tcp and http+unix.
+    /// A scheme other than http, https, tcp and http+unix (`exec:` has no `//`).
     UnsupportedScheme(String),
     /// A space or control character anywhere.
     Unprintable(char),
@@ -57,7 +57,8 @@ impl fmt::Display for Problem {
             Problem::NoScheme => write!(f, "is not a URL: it needs a scheme such as http://"),
             Problem::UnsupportedScheme(s) => write!(
                 f,
-                "has an unsupported scheme {s:?}: use http, https, tcp or http+unix"
+                "has an unsupported scheme {s:?}: use http, https, tcp, http+unix, or exec:COMMAND \
+                 for a command"
             ),
             Problem::Unprintable(' ') => {
                 write!(f, "has a space: a URL has none (write %20 in a path)")

@@ -1,8 +1,9 @@
 use super::*;
-use crate::planner::status::TargetStatus;
+use crate::planner::status::{HttpAnswer, TargetStatus};
 
 fn snapshot() -> Snapshot {
     Snapshot {
+        format: 1,
         version: "9.8.7".into(),
         rounds_total: 42,
         last_round_seconds: 0.25,
@@ -20,7 +21,9 @@ fn snapshot() -> Snapshot {
                     success: Some(false),
                     duration_seconds: 0.5,
                     http_status: 500,
+                    failed_due_to_regex: true,
                     cert_expiry: None,
+                    ..TargetStatus::default()
                 }],
             },
             CheckStatus {
@@ -34,6 +37,14 @@ fn snapshot() -> Snapshot {
                         duration_seconds: 0.125,
                         http_status: 200,
                         cert_expiry: Some(1_900_000_000),
+                        tls_version: Some("TLS 1.2".into()),
+                        http: Some(HttpAnswer {
+                            content_length: -1,
+                            version: 1.1,
+                            ssl: true,
+                        }),
+                        dns_lookup_seconds: Some(0.25),
+                        ..TargetStatus::default()
                     },
                     TargetStatus {
                         target: "tcp://127.0.0.1:9".into(),
@@ -172,4 +183,66 @@ fn an_empty_snapshot_has_the_process_series_and_no_empty_families() {
     assert_has(&page, "httpok_round_duration_seconds 0.0");
     assert_has(&page, r#"httpok_build_info{version=""} 1"#);
     assert!(!page.contains("probe_"), "{page}");
+}
+
+#[test]
+fn the_rest_of_blackbox_names_are_served_where_httpok_has_the_fact() {
+    let page = render(&snapshot());
+    let web = r#"{check="http://127.0.0.1:8080/",program="web",target="http://127.0.0.1:8080/"}"#;
+    let api = r#"{check="https://example.test/",program="api:*",target="https://example.test/"}"#;
+    assert_has(&page, &format!("probe_failed_due_to_regex{web} 1"));
+    assert_has(&page, &format!("probe_failed_due_to_regex{api} 0"));
+    assert_has(&page, &format!("probe_http_content_length{api} -1"));
+    assert_has(&page, &format!("probe_http_version{api} 1.1"));
+    assert_has(&page, &format!("probe_http_ssl{api} 1"));
+    assert_has(&page, &format!("probe_dns_lookup_time_seconds{api} 0.25"));
+    let tls = r#"{check="https://example.test/",program="api:*",target="https://example.test/",version="TLS 1.2"}"#;
+    assert_has(&page, &format!("probe_tls_version_info{tls} 1"));
+    // What the web target has no fact for has no series: no answer recorded, no lookup.
+    for name in ["probe_http_version", "probe_dns_lookup_time_seconds"] {
+        assert!(!page.contains(&format!("{name}{web}")), "{page}");
+    }
+}
+
+/// Every name a snapshot with every fact renders, from its `# TYPE` lines.
+fn served_names() -> std::collections::BTreeSet<String> {
+    let mut full = snapshot();
+    full.supervisord_up = Some(true);
+    render(&full)
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn help_and_the_docs_list_exactly_the_names_served() {
+    use clap::CommandFactory;
+    let served = served_names();
+    assert_eq!(served.len(), 19, "{served:?}");
+    let command = crate::cli::Args::command();
+    let help = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some("metrics-listen"))
+        .and_then(|a| a.get_long_help().or(a.get_help()))
+        .map(ToString::to_string)
+        .expect("--metrics-listen has a help");
+    let words = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("probe_") || w.starts_with("httpok_"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(words(&help), served, "--help: {help}");
+    // docs/observability.md's table: one row per name.
+    let doc = include_str!("../../../docs/observability.md");
+    let rows: std::collections::BTreeSet<String> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|w| w.starts_with("probe_") || w.starts_with("httpok_"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(rows, served, "docs/observability.md's table");
 }

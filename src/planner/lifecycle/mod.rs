@@ -61,12 +61,12 @@ pub enum State {
         stop: Option<StopRecord>,
     },
     /// Restarted as `pid` at `since`; "recovered" once its checks pass against it
-    /// `successes` rounds in a row (`healthy_rounds` so far). `check`: the URL whose
-    /// failure led to the restart (the --on-change notice's).
+    /// `successes` rounds in a row (`healthy_rounds` so far). `cause`: the failure
+    /// that led to the restart (the --on-change notice's check and URL).
     Recovering {
         pid: u32,
         since: Instant,
-        check: String,
+        cause: Cause,
         healthy_rounds: u32,
     },
     /// STOPPED, EXITED or FATAL (by the operator, supervisord, or our failed start);
@@ -118,9 +118,13 @@ pub enum Health<'a> {
     Failing(&'a Cause),
 }
 
-/// Why a check failed: the URL, the reason, and the mail subject's phrase.
+/// Why a check failed: the check's name, the URL, the reason, and the mail subject's
+/// phrase.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cause {
+    /// The failing check's `name`, when it has one.
+    pub check: Option<String>,
+    /// The failing URL as logs show it (credentials and query secrets hidden).
     pub url: String,
     /// `status 500`, `timeout after 2.0s`, ...
     pub reason: String,
@@ -129,14 +133,28 @@ pub struct Cause {
 }
 
 impl Cause {
-    /// `URL: reason`, the log line's text.
-    pub fn line(&self) -> String {
-        format!("{}: {}", self.url, self.reason)
+    /// How lines name the failing check: `NAME (URL)`, or the URL of a check without
+    /// a name.
+    pub fn about(&self) -> String {
+        match &self.check {
+            Some(name) => format!("{name} ({})", self.url),
+            None => self.url.clone(),
+        }
     }
 
-    /// `URL: bad status returned`, the mail subject after "httpok: ".
+    /// The check as hooks get it (`HTTPOK_CHECK`): its name, or the URL.
+    pub fn check_label(&self) -> &str {
+        self.check.as_deref().unwrap_or(&self.url)
+    }
+
+    /// `NAME (URL): reason`, the log line's text.
+    pub fn line(&self) -> String {
+        format!("{}: {}", self.about(), self.reason)
+    }
+
+    /// `NAME (URL): bad status returned`, the mail subject after "httpok: ".
     pub fn subject(&self) -> String {
-        format!("{}: {}", self.url, self.summary)
+        format!("{}: {}", self.about(), self.summary)
     }
 }
 
@@ -261,6 +279,7 @@ impl Program {
     /// a job finishes it (starts the program if it is still stopped).
     pub fn resume(&mut self, record: StopRecord) {
         let cause = Cause {
+            check: None,
             url: self.namespec.clone(),
             reason: "a restart the previous httpok did not finish".into(),
             summary: "restart finished".into(),

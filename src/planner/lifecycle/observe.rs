@@ -103,7 +103,7 @@ impl Program {
         let State::Recovering {
             pid,
             since,
-            check,
+            cause,
             healthy_rounds,
         } = &mut self.state
         else {
@@ -133,7 +133,7 @@ impl Program {
         });
         // The check whose failure led to the restart.
         plan.notices.push(change(
-            check,
+            cause,
             ns,
             StateWord::Recovered,
             StateWord::Restarted,

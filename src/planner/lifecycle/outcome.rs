@@ -79,7 +79,7 @@ impl Program {
         let line = format!("Failed to start process {ns}: {why}; {FORKING_HINT}");
         plan.error(line.clone());
         plan.notices.push(change(
-            &cause.url,
+            cause,
             ns,
             StateWord::StartFailed,
             StateWord::Restarting,
@@ -94,7 +94,7 @@ impl Program {
         self.state = State::Recovering {
             pid,
             since: now,
-            check: cause.url.clone(),
+            cause: cause.clone(),
             healthy_rounds: 0,
         };
         self.seen = Some(Seen {
@@ -104,7 +104,7 @@ impl Program {
         });
         plan.info(format!("{} restarted", self.namespec));
         plan.notices.push(change(
-            &cause.url,
+            cause,
             &self.namespec,
             StateWord::Restarted,
             StateWord::Restarting,
@@ -124,9 +124,9 @@ impl RestartCounts {
     }
 }
 
-/// An --on-change notice about a program.
+/// An --on-change notice about a program, after the failure `cause`.
 pub fn change(
-    check: &str,
+    cause: &Cause,
     program: &str,
     state: StateWord,
     previous: StateWord,
@@ -134,7 +134,8 @@ pub fn change(
 ) -> Notice {
     Notice::Change {
         about: About::Program,
-        check: check.to_string(),
+        check: cause.check_label().to_string(),
+        url: cause.url.clone(),
         program: program.to_string(),
         state,
         previous,
@@ -145,6 +146,7 @@ pub fn change(
 fn hook(program: &str, cause: &Cause, outcome: OutcomeWord) -> Notice {
     Notice::Hook {
         program: program.to_string(),
+        check: cause.check_label().to_string(),
         url: cause.url.clone(),
         reason: cause.reason.clone(),
         outcome,

@@ -53,11 +53,12 @@ impl Program {
         let line = format!(
             "giving up on {ns}: restarted {count} time(s) within {window}s and {} still fails \
              ({}); not restarting it until the restart window has room",
-            cause.url, cause.reason
+            cause.about(),
+            cause.reason
         );
         plan.error(line.clone());
         plan.notices.push(change(
-            &cause.url,
+            cause,
             ns,
             StateWord::GaveUp,
             StateWord::Failing,
@@ -69,7 +70,7 @@ impl Program {
         plan.notices.push(Notice::Mail {
             subject: format!(
                 "giving up on {ns}: {} still fails after {count} restart(s) within {window}s",
-                cause.url
+                cause.about()
             ),
             body,
         });

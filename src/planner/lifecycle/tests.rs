@@ -16,6 +16,7 @@ const LIMITS: Limits = Limits {
 
 fn cause() -> Cause {
     Cause {
+        check: None,
         url: "http://h/".into(),
         reason: "status 500".into(),
         summary: "bad status returned".into(),
@@ -102,7 +103,7 @@ fn a_restart_carries_its_story_from_the_trip_to_its_mail() {
         State::Recovering {
             pid: 11,
             since: t0,
-            check: "http://h/".into(),
+            cause: cause(),
             healthy_rounds: 0
         }
     );

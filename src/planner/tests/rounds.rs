@@ -9,6 +9,7 @@ use super::*;
 use crate::config::target::Target;
 use crate::planner::certs::READ_EVERY;
 use crate::planner::plan::ProbeRequest;
+use crate::probe::cert::ChainRead;
 use crate::probe::{Failure, Outcome};
 
 /// 2026-12-03 00:00 UTC, the wall clock at t=0.
@@ -37,7 +38,15 @@ impl World {
         Outcome {
             result: self.failing.get(&name).cloned().map_or(Ok(200), Err),
             latency: Duration::from_millis(20),
-            cert_expiry: self.cert_expiry.filter(|_| request.read_cert),
+            cert: self
+                .cert_expiry
+                .filter(|_| request.read_cert)
+                .map(|not_after| ChainRead {
+                    not_after,
+                    expiring: "CN=web".into(),
+                    tls_version: "TLS 1.3",
+                }),
+            ..Outcome::default()
         }
     }
 }
@@ -116,8 +125,7 @@ fn check_of(n: usize, urls: &[&str], specs: &[&str], policy: CheckPolicy) -> Che
         .iter()
         .map(|u| Target::parse(u).expect("a target"))
         .collect();
-    let label = urls.join(" ");
-    Check::new(CheckId(n), label, programs(specs), policy, &targets)
+    Check::new(CheckId(n), None, programs(specs), policy, &targets)
 }
 
 fn planner_of(checks: Vec<Check>, eager: bool, cert_expiry_warn: Option<Duration>) -> Planner {
@@ -380,8 +388,7 @@ fn targets_become_a_verdict_at_their_first_failure_and_a_command_that_cannot_run
         for (target, result) in check.targets.iter_mut().zip(results.iter()) {
             target.record(&Outcome {
                 result: result.clone(),
-                latency: Duration::ZERO,
-                cert_expiry: None,
+                ..Outcome::default()
             });
         }
         let got = match check.verdict() {
@@ -452,7 +459,7 @@ fn certificates_are_read_on_the_first_round_then_hourly_and_warn_in_the_rounds_p
     assert_eq!(plan.texts().len(), 1, "{plan:?}");
     assert!(
         plan.texts()[0].starts_with(
-            "https://web/: its certificate expires in 5 days (2026-12-08 00:01 UTC); renew it"
+            "https://web/: its certificate CN=web expires in 5 days (2026-12-08 00:01 UTC); renew it"
         ),
         "{plan:?}"
     );
@@ -523,4 +530,37 @@ fn what_is_shown_follows_the_rounds_probes_and_verdicts() {
     assert_eq!(shown.checks[0].healthy, Some(false));
     assert_eq!(shown.checks[0].reason, None);
     assert_eq!(shown.checks[0].targets[0].http_status, 0);
+}
+
+#[test]
+fn a_named_check_is_named_in_its_lines_with_its_url() {
+    let clock = Clock(Instant::now());
+    let targets = [Target::parse("http://web/").expect("a target")];
+    let named = Check::new(
+        CheckId(0),
+        Some("storefront".into()),
+        programs(&["web"]),
+        CheckPolicy::default(),
+        &targets,
+    );
+    let mut p = planner_of(vec![named], true, None);
+    let mut world = World::with(vec![running("web", 10)]);
+    run(&mut p, &clock, secs(0), &world);
+    world
+        .failing
+        .insert("http://web/".into(), Failure::Status(500));
+    let (_, plan) = run(&mut p, &clock, secs(5), &world);
+    assert!(
+        has(&plan, "storefront (http://web/): status 500"),
+        "{plan:?}"
+    );
+    assert_eq!(orders(&plan), [("web".to_string(), 10)]);
+    // The check's own --on-change notice names it, with the failing URL beside.
+    let change = plan.notices.iter().find_map(|n| match n {
+        Notice::Change { check, url, .. } => Some((check.as_str(), url.as_str())),
+        _ => None,
+    });
+    assert_eq!(change, Some(("storefront", "http://web/")));
+    // /status and /metrics keep the name as the check's label.
+    assert_eq!(p.status().checks[0].check, "storefront");
 }

@@ -224,10 +224,60 @@ fn the_leaf_expiry_of_a_tls13_server_is_that_of_its_certificate() {
     let der = Certs::make_rsa(&dir).der("valid.pem");
     let (_server, port) = serve(&dir, "valid.pem", &["-tls1_3"]);
     let timeout = Duration::from_secs(10);
+    let read = read_chain("127.0.0.1", port, "localhost", timeout).expect("read");
+    assert_eq!(Ok(read.not_after), not_after(&der));
+    assert_eq!(read.expiring, "CN=localhost");
+    assert_eq!(read.tls_version, "TLS 1.3");
+}
+
+#[test]
+fn an_intermediate_that_expires_before_the_leaf_is_the_chains_earliest_expiry() {
+    let dir = TempDir::new("cert-chain");
+    let certs = Certs::make(&dir);
+    let chain = certs.chain(2, 30);
+    let (_server, port) = serve(&dir, &chain.leaf, &["-cert_chain", &chain.intermediate]);
+    let read = read_chain("127.0.0.1", port, "localhost", Duration::from_secs(10)).expect("read");
+    // openssl's own reading of the intermediate, not httpok's DER walk, is the oracle.
+    assert_eq!(read.not_after, certs.not_after(&chain.intermediate));
+    assert!(read.not_after < certs.not_after(&chain.leaf));
     assert_eq!(
-        leaf_not_after("127.0.0.1", port, "localhost", timeout),
-        not_after(&der)
+        read.expiring,
+        "CN=httpok test intermediate CA (certificate 2 of the chain)"
     );
+    // The leaf alone reads as the leaf.
+    let (_server, port) = serve(&dir, &chain.leaf, &[]);
+    let read = read_chain("127.0.0.1", port, "localhost", Duration::from_secs(10)).expect("read");
+    assert_eq!(read.not_after, certs.not_after(&chain.leaf));
+    assert_eq!(read.expiring, "CN=localhost");
+}
+
+#[test]
+fn a_subject_without_a_common_name_has_none() {
+    let dir = TempDir::new("cert-no-cn");
+    let certs = Certs::make(&dir);
+    certs.openssl(&[
+        "req",
+        "-x509",
+        "-days",
+        "1",
+        "-subj",
+        "/O=no name here",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "o.key",
+        "-out",
+        "o.pem",
+    ]);
+    assert_eq!(common_name(&certs.der("o.pem")), Ok(None));
+    assert_eq!(
+        common_name(&certs.der("valid.pem")),
+        Ok(Some("localhost".into()))
+    );
+    assert!(common_name(b"\x30\x03\x02\x01").is_err());
 }
 
 #[test]
@@ -238,10 +288,9 @@ fn the_leaf_expiry_of_a_tls12_server_is_read_with_an_ip_as_server_name() {
     let der = certs.der(&cert);
     let (_server, port) = serve(&dir, &cert, &["-tls1_2"]);
     let timeout = Duration::from_secs(10);
-    assert_eq!(
-        leaf_not_after("127.0.0.1", port, "127.0.0.1", timeout),
-        not_after(&der)
-    );
+    let read = read_chain("127.0.0.1", port, "127.0.0.1", timeout).expect("read");
+    assert_eq!(Ok(read.not_after), not_after(&der));
+    assert_eq!(read.tls_version, "TLS 1.2");
 }
 
 #[test]
@@ -250,9 +299,9 @@ fn a_server_that_never_answers_the_hello_times_out() {
     // deadline can end the handshake, and it says so.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    match leaf_not_after("127.0.0.1", port, "localhost", Duration::from_secs(1)) {
+    match read_chain("127.0.0.1", port, "localhost", Duration::from_secs(1)) {
         Err(e) => assert!(e.ends_with("no answer within 1.0s"), "{e}"),
-        Ok(t) => panic!("read {t} from a silent server"),
+        Ok(t) => panic!("read {t:?} from a silent server"),
     }
 }
 
@@ -275,18 +324,18 @@ fn a_server_that_sends_a_byte_now_and_then_still_times_out() {
             std::thread::sleep(Duration::from_millis(200));
         }
     });
-    match leaf_not_after("127.0.0.1", port, "localhost", Duration::from_secs(1)) {
+    match read_chain("127.0.0.1", port, "localhost", Duration::from_secs(1)) {
         Err(e) => assert!(e.ends_with("no answer within 1.0s"), "{e}"),
-        Ok(t) => panic!("read {t} from a trickling server"),
+        Ok(t) => panic!("read {t:?} from a trickling server"),
     }
 }
 
 #[test]
 fn a_bad_server_name_or_a_closed_port_is_an_error_naming_it() {
     let timeout = Duration::from_secs(5);
-    let e = leaf_not_after("127.0.0.1", 1, "not a name!", timeout).expect_err("bad name");
+    let e = read_chain("127.0.0.1", 1, "not a name!", timeout).expect_err("bad name");
     assert!(e.contains("\"not a name!\" is not a DNS name"), "{e}");
     // Port 0: nothing can listen there, so no other test or program can answer.
-    let e = leaf_not_after("127.0.0.1", 0, "localhost", timeout).expect_err("closed");
+    let e = read_chain("127.0.0.1", 0, "localhost", timeout).expect_err("closed");
     assert!(e.starts_with("cannot connect to 127.0.0.1:0: "), "{e}");
 }

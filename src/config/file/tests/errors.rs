@@ -134,6 +134,13 @@ fn every_error_names_the_file_the_line_and_the_key() {
             "httpok.toml:3: program: expected a namespec or a list of them, e.g. \"web\" or [\"web\", \"api:*\"], got 5 in the list",
         ),
         (
+            "[[check]]\nname = 'web'\nurl = 'http://a/'\n\n[[check]]\nname = 'api'\n\
+             url = 'http://b/'\n\n[[check]]\nname = 'web'\nurl = 'http://c/'"
+                .into(),
+            "httpok.toml:9: name: \"web\" is also the name of the [[check]] at line 1: give \
+             each check a name of its own",
+        ),
+        (
             in_check("program = ''"),
             "httpok.toml:3: program: has an empty namespec",
         ),
