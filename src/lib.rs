@@ -89,3 +89,14 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Gives the pages malloc holds free back to the system (glibc keeps what a burst of
+/// threads or the start-up freed, in every arena, as resident memory). Called where a
+/// burst ends: after the start-up, after a round that needed more than its base threads.
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes an integer and only walks malloc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

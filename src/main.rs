@@ -20,7 +20,20 @@ use httpok::watcher::{Exclusions, Stopper, Watcher, build_prober, run_listener};
 /// to the program's stopwaitsecs and has its own, STOP_CALL_TIMEOUT).
 const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// At most two malloc arenas. glibc gives threads up to eight arenas a core, and the
+/// memory one probe thread frees stays in its arena for that arena's threads only: with
+/// hundreds of probe threads, the freed buffers of a round were spread over all of them
+/// (docs/benchmarks.md). Before any thread starts, as mallopt requires.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt takes two integers; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     init_logging();
     let (config, metrics_listen) = match parse_command_line(std::env::args_os()) {
         Ok(Request::Run {
@@ -160,6 +173,8 @@ fn run(config: Config, metrics_listen: Option<ListenAddr>) -> Result<(), String>
     watcher
         .start_clock()
         .map_err(|e| format!("cannot start the clock thread: {e}"))?;
+    // Parsing thousands of --check flags freed more than the checks keep.
+    httpok::trim_heap();
     let stdin = io::stdin().lock();
     // std's stdout is line-buffered: it would write `RESULT 2\nOK` in two pieces, split
     // at the newline. On its own descriptor, each message is one write (write_ok and

@@ -37,7 +37,8 @@ pub fn connect_tcp(addrs: &[SocketAddr], deadline: Instant) -> io::Result<TcpStr
 /// blocking: while the listener's accept backlog is full, Linux fails a non-blocking
 /// connect with EAGAIN at once (and a blocking one waits with no limit), so the connect
 /// is retried with a short backoff; at the deadline the socket is closed and the error
-/// is `TimedOut`. The stream returned is blocking (reads and writes get socket timeouts).
+/// is `TimedOut`. The stream returned is blocking ([`super::Stream`]'s reads and writes
+/// are non-blocking calls on it, bounded by poll()).
 pub fn connect_unix(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
     let addr = SockAddr::unix(path)?;
     // Close-on-exec, as std's sockets: a hook or exec check must not inherit it.
@@ -98,7 +99,7 @@ mod tests {
         let path = dir.join("ok.sock");
         let _listener = UnixListener::bind(&path).expect("bind");
         let stream = connect_unix(&path, soon()).expect("connects");
-        // Blocking again: reads and writes get socket timeouts, not WouldBlock at once.
+        // Blocking again, as std's connected sockets are.
         // SAFETY: F_GETFL on a descriptor the stream owns and keeps open.
         let flags = unsafe { libc::fcntl(stream.as_raw_fd(), libc::F_GETFL) };
         assert!(flags >= 0, "{}", io::Error::last_os_error());

@@ -12,9 +12,11 @@
 //!   when blocking, and when non-blocking fails at once with EAGAIN and cannot be
 //!   polled for completion; so it is retried with a short backoff until the deadline,
 //!   then the socket is closed. No helper thread, nothing left open.
-//! * [`Stream`]: a connected TCP or unix socket whose every read and write sets the
-//!   socket timeout to what is left of the one deadline, so a peer that dribbles one
-//!   byte a second cannot stretch an exchange past it.
+//! * [`Stream`]: a connected TCP or unix socket whose every read and write is
+//!   non-blocking and waits in poll() for what is left of the one deadline, so a peer
+//!   that dribbles one byte a second cannot stretch an exchange past it, and a peer that
+//!   never answers costs the deadline to the millisecond (a socket timeout, SO_RCVTIMEO,
+//!   is rounded up by the kernel's timer wheel: a hung probe ran 60-210 ms over `-t 3`).
 //! * [`resolve`](fn@resolve): name lookups. getaddrinfo cannot be cancelled, so a name
 //!   (never an IP literal, which needs no lookup and no thread) is looked up on a helper
 //!   thread that the caller waits for until its deadline; a lookup still running then is

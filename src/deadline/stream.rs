@@ -2,14 +2,15 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
-use super::{is_timeout, time_left};
+use super::time_left;
 
 /// A connected TCP or unix stream socket. Every read and write takes a deadline and
-/// sets the socket's timeout to what is left of it first, so no single call, and no
-/// sequence of calls under one deadline, outlives it.
+/// never blocks in the socket: it waits in poll() for what is left of the deadline, so
+/// no single call, and no sequence of calls under one deadline, outlives it.
 #[derive(Debug)]
 pub enum Stream {
     Tcp(TcpStream),
@@ -32,40 +33,57 @@ impl Stream {
     /// Reads what is there (at least one byte; 0 at the end of the stream) before
     /// `deadline`. A deadline that passes is a `TimedOut` error.
     pub fn read_before(&self, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
-        loop {
-            let left = time_left(deadline)?;
-            let result = match self {
-                Stream::Tcp(s) => s
-                    .set_read_timeout(Some(left))
-                    .and_then(|()| (&*s).read(buf)),
-                Stream::Unix(s) => s
-                    .set_read_timeout(Some(left))
-                    .and_then(|()| (&*s).read(buf)),
-            };
-            match result {
-                // Linux ends a socket read with a timeout on a signal even under
-                // SA_RESTART: try again with what is left.
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                result => return result.map_err(timed_out),
-            }
-        }
+        self.when_ready(libc::POLLIN, deadline, |fd| {
+            // SAFETY: recv writes at most `buf.len()` bytes into `buf`, which outlives
+            // the call; `fd` is this stream's, open while `self` is.
+            unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) }
+        })
+    }
+
+    /// Waits until there is something to read (or the peer closed, or an error the
+    /// next read reports), at most until `deadline`: then a `TimedOut` error.
+    pub fn wait_readable(&self, deadline: Instant) -> io::Result<()> {
+        wait_for(self.as_raw_fd(), libc::POLLIN, deadline)
     }
 
     /// Writes some of `bytes` before `deadline`; how many.
     pub fn write_before(&self, bytes: &[u8], deadline: Instant) -> io::Result<usize> {
+        self.when_ready(libc::POLLOUT, deadline, |fd| {
+            // SAFETY: send reads at most `bytes.len()` bytes from `bytes`, which outlives
+            // the call. MSG_NOSIGNAL: a peer that closed is an EPIPE error, not a signal.
+            unsafe {
+                libc::send(
+                    fd,
+                    bytes.as_ptr().cast(),
+                    bytes.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            }
+        })
+    }
+
+    /// Runs `io` (a non-blocking recv or send on the socket) until it does something,
+    /// waiting in poll() for `events` in between with what is left of `deadline`.
+    /// poll()'s timer is precise to the millisecond, where a socket timeout
+    /// (SO_RCVTIMEO) is rounded up by the kernel's timer wheel, tens to hundreds of ms
+    /// late at timeouts of seconds (docs/benchmarks.md).
+    fn when_ready(
+        &self,
+        events: libc::c_short,
+        deadline: Instant,
+        mut io: impl FnMut(RawFd) -> libc::ssize_t,
+    ) -> io::Result<usize> {
+        let fd = self.as_raw_fd();
         loop {
-            let left = time_left(deadline)?;
-            let result = match self {
-                Stream::Tcp(s) => s
-                    .set_write_timeout(Some(left))
-                    .and_then(|()| (&*s).write(bytes)),
-                Stream::Unix(s) => s
-                    .set_write_timeout(Some(left))
-                    .and_then(|()| (&*s).write(bytes)),
-            };
-            match result {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                result => return result.map_err(timed_out),
+            let done = io(fd);
+            if let Ok(n) = usize::try_from(done) {
+                return Ok(n);
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => wait_for(fd, events, deadline)?,
+                _ => return Err(e),
             }
         }
     }
@@ -134,6 +152,13 @@ impl Stream {
         self.set_nonblocking(false).is_ok() && idle
     }
 
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
     fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_nonblocking(nonblocking),
@@ -142,12 +167,33 @@ impl Stream {
     }
 }
 
-/// One socket timeout expiring is the deadline passing: say so with one kind.
-fn timed_out(e: io::Error) -> io::Error {
-    if is_timeout(&e) {
-        io::Error::new(io::ErrorKind::TimedOut, "no answer before the deadline")
-    } else {
-        e
+/// Waits in poll() until `fd` is ready for `events` (or has an error or hang-up, which
+/// the next call reports), at most until `deadline`: then a `TimedOut` error.
+fn wait_for(fd: RawFd, events: libc::c_short, deadline: Instant) -> io::Result<()> {
+    loop {
+        let left = time_left(deadline).map_err(|_| {
+            io::Error::new(io::ErrorKind::TimedOut, "no answer before the deadline")
+        })?;
+        // Rounded up to a whole millisecond, so poll never returns just short of the
+        // deadline and spins.
+        let ms = libc::c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX);
+        let mut pollfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: poll reads and writes the one pollfd it is given, which lives for the
+        // whole call.
+        match unsafe { libc::poll(&mut pollfd, 1, ms) } {
+            0 => continue,
+            n if n > 0 => return Ok(()),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! timeout and TLS setting; their IO is [`crate::deadline::ureq`]'s, over
 //! [`crate::deadline`], as is every other probe's) and the concurrent round.
 //!
-//! * `mod.rs`: the types, [`Prober`] and the round ([`Prober::probe_all`]).
+//! * `mod.rs`: the types and [`Prober`].
+//! * `pool.rs`: the round ([`Prober::probe_all`]): every probe at once on a pool of
+//!   threads that grows while probes are slow, the slowest of the last round first.
 //! * `http.rs`: an `http://`, `https://` or `http+unix://` probe and its body scan.
 //! * `tcp.rs`: a `tcp://` probe (connect; with `send`/`expect`, a short exchange).
 //! * `exec.rs`: an `exec:` probe (a command, no shell, killed at the timeout).
@@ -21,15 +23,14 @@ mod codes;
 mod exec;
 mod http;
 mod pattern;
+mod pool;
 mod tcp;
 mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -46,8 +47,6 @@ pub use exec::{CommandEnv, check_runnable};
 pub use pattern::{Matcher, Pattern};
 pub use tls::read_cacert;
 
-/// Most probes in flight at once; the rest wait for a free worker.
-pub const MAX_CONCURRENT_PROBES: usize = 256;
 /// Most body bytes scanned for `-b` and the body regexes, and most bytes a tcp check
 /// reads for `expect`; memory use stays constant whatever the size.
 pub const MAX_BODY_SCAN: u64 = 16 * 1024 * 1024;
@@ -242,6 +241,14 @@ pub(crate) struct CheckProber {
     targets: Vec<Target>,
     agent: Agent,
     unix_agents: HashMap<PathBuf, Agent>,
+    /// How long each target's last probe took, in µs: the next round starts the
+    /// slowest first (`pool.rs`).
+    last_latency: Vec<AtomicU64>,
+}
+
+/// `d` in whole microseconds, saturated.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// The agent settings checks may share an agent by: timeout and TLS.
@@ -284,6 +291,9 @@ impl Prober {
             };
         };
         let mut outcome = check.probe(target);
+        if let Some(last) = check.last_latency.get(id.index) {
+            last.store(micros(outcome.latency), Ordering::Relaxed);
+        }
         if request.read_cert
             && let Some((host, port)) = target.https_authority()
         {
@@ -293,50 +303,6 @@ impl Prober {
             }
         }
         outcome
-    }
-
-    /// Probes every request at once with a bounded pool; each outcome with the request
-    /// it answers, in request order.
-    pub fn probe_all(&self, requests: &[ProbeRequest]) -> Vec<(ProbeRequest, Outcome)> {
-        if let [request] = requests {
-            // One check (superlance's case): no thread to start.
-            return vec![(*request, self.probe(request))];
-        }
-        let slots: Vec<Mutex<Option<Outcome>>> =
-            requests.iter().map(|_| Mutex::new(None)).collect();
-        let next = AtomicUsize::new(0);
-        let workers = requests.len().min(MAX_CONCURRENT_PROBES);
-        thread::scope(|scope| {
-            for _ in 0..workers {
-                let spawned =
-                    thread::Builder::new()
-                        .stack_size(256 * 1024)
-                        .spawn_scoped(scope, || {
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(request) = requests.get(i) else {
-                                    break;
-                                };
-                                let outcome = self.probe(request);
-                                if let Ok(mut slot) = slots[i].lock() {
-                                    *slot = Some(outcome);
-                                }
-                            }
-                        });
-                if let Err(e) = spawned {
-                    log::warn!("could not start a probe thread ({e}); probing with fewer");
-                }
-            }
-        });
-        // Whatever no worker reached (no thread could start) is probed here.
-        slots
-            .into_iter()
-            .zip(requests)
-            .map(|(slot, request)| {
-                let outcome = slot.into_inner().ok().flatten();
-                (*request, outcome.unwrap_or_else(|| self.probe(request)))
-            })
-            .collect()
     }
 }
 
@@ -387,6 +353,7 @@ impl CheckProber {
             targets: targets.to_vec(),
             agent,
             unix_agents,
+            last_latency: targets.iter().map(|_| AtomicU64::new(0)).collect(),
         }
     }
 

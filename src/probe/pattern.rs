@@ -1,7 +1,8 @@
 //! Regular expressions a probe matches against what it reads: `--body-regex`,
 //! `--body-not-regex` and a tcp check's `--expect`. Written with the `regex` crate's
-//! syntax (Unicode on, as `regex::bytes::Regex`) and matched as the bytes arrive, in
-//! memory that does not grow with the input: a long body is never held.
+//! syntax and limits (Unicode on, as `regex::bytes::Regex`; checked by regex-automata,
+//! the engine that crate is built on, with its settings) and matched as the bytes
+//! arrive, in memory that does not grow with the input: a long body is never held.
 //!
 //! A [`Matcher`] walks regex-automata's lazy DFA one byte at a time: an unanchored
 //! search from the start of the input, whose state is one small id and a cache of the
@@ -40,8 +41,10 @@ use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::look::{Look, LookSet};
 use regex_automata::util::{start, syntax};
-use regex_automata::{Anchored, Input, meta};
+use regex_automata::{Anchored, Input, MatchKind, meta};
 
+/// The most memory a pattern's compiled program may take (the `regex` crate's default).
+const REGEX_SIZE_LIMIT: usize = 10 * (1 << 20);
 /// How many of the latest bytes a matcher keeps for a pattern the DFA may quit on.
 pub(crate) const WINDOW: usize = 64 * 1024;
 /// Most memory one matcher's DFA cache holds (regex's own default is 2 MiB; a probe's
@@ -80,13 +83,7 @@ impl Pattern {
     /// [`Pattern::new`] with matchers whose caches hold at most `cache_capacity` bytes
     /// (or the least this pattern needs, if more).
     fn with_cache_capacity(source: &str, cache_capacity: usize) -> Result<Pattern, String> {
-        // regex's own messages, which point at the error in the pattern.
-        regex::bytes::Regex::new(source).map_err(|e| {
-            format!(
-                "{source:?} is not a valid regular expression: {}",
-                last_line(&e.to_string())
-            )
-        })?;
+        validate(source)?;
         // As regex::bytes::Regex: Unicode on, and a pattern may match invalid UTF-8.
         let syntax = syntax::Config::new().utf8(false);
         let dfa = DFA::builder()
@@ -151,6 +148,31 @@ impl Pattern {
 
 /// regex's syntax errors draw the pattern with a caret under the fault, over several
 /// lines; a usage error is one line: the last, what is wrong.
+/// Checks `source` as `regex::bytes::Regex::new` does (the `regex` crate is a thin
+/// layer over regex-automata's meta engine, built here as it builds it: its syntax, its
+/// 10 MiB compiled size limit, its messages), so that a pattern the DFA can walk but
+/// `regex` would refuse is refused here too.
+fn validate(source: &str) -> Result<(), String> {
+    let config = meta::Config::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .utf8_empty(false)
+        .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+        .hybrid_cache_capacity(2 * (1 << 20));
+    let built = meta::Builder::new()
+        .configure(config)
+        .syntax(syntax::Config::new().utf8(false))
+        .build(source);
+    built.map(drop).map_err(|e| {
+        let why = match (e.size_limit(), e.syntax_error()) {
+            (Some(limit), _) => format!("Compiled regex exceeds size limit of {limit} bytes."),
+            // Its last line: the error in words, under the lines that point at it.
+            (None, Some(syntax)) => last_line(&syntax.to_string()).to_string(),
+            (None, None) => e.to_string(),
+        };
+        format!("{source:?} is not a valid regular expression: {why}")
+    })
+}
+
 fn last_line(message: &str) -> &str {
     message
         .lines()

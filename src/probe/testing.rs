@@ -4,6 +4,7 @@
 use super::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::thread;
 
 pub(super) fn settings(timeout_ms: u64) -> ProbeSettings {
     ProbeSettings {

@@ -1,6 +1,7 @@
 //! Hostile peers, each alive as long as its value: a unix socket whose accept backlog is
-//! full ([`FullBacklogSocket`]), a TCP peer that accepts and never answers
-//! ([`SilentPeer`]), a server that dribbles one byte per interval ([`Dribbler`]), an
+//! full ([`FullBacklogSocket`]), a TCP listener whose backlog is full
+//! ([`FullBacklogTcp`]: a connect never completes), a TCP peer that accepts and never
+//! answers ([`SilentPeer`]), a server that dribbles one byte per interval ([`Dribbler`]), an
 //! address that refuses ([`refused_addr`]); and what a process holds ([`Holdings`]:
 //! threads, fds, RSS), read from /proc. Shared by the integration tests (through
 //! `tests/common`) and the unit tests (tests/common/unit.rs includes this file), so it uses
@@ -68,6 +69,43 @@ impl FullBacklogSocket {
 pub fn refused_addr() -> String {
     let l = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2:0");
     format!("127.0.0.2:{}", l.local_addr().expect("local_addr").port())
+}
+
+/// A TCP listener on 127.0.0.1 that never accepts, its accept backlog full: Linux drops
+/// every further SYN, so a connect to it never completes (the client retries its SYN
+/// until it gives up).
+pub struct FullBacklogTcp {
+    listener: Socket,
+    _queued: TcpStream,
+}
+
+impl FullBacklogTcp {
+    pub fn start() -> FullBacklogTcp {
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        listener.bind(&any.into()).expect("bind 127.0.0.1:0");
+        // A backlog of 0 holds one connection; this one fills it.
+        listener.listen(0).expect("listen");
+        let addr = local_addr(&listener);
+        let queued = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .expect("the first connection fills the backlog");
+        FullBacklogTcp {
+            listener,
+            _queued: queued,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        local_addr(&self.listener)
+    }
+}
+
+fn local_addr(socket: &Socket) -> SocketAddr {
+    socket
+        .local_addr()
+        .expect("local_addr")
+        .as_socket()
+        .expect("an IP socket")
 }
 
 /// A TCP listener on 127.0.0.1 that completes connections (the kernel does) and never

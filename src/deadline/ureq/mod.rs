@@ -20,6 +20,7 @@
 //! Built on `ureq::unversioned::{transport, resolver}`, which ureq keeps outside semver
 //! but promises not to break in patch releases: Cargo.toml pins ureq's minor version.
 
+mod buffers;
 mod resolver;
 
 use std::io;
@@ -30,12 +31,12 @@ use std::time::Instant;
 
 use ureq::config::Config;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, RustlsConnector,
-    ShutdownHandle, Transport,
+    Buffers, ConnectionDetails, Connector, NextTimeout, RustlsConnector, ShutdownHandle, Transport,
 };
 use ureq::{Agent, Error};
 
 use crate::deadline::{self, Stream};
+use buffers::LeanBuffers;
 
 pub use resolver::{DeadlineResolver, UnixResolver};
 
@@ -119,7 +120,7 @@ impl Connector<()> for UnixConnector {
 pub struct DeadlineTransport {
     /// Shared (weakly) with the agent's shutdown handle.
     stream: Arc<SharedStream>,
-    buffers: LazyBuffers,
+    buffers: LeanBuffers,
 }
 
 #[derive(Debug)]
@@ -138,11 +139,7 @@ impl DeadlineTransport {
         let config = details.config;
         let transport = DeadlineTransport {
             stream: Arc::new(SharedStream(stream)),
-            // LazyBuffers panics on zero sizes; a bad config must not.
-            buffers: LazyBuffers::new(
-                config.input_buffer_size().max(1),
-                config.output_buffer_size().max(1),
-            ),
+            buffers: LeanBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
         };
         let handle: Arc<dyn ShutdownHandle> = transport.stream.clone();
         (details.register_shutdown)(Arc::downgrade(&handle))?;
@@ -160,15 +157,23 @@ impl Transport for DeadlineTransport {
         let deadline = deadline(timeout)?;
         let output = self.buffers.output();
         let bytes = output.get(..amount).ok_or(Error::ConnectionFailed)?;
-        self.stream
-            .0
-            .write_all_before(bytes, deadline)
-            .map_err(|e| to_ureq(e, timeout))
+        let sent = self.stream.0.write_all_before(bytes, deadline);
+        self.buffers.sent();
+        sent.map_err(|e| to_ureq(e, timeout))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
         let timeout = timeout.for_read();
         let deadline = deadline(timeout)?;
+        // The input buffer only once there is something to put in it: a probe whose
+        // peer never answers holds none. (A full one is read into at once, as zero
+        // bytes: ureq then reports the head as too big.)
+        if !self.buffers.input_is_full() {
+            self.stream
+                .0
+                .wait_readable(deadline)
+                .map_err(|e| to_ureq(e, timeout))?;
+        }
         let input = self.buffers.input_append_buf();
         let n = self
             .stream
