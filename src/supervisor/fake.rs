@@ -33,6 +33,10 @@ pub struct FakeSupervisor {
     pub stopping_reads: Option<usize>,
     /// What getAllConfigInfo says of `killasgroup` (`None`: no such key).
     pub kill_as_group: Option<bool>,
+    /// Once a stop was issued, every read answers SHUTDOWN_STATE (`supervisorctl
+    /// reload` while the program stops).
+    pub shutting_down_after_stop: bool,
+    stop_issued: std::sync::atomic::AtomicBool,
     started: std::sync::atomic::AtomicBool,
     stopping_since: AtomicUsize,
 }
@@ -83,6 +87,12 @@ impl Supervisor for FakeSupervisor {
         if self.unreachable_after_start && self.started.load(Ordering::SeqCst) {
             return Err(ClientError::Connect("connection refused".into()));
         }
+        if self.shutting_down_after_stop && self.stop_issued.load(Ordering::SeqCst) {
+            return Err(ClientError::Fault(Fault {
+                code: fault::SHUTDOWN_STATE,
+                string: "SHUTDOWN_STATE".into(),
+            }));
+        }
         let info = self.find(namespec)?;
         if info.state == ProcessState::Stopping
             && let Some(left) = self.stopping_reads
@@ -103,6 +113,7 @@ impl Supervisor for FakeSupervisor {
             .lock()
             .expect("lock")
             .push(format!("stop {namespec} {wait}"));
+        self.stop_issued.store(true, Ordering::SeqCst);
         if let Some(f) = &self.stop_fault {
             return Err(ClientError::Fault(f.clone()));
         }
