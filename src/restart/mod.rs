@@ -342,7 +342,11 @@ impl Restarter<'_> {
     /// With `--stop-grace` the stop does not block (wait=false) and is polled, so the
     /// process can be killed once the grace has passed (`kill_stopping`).
     fn stop_and_wait(&self, namespec: &str, failed_pid: u32) -> Result<Stopped, String> {
-        let kill_at = self.grace.as_ref().map(|g| self.clock.now() + g.after);
+        // Above STOP_DEADLINE it would never come (and could overflow the clock).
+        let kill_at = self
+            .grace
+            .as_ref()
+            .map(|g| self.clock.now() + g.after.min(STOP_DEADLINE));
         match self.supervisor.stop_process(namespec, kill_at.is_none()) {
             Ok(()) if kill_at.is_none() => Ok(Stopped::Gone),
             Ok(()) => self.poll_stopped(namespec, failed_pid, kill_at),
