@@ -31,6 +31,9 @@ pub struct FakeSupervisor {
     /// With `stuck_stopping`: reads of the process after which supervisord's own
     /// SIGKILL (stopwaitsecs) has stopped it.
     pub stopping_reads: Option<usize>,
+    /// With `stopping_reads`: someone started it again by hand as this pid meanwhile
+    /// (RUNNING), instead of it being STOPPED.
+    pub restarted_by_hand_as: Option<u32>,
     /// What getAllConfigInfo says of `killasgroup` (`None`: no such key).
     pub kill_as_group: Option<bool>,
     /// Once a stop was issued, every read answers SHUTDOWN_STATE (`supervisorctl
@@ -99,7 +102,10 @@ impl Supervisor for FakeSupervisor {
         {
             let stopping = self.stopping_since.fetch_add(1, Ordering::SeqCst);
             if stopping >= left {
-                self.set(namespec, ProcessState::Stopped, 0, "");
+                match self.restarted_by_hand_as {
+                    Some(pid) => self.set(namespec, ProcessState::Running, pid, ""),
+                    None => self.set(namespec, ProcessState::Stopped, 0, ""),
+                }
                 return self.find(namespec);
             }
         }

@@ -107,6 +107,13 @@ fn errors_name_the_flag_or_the_file_line_and_key() {
             },
             "interval",
         ),
+        (
+            Layer {
+                stop_grace: Some(Given::new(0, file(1))),
+                ..Layer::default()
+            },
+            "stop_grace",
+        ),
     ] {
         let e = bad(layer);
         assert!(

@@ -176,3 +176,31 @@ fn a_stop_refused_because_supervisord_reloads_is_no_failed_stop() {
         );
     }
 }
+
+#[test]
+fn a_program_the_operator_restarted_during_the_grace_is_neither_killed_nor_started() {
+    // `kill -9` and `supervisorctl start` by hand while httpok waits its grace: the
+    // fresh pid is not ours, before or after the grace would have passed.
+    for reads in [3, 19, 21, 40] {
+        let mut sup = frozen(Some(true));
+        sup.stopping_reads = Some(reads);
+        sup.restarted_by_hand_as = Some(77);
+        let kill = FakeKill {
+            sup: &sup,
+            refuse: true,
+            kills: Mutex::default(),
+        };
+        let outcome = restart_with_grace(&sup, &kill, &Mutex::default(), 42);
+        assert!(
+            matches!(&outcome, RestartOutcome::Skipped(why) if why.contains("now pid 77")),
+            "after {reads} reads: {outcome:?}"
+        );
+        // A kill, if any, went to the pid that failed while it was still STOPPING.
+        assert!(
+            crate::lock(&kill.kills).iter().all(|&(pid, _)| pid == 42),
+            "{:?}",
+            crate::lock(&kill.kills)
+        );
+        assert_eq!(sup.calls(), ["stop web false"]);
+    }
+}
