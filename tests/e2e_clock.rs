@@ -2,7 +2,8 @@
 //! rounds every second between TICK_60s with `--interval 1` (and none without it); a
 //! frozen pre-forking app killed as a group after its stop grace, sooner than its
 //! stopwaitsecs; a program httpok may not signal warned about once and restarted all
-//! the same at supervisord's stopwaitsecs. Against the fake supervisord: a TICK
+//! the same at supervisord's stopwaitsecs; a reload during the grace ending httpok's
+//! restart at once, not in a false failed stop. Against the fake supervisord: a TICK
 //! answered at once, and stdin's EOF ending httpok promptly, while a round on httpok's
 //! clock hangs on its probe.
 
@@ -238,4 +239,40 @@ fn a_tick_is_answered_at_once_and_eof_ends_httpok_while_a_clock_round_hangs() {
         "httpok exited {:?} after EOF",
         since.elapsed()
     );
+}
+
+#[test]
+fn a_reload_during_the_stop_grace_ends_the_restart_at_once_without_a_false_failed_stop() {
+    let port = free_port();
+    // The grace outlasts supervisord's own SIGKILL (stopwaitsecs 6): only the reload
+    // can end httpok's wait. supervisord answers SHUTDOWN_STATE meanwhile; taking that
+    // for an unreachable supervisord held the reload up 30 s and ended in
+    // "Failed to stop process web" though supervisord had stopped it.
+    let sup = start([prefork(port, 6)]);
+    let pid = answering(&sup, port);
+    add_listener(
+        &sup,
+        listener(&format!(
+            "-p web --interval 1 -t 1 --stop-grace 20 http://127.0.0.1:{port}/"
+        ))
+        .set("stopwaitsecs", "60"),
+    );
+    let _frozen = Frozen::group(pid);
+    wait_for_log(
+        sup.path("httpok.err.log"),
+        "web is in RUNNING state, restarting",
+        T,
+    );
+    let (_, out) = sup.ctl(&["reload"]);
+    assert!(out.contains("Restarted supervisord"), "{out}");
+    let log = wait_for_log(
+        sup.path("httpok.err.log"),
+        "web: supervisord is shutting down or reloading; it starts its autostart programs itself",
+        T,
+    );
+    sup.wait_pid_change("web", pid, T);
+    answering(&sup, port);
+    let log = read_file_lossy(sup.path("httpok.err.log")) + &log;
+    assert!(!log.contains("Failed to stop"), "{log}");
+    assert!(!log.contains("killed web"), "{log}");
 }

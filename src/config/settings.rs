@@ -73,6 +73,13 @@ pub struct Settings {
 
 /// httpok's defaults, superlance's where it had the setting.
 pub const DEFAULT_TIMEOUT: f64 = 10.0;
+/// The largest `interval`: a year. Above, the first round's instant overflowed the
+/// monotonic clock and httpok panicked before its first READY (u64::MAX was taken).
+pub const MAX_INTERVAL: u64 = 365 * 24 * 3600;
+/// The largest `stop_grace`: httpok waits no longer than this for a stop (the
+/// restarter's STOP_DEADLINE). Above, a huge one overflowed the clock on the restart
+/// thread after the gate was entered, and the next SIGTERM hung.
+pub const MAX_STOP_GRACE: u64 = crate::restart::STOP_DEADLINE.as_secs();
 
 impl Layer {
     /// Checks every value and the rules that span several; the first problem, naming
@@ -222,6 +229,13 @@ impl Layer {
                     g.origin.naming("interval")
                 ));
             }
+            Some(g) if g.value > MAX_INTERVAL => {
+                return Err(format!(
+                    "{} must be at most {MAX_INTERVAL} seconds (a year), got {}",
+                    g.origin.naming("interval"),
+                    g.value
+                ));
+            }
             Some(g) => Some(Duration::from_secs(g.value)),
             None => None,
         };
@@ -237,6 +251,15 @@ impl Layer {
                         "{} must be at least 1 second (leave it out for supervisord's \
                          stopwaitsecs)",
                         g.origin.naming("stop_grace")
+                    ));
+                }
+                Some(g) if g.value > MAX_STOP_GRACE => {
+                    return Err(format!(
+                        "{} must be at most {MAX_STOP_GRACE} seconds: httpok waits no \
+                         longer for a stop (leave it out for supervisord's stopwaitsecs), \
+                         got {}",
+                        g.origin.naming("stop_grace"),
+                        g.value
                     ));
                 }
                 Some(g) => Some(Duration::from_secs(g.value)),

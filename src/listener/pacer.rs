@@ -57,7 +57,7 @@ impl Pacer {
         Pacer {
             every,
             tick_period: None,
-            next: every.map(|every| now + every),
+            next: every.and_then(|every| now.checked_add(every)),
             tick_pending: false,
             running: false,
             stopped: false,
@@ -226,6 +226,13 @@ mod tests {
         pacer.round_ended(t0 + secs(5.5));
         assert_eq!(pacer.next(t0 + secs(10.0)), ClockStep::Idle);
         assert_eq!(pacer.tick(5), OnTick::RunHere);
+    }
+
+    #[test]
+    fn an_interval_beyond_the_clock_is_no_panic() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(Some(Duration::from_secs(u64::MAX)), t0);
+        assert_eq!(pacer.next(t0 + secs(1.0)), ClockStep::Idle);
     }
 
     #[test]

@@ -215,7 +215,7 @@ fn render_process(registry: &mut Registry, snapshot: &Snapshot) {
     let rounds: Counter = register(
         registry,
         "httpok_rounds",
-        "Probe rounds run since httpok started (one per TICK it acted on)",
+        "Probe rounds run since httpok started (one per TICK it acted on, or per --interval on its own clock)",
     );
     rounds.inc_by(snapshot.rounds_total);
     let round: Gauge<f64, AtomicU64> = register(

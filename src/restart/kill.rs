@@ -86,7 +86,7 @@ impl Restarter<'_> {
         match grace.kill.kill(pid, group) {
             Ok(()) => {
                 crate::lock(grace.warned).remove(namespec);
-                log::info!("{}", killed_line(namespec, pid, grace.after));
+                log::info!("{}", killed_line(namespec, pid, grace.after, group));
             }
             Err(KillError::Gone) => {}
             Err(KillError::NotPermitted) => {
@@ -103,12 +103,19 @@ impl Restarter<'_> {
     }
 }
 
-/// The line of a kill that worked.
-pub fn killed_line(namespec: &str, pid: u32, after: Duration) -> String {
-    format!(
+/// The line of a kill that worked. A kill of the pid alone (no `killasgroup`) says
+/// so: the workers a forking program leaves behind keep its port, and the next start
+/// fails for a reason the line above it should name.
+pub fn killed_line(namespec: &str, pid: u32, after: Duration, group: bool) -> String {
+    let line = format!(
         "killed {namespec} (pid {pid}) after {}s of stopping: it did not answer",
         after.as_secs()
-    )
+    );
+    if group {
+        line
+    } else {
+        line + "; its pid only (no killasgroup): processes it forked live on"
+    }
 }
 
 /// The warning when httpok may not signal the program.
@@ -135,6 +142,20 @@ mod tests {
                 ));
             }
         }
+    }
+
+    #[test]
+    fn a_kill_of_the_pid_alone_says_its_children_live_on() {
+        let after = Duration::from_secs(1);
+        assert_eq!(
+            killed_line("web", 123, after, true),
+            "killed web (pid 123) after 1s of stopping: it did not answer"
+        );
+        assert_eq!(
+            killed_line("web", 123, after, false),
+            "killed web (pid 123) after 1s of stopping: it did not answer; its pid only \
+             (no killasgroup): processes it forked live on"
+        );
     }
 
     #[test]

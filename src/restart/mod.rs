@@ -98,7 +98,14 @@ enum Stopped {
     Gone,
     /// Someone else restarted it meanwhile: it runs as this pid, ours is gone.
     Replaced(u32),
+    /// supervisord is shutting down or reloading (it answers SHUTDOWN_STATE): it
+    /// stops the program itself and starts its autostart programs when it is back.
+    ShuttingDown,
 }
+
+/// Why a restart ends when supervisord is shutting down or reloading.
+const SHUTTING_DOWN: &str =
+    "supervisord is shutting down or reloading; it starts its autostart programs itself";
 
 impl Restarter<'_> {
     /// Restarts `namespec` if it is still RUNNING as `failed_pid`.
@@ -225,18 +232,17 @@ impl Restarter<'_> {
                      pid {pid}), NOT starting it again"
                 )));
             }
+            // A reload or shutdown began meanwhile: supervisord starts its autostart
+            // programs itself when it comes back; not a failure worth an alarm.
+            Ok(Stopped::ShuttingDown) => {
+                return Err(RestartOutcome::Interrupted(SHUTTING_DOWN.into()));
+            }
             Err(why) => return Err(RestartOutcome::StopFailed(why)),
         }
         match self.start(namespec) {
             Ok(()) => Ok(()),
-            // A reload or shutdown began meanwhile: supervisord starts its autostart
-            // programs itself when it comes back; not a failure worth an alarm.
             Err(e) if e.fault_code() == Some(fault::SHUTDOWN_STATE) => {
-                Err(RestartOutcome::Interrupted(
-                    "supervisord is shutting down or reloading; it starts its autostart \
-                     programs itself"
-                        .into(),
-                ))
+                Err(RestartOutcome::Interrupted(SHUTTING_DOWN.into()))
             }
             Err(e) => Err(RestartOutcome::StartFailed(e.to_string())),
         }
@@ -336,11 +342,16 @@ impl Restarter<'_> {
     /// With `--stop-grace` the stop does not block (wait=false) and is polled, so the
     /// process can be killed once the grace has passed (`kill_stopping`).
     fn stop_and_wait(&self, namespec: &str, failed_pid: u32) -> Result<Stopped, String> {
-        let kill_at = self.grace.as_ref().map(|g| self.clock.now() + g.after);
+        // Above STOP_DEADLINE it would never come (and could overflow the clock).
+        let kill_at = self
+            .grace
+            .as_ref()
+            .map(|g| self.clock.now() + g.after.min(STOP_DEADLINE));
         match self.supervisor.stop_process(namespec, kill_at.is_none()) {
             Ok(()) if kill_at.is_none() => Ok(Stopped::Gone),
             Ok(()) => self.poll_stopped(namespec, failed_pid, kill_at),
             Err(e) if e.fault_code() == Some(fault::NOT_RUNNING) => Ok(Stopped::Gone),
+            Err(e) if e.fault_code() == Some(fault::SHUTDOWN_STATE) => Ok(Stopped::ShuttingDown),
             Err(e @ ClientError::Fault(_)) => Err(e.to_string()),
             Err(e) => {
                 log::warn!("stopping {namespec}: {e}; polling its state instead");
@@ -388,6 +399,12 @@ impl Restarter<'_> {
                     }
                     last_error = None;
                     unreachable_since = None;
+                }
+                // A reload or shutdown: supervisord answers nothing else until it is
+                // back, stops the program itself at its stopwaitsecs, and starts it.
+                // Waiting here would hold its reload up while it waits for httpok.
+                Err(e) if e.fault_code() == Some(fault::SHUTDOWN_STATE) => {
+                    return Ok(Stopped::ShuttingDown);
                 }
                 // supervisord going away mid-restart: retry for a while, not for ever.
                 Err(e) => {

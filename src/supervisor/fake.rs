@@ -31,8 +31,15 @@ pub struct FakeSupervisor {
     /// With `stuck_stopping`: reads of the process after which supervisord's own
     /// SIGKILL (stopwaitsecs) has stopped it.
     pub stopping_reads: Option<usize>,
+    /// With `stopping_reads`: someone started it again by hand as this pid meanwhile
+    /// (RUNNING), instead of it being STOPPED.
+    pub restarted_by_hand_as: Option<u32>,
     /// What getAllConfigInfo says of `killasgroup` (`None`: no such key).
     pub kill_as_group: Option<bool>,
+    /// Once a stop was issued, every read answers SHUTDOWN_STATE (`supervisorctl
+    /// reload` while the program stops).
+    pub shutting_down_after_stop: bool,
+    stop_issued: std::sync::atomic::AtomicBool,
     started: std::sync::atomic::AtomicBool,
     stopping_since: AtomicUsize,
 }
@@ -83,13 +90,22 @@ impl Supervisor for FakeSupervisor {
         if self.unreachable_after_start && self.started.load(Ordering::SeqCst) {
             return Err(ClientError::Connect("connection refused".into()));
         }
+        if self.shutting_down_after_stop && self.stop_issued.load(Ordering::SeqCst) {
+            return Err(ClientError::Fault(Fault {
+                code: fault::SHUTDOWN_STATE,
+                string: "SHUTDOWN_STATE".into(),
+            }));
+        }
         let info = self.find(namespec)?;
         if info.state == ProcessState::Stopping
             && let Some(left) = self.stopping_reads
         {
             let stopping = self.stopping_since.fetch_add(1, Ordering::SeqCst);
             if stopping >= left {
-                self.set(namespec, ProcessState::Stopped, 0, "");
+                match self.restarted_by_hand_as {
+                    Some(pid) => self.set(namespec, ProcessState::Running, pid, ""),
+                    None => self.set(namespec, ProcessState::Stopped, 0, ""),
+                }
                 return self.find(namespec);
             }
         }
@@ -103,6 +119,7 @@ impl Supervisor for FakeSupervisor {
             .lock()
             .expect("lock")
             .push(format!("stop {namespec} {wait}"));
+        self.stop_issued.store(true, Ordering::SeqCst);
         if let Some(f) = &self.stop_fault {
             return Err(ClientError::Fault(f.clone()));
         }

@@ -107,6 +107,13 @@ fn errors_name_the_flag_or_the_file_line_and_key() {
             },
             "interval",
         ),
+        (
+            Layer {
+                stop_grace: Some(Given::new(0, file(1))),
+                ..Layer::default()
+            },
+            "stop_grace",
+        ),
     ] {
         let e = bad(layer);
         assert!(
@@ -114,6 +121,33 @@ fn errors_name_the_flag_or_the_file_line_and_key() {
             "{e}"
         );
     }
+}
+
+#[test]
+fn an_interval_or_stop_grace_the_clock_cannot_hold_is_refused() {
+    let bad = |layer: Layer| layer.resolve().expect_err("invalid");
+    let e = bad(Layer {
+        interval: Some(Given::new(u64::MAX, Origin::Flag("--interval"))),
+        ..Layer::default()
+    });
+    assert!(
+        e.starts_with("--interval must be at most 31536000 seconds"),
+        "{e}"
+    );
+    let e = bad(Layer {
+        stop_grace: Some(Given::new(601, file(3))),
+        ..Layer::default()
+    });
+    assert!(
+        e.starts_with("httpok.toml:3: stop_grace must be at most 600 seconds"),
+        "{e}"
+    );
+    let fine = Layer {
+        interval: Some(Given::new(MAX_INTERVAL, file(1))),
+        stop_grace: Some(Given::new(MAX_STOP_GRACE, file(2))),
+        ..Layer::default()
+    };
+    assert!(fine.resolve().is_ok());
 }
 
 #[test]

@@ -121,3 +121,86 @@ fn a_kill_httpok_may_not_send_is_said_once_and_stopwaitsecs_still_ends_the_resta
         "one WARN for web, kept so the second restart says nothing"
     );
 }
+
+#[test]
+fn a_reload_during_the_grace_ends_the_restart_at_once_without_a_kill_or_a_start() {
+    // supervisorctl reload while the frozen program stops: supervisord answers every
+    // read SHUTDOWN_STATE, stops the program itself (its stopwaitsecs) and starts it
+    // when it comes back. Waiting 30 s on it held the reload up and ended in a false
+    // "Failed to stop process".
+    let mut sup = frozen(Some(true));
+    sup.shutting_down_after_stop = true;
+    let kill = FakeKill {
+        sup: &sup,
+        refuse: false,
+        kills: Mutex::default(),
+    };
+    let before = sup.info_calls.load(std::sync::atomic::Ordering::SeqCst);
+    let outcome = restart_with_grace(&sup, &kill, &Mutex::default(), 42);
+    let RestartOutcome::Interrupted(why) = outcome else {
+        panic!("not interrupted: {outcome:?}");
+    };
+    assert!(why.contains("shutting down or reloading"), "{why}");
+    assert!(crate::lock(&kill.kills).is_empty());
+    assert_eq!(sup.calls(), ["stop web false"]);
+    // One read after the stop, not 30 s of them.
+    let reads = sup.info_calls.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(reads <= 2, "{reads} reads");
+}
+
+#[test]
+fn a_stop_refused_because_supervisord_reloads_is_no_failed_stop() {
+    for grace in [false, true] {
+        let mut sup = FakeSupervisor::with(vec![web(42)]);
+        sup.stop_fault = Some(crate::supervisor::xmlrpc::Fault {
+            code: crate::supervisor::fault::SHUTDOWN_STATE,
+            string: "SHUTDOWN_STATE".into(),
+        });
+        let kill = FakeKill {
+            sup: &sup,
+            refuse: false,
+            kills: Mutex::default(),
+        };
+        let outcome = if grace {
+            restart_with_grace(&sup, &kill, &Mutex::default(), 42)
+        } else {
+            run(&sup, &Gate::default(), 42).0
+        };
+        assert!(
+            matches!(&outcome, RestartOutcome::Interrupted(why) if why.contains("reloading")),
+            "grace {grace}: {outcome:?}"
+        );
+        assert_eq!(
+            sup.calls(),
+            ["stop web ".to_string() + &(!grace).to_string()]
+        );
+    }
+}
+
+#[test]
+fn a_program_the_operator_restarted_during_the_grace_is_neither_killed_nor_started() {
+    // `kill -9` and `supervisorctl start` by hand while httpok waits its grace: the
+    // fresh pid is not ours, before or after the grace would have passed.
+    for reads in [3, 19, 21, 40] {
+        let mut sup = frozen(Some(true));
+        sup.stopping_reads = Some(reads);
+        sup.restarted_by_hand_as = Some(77);
+        let kill = FakeKill {
+            sup: &sup,
+            refuse: true,
+            kills: Mutex::default(),
+        };
+        let outcome = restart_with_grace(&sup, &kill, &Mutex::default(), 42);
+        assert!(
+            matches!(&outcome, RestartOutcome::Skipped(why) if why.contains("now pid 77")),
+            "after {reads} reads: {outcome:?}"
+        );
+        // A kill, if any, went to the pid that failed while it was still STOPPING.
+        assert!(
+            crate::lock(&kill.kills).iter().all(|&(pid, _)| pid == 42),
+            "{:?}",
+            crate::lock(&kill.kills)
+        );
+        assert_eq!(sup.calls(), ["stop web false"]);
+    }
+}
