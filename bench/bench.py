@@ -679,15 +679,16 @@ def report(args, ver, fp, minimal, floor, hang, rec, scale, load, elapsed):
     return "\n".join(lines) + "\n"
 
 
-def write_doc(path, text):
+def write_doc(path, text, begin=BEGIN, end=END):
+    """Replaces what stands between the begin and end markers of the doc at path."""
     with open(path) as f:
         doc = f.read()
-    if BEGIN not in doc or END not in doc:
-        raise RuntimeError("%s has no %s ... %s markers" % (path, BEGIN, END))
-    head, rest = doc.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
+    if begin not in doc or end not in doc:
+        raise RuntimeError("%s has no %s ... %s markers" % (path, begin, end))
+    head, rest = doc.split(begin, 1)
+    tail = rest.split(end, 1)[1]
     with open(path, "w") as f:
-        f.write(head + BEGIN + "\n" + text + END + tail)
+        f.write(head + begin + "\n" + text + end + tail)
 
 
 def main():

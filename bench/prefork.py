@@ -34,7 +34,7 @@ import time
 import xmlrpc.client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import ROOT, free_port, log, versions, wait_until  # noqa: E402
+from bench import ROOT, free_port, log, versions, wait_until, write_doc  # noqa: E402
 from supervisor.xmlrpc import SupervisorTransport  # noqa: E402
 
 PREFORK = os.path.join(ROOT, "tests", "apps", "prefork.py")
@@ -272,17 +272,6 @@ def report(res, tries, ver, elapsed):
     return "\n".join(out) + "\n"
 
 
-def write_doc(path, text):
-    with open(path) as f:
-        doc = f.read()
-    if BEGIN not in doc or END not in doc:
-        raise RuntimeError("%s has no %s ... %s markers" % (path, BEGIN, END))
-    head, rest = doc.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    with open(path, "w") as f:
-        f.write(head + BEGIN + "\n" + text + END + tail)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--httpok", required=True)
@@ -316,7 +305,7 @@ def main():
                   time.monotonic() - started)
     sys.stdout.write(text)
     if args.out:
-        write_doc(args.out, text)
+        write_doc(args.out, text, BEGIN, END)
         log("wrote the results into " + args.out)
 
 

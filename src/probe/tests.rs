@@ -7,6 +7,20 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::thread;
 
+/// A prober of one check with one target, and the request that probes it.
+fn one_target_prober(settings: &ProbeSettings, target: &Target) -> (Prober, ProbeRequest) {
+    let prober =
+        Prober::new(&[(CheckId(0), settings, std::slice::from_ref(target))]).expect("prober");
+    let request = ProbeRequest {
+        target: TargetId {
+            check: CheckId(0),
+            index: 0,
+        },
+        read_cert: false,
+    };
+    (prober, request)
+}
+
 #[test]
 fn a_rounds_probes_run_at_once() {
     // A server that answers nobody until all 40 probes are connected: probed one after
@@ -23,15 +37,7 @@ fn a_rounds_probes_run_at_once() {
         }
     });
     let settings = settings(10_000);
-    let prober =
-        Prober::new(&[(CheckId(0), &settings, std::slice::from_ref(&target))]).expect("prober");
-    let request = ProbeRequest {
-        target: TargetId {
-            check: CheckId(0),
-            index: 0,
-        },
-        read_cert: false,
-    };
+    let (prober, request) = one_target_prober(&settings, &target);
     let requests: Vec<ProbeRequest> = std::iter::repeat_n(request, PROBES).collect();
     let outcomes = prober.probe_all(&requests);
     assert_eq!(outcomes.len(), PROBES);
@@ -130,15 +136,7 @@ fn hanging_probes_beyond_the_base_pool_wait_out_their_timeout_together() {
     let silent = SilentPeer::start();
     let target = Target::parse(&format!("http://{}/", silent.addr())).expect("url");
     let settings = settings(TIMEOUT_MS);
-    let prober =
-        Prober::new(&[(CheckId(0), &settings, std::slice::from_ref(&target))]).expect("prober");
-    let request = ProbeRequest {
-        target: TargetId {
-            check: CheckId(0),
-            index: 0,
-        },
-        read_cert: false,
-    };
+    let (prober, request) = one_target_prober(&settings, &target);
     let requests: Vec<ProbeRequest> = std::iter::repeat_n(request, 192).collect();
     let started = Instant::now();
     let outcomes = prober.probe_all(&requests);

@@ -16,6 +16,17 @@ struct FakeKill<'a> {
     kills: Mutex<Vec<(u32, bool)>>,
 }
 
+impl<'a> FakeKill<'a> {
+    /// A kill that records what it was asked and, when `refuse`, answers EPERM.
+    fn new(sup: &'a FakeSupervisor, refuse: bool) -> Self {
+        FakeKill {
+            sup,
+            refuse,
+            kills: Mutex::default(),
+        }
+    }
+}
+
 impl Kill for FakeKill<'_> {
     fn kill(&self, pid: u32, group: bool) -> Result<(), KillError> {
         crate::lock(&self.kills).push((pid, group));
@@ -64,11 +75,7 @@ fn a_stop_still_stopping_after_the_grace_is_killed_by_group_or_pid_as_killasgrou
     // (killasgroup in getAllConfigInfo, the kill sent)
     for (kill_as_group, group) in [(Some(true), true), (Some(false), false), (None, false)] {
         let sup = frozen(kill_as_group);
-        let kill = FakeKill {
-            sup: &sup,
-            refuse: false,
-            kills: Mutex::default(),
-        };
+        let kill = FakeKill::new(&sup, false);
         let outcome = restart_with_grace(&sup, &kill, &Mutex::default(), 42);
         assert_eq!(outcome, RestartOutcome::Restarted { pid: 1001 });
         assert_eq!(
@@ -83,11 +90,7 @@ fn a_stop_still_stopping_after_the_grace_is_killed_by_group_or_pid_as_killasgrou
 #[test]
 fn a_stop_that_ends_within_the_grace_kills_nothing() {
     let sup = FakeSupervisor::with(vec![web(42)]);
-    let kill = FakeKill {
-        sup: &sup,
-        refuse: false,
-        kills: Mutex::default(),
-    };
+    let kill = FakeKill::new(&sup, false);
     let outcome = restart_with_grace(&sup, &kill, &Mutex::default(), 42);
     assert_eq!(outcome, RestartOutcome::Restarted { pid: 1001 });
     assert!(crate::lock(&kill.kills).is_empty());
@@ -101,11 +104,7 @@ fn a_kill_httpok_may_not_send_is_said_once_and_stopwaitsecs_still_ends_the_resta
         let mut sup = frozen(Some(true));
         // supervisord's own SIGKILL, at its stopwaitsecs (100 polls of 50 ms here).
         sup.stopping_reads = Some(100);
-        let kill = FakeKill {
-            sup: &sup,
-            refuse: true,
-            kills: Mutex::default(),
-        };
+        let kill = FakeKill::new(&sup, true);
         let outcome = restart_with_grace(&sup, &kill, &warned, 42);
         assert_eq!(
             outcome,
@@ -130,11 +129,7 @@ fn a_reload_during_the_grace_ends_the_restart_at_once_without_a_kill_or_a_start(
     // "Failed to stop process".
     let mut sup = frozen(Some(true));
     sup.shutting_down_after_stop = true;
-    let kill = FakeKill {
-        sup: &sup,
-        refuse: false,
-        kills: Mutex::default(),
-    };
+    let kill = FakeKill::new(&sup, false);
     let before = sup.info_calls.load(std::sync::atomic::Ordering::SeqCst);
     let outcome = restart_with_grace(&sup, &kill, &Mutex::default(), 42);
     let RestartOutcome::Interrupted(why) = outcome else {
@@ -156,11 +151,7 @@ fn a_stop_refused_because_supervisord_reloads_is_no_failed_stop() {
             code: crate::supervisor::fault::SHUTDOWN_STATE,
             string: "SHUTDOWN_STATE".into(),
         });
-        let kill = FakeKill {
-            sup: &sup,
-            refuse: false,
-            kills: Mutex::default(),
-        };
+        let kill = FakeKill::new(&sup, false);
         let outcome = if grace {
             restart_with_grace(&sup, &kill, &Mutex::default(), 42)
         } else {
@@ -185,11 +176,7 @@ fn a_program_the_operator_restarted_during_the_grace_is_neither_killed_nor_start
         let mut sup = frozen(Some(true));
         sup.stopping_reads = Some(reads);
         sup.restarted_by_hand_as = Some(77);
-        let kill = FakeKill {
-            sup: &sup,
-            refuse: true,
-            kills: Mutex::default(),
-        };
+        let kill = FakeKill::new(&sup, true);
         let outcome = restart_with_grace(&sup, &kill, &Mutex::default(), 42);
         assert!(
             matches!(&outcome, RestartOutcome::Skipped(why) if why.contains("now pid 77")),
