@@ -20,7 +20,7 @@ complete -c httpok -l cert-expiry-warn -d 'Warn (one WARN a day, one mail) when 
 complete -c httpok -l cacert -d 'Trust the CA certificates in this PEM file for https:// checks (as well as the built-in roots)' -r -F
 complete -c httpok -s f -l failures -d 'Restart only after N failed rounds in a row; --successes healthy rounds reset the count. Default 1' -r
 complete -c httpok -l successes -d 'A failing check is healthy again, and a restarted program recovered, after N healthy rounds in a row. Default 1' -r
-complete -c httpok -l interval -d 'Probe at most every SECS (default: every TICK), e.g. for an expensive check' -r
+complete -c httpok -l interval -d 'Probe every SECS (default: every TICK): above the tick period for an expensive check; below it (down to 1) httpok probes between TICKs on its own clock' -r
 complete -c httpok -l stop-grace -d 'When a restart\'s stop has not ended after SECS (the program is frozen or its workers hang), SIGKILL it as supervisord would at stopwaitsecs: its process group with killasgroup=true, else its pid. httpok must run as root or as the program\'s user. Default: supervisord\'s stopwaitsecs' -r
 complete -c httpok -s w -l grace -l delay -d 'Neither judge nor restart a program that has been up less than SECS (by supervisord\'s start time, so also after each restart). Default 0' -r
 complete -c httpok -l max-restarts -d 'Give up on a program after K restarts within --restart-window (one ERROR line, one mail); restarts resume once the window has room again' -r

@@ -201,7 +201,8 @@ pub struct Args {
     #[arg(long, value_name = "N", allow_negative_numbers = true, help_heading = POLICY)]
     pub successes: Option<u32>,
 
-    /// Probe at most every SECS (default: every TICK), e.g. for an expensive check.
+    /// Probe every SECS (default: every TICK): above the tick period for an expensive
+    /// check; below it (down to 1) httpok probes between TICKs on its own clock.
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, help_heading = POLICY)]
     pub interval: Option<u64>,
 
