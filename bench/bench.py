@@ -175,40 +175,37 @@ class Listener:
 
 # ------------------------------------------------------------------ supervisord
 
-class Supervisord:
-    def __init__(self, tmp, python, httpok, superlance, web_port):
+class SupervisordProcess:
+    """A supervisord of the harness's own, in tmp, on a unix socket; both benchmarks'
+    rigs are one (this file's and bench/prefork.py's)."""
+
+    def __init__(self, tmp):
         self.tmp = tmp
         self.sock = os.path.join(tmp, "s.sock")
         self.url = "unix://" + self.sock
-        self.web_log = os.path.join(tmp, "web.err")
-        recover_url = "http://127.0.0.1:%d/recover" % web_port
-        listener = ("[eventlistener:{name}]\ncommand={cmd} -p web -t %d %s\n"
-                    "events=TICK_5\nautostart=false\nautorestart=true\n"
-                    "stdout_logfile={tmp}/{name}.out\nstderr_logfile={tmp}/{name}.err\n"
-                    % (TIMEOUT, recover_url))
-        conf = "\n".join([
+        self.conf = os.path.join(tmp, "supervisord.conf")
+
+    def conf_head(self):
+        """The sections every rig's supervisord.conf starts with."""
+        tmp = self.tmp
+        return [
             "[unix_http_server]", "file=%s" % self.sock, "",
             "[supervisord]", "nodaemon=true", "logfile=%s/supervisord.log" % tmp,
             "pidfile=%s/supervisord.pid" % tmp, "childlogdir=%s" % tmp, "user=root", "",
             "[rpcinterface:supervisor]",
-            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
-            "[program:web]",
-            "command=%s %s --port %d --mode ok" % (python, WEBAPP, web_port),
-            "startsecs=1", "stopwaitsecs=%d" % TIMEOUT, "autorestart=true",
-            "stdout_logfile=%s/web.out" % tmp, "stderr_logfile=%s" % self.web_log,
-            "stderr_logfile_maxbytes=0", "",
-            listener.format(name="httpok_rs", cmd=httpok, tmp=tmp),
-            listener.format(name="httpok_py", cmd=superlance, tmp=tmp),
-        ])
-        self.conf = os.path.join(tmp, "supervisord.conf")
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+            "",
+        ]
+
+    def start(self, python, conf_lines):
+        """Writes the conf, starts supervisord from python's bin/, waits for it to answer."""
         with open(self.conf, "w") as f:
-            f.write(conf)
+            f.write("\n".join(conf_lines))
         supervisord = os.path.join(os.path.dirname(python), "supervisord")
-        self.out = open(os.path.join(tmp, "supervisord.stdout"), "wb")
+        self.out = open(os.path.join(self.tmp, "supervisord.stdout"), "wb")
         self.proc = subprocess.Popen([supervisord, "-c", self.conf], stdout=self.out,
                                      stderr=subprocess.STDOUT)
         wait_until("supervisord to answer", 30, self._answers, 0.2)
-        self.wait_running("web")
 
     def rpc(self):
         return xmlrpc.client.ServerProxy(
@@ -219,6 +216,36 @@ class Supervisord:
             return self.rpc().getState()["statename"] == "RUNNING"
         except (OSError, xmlrpc.client.Error):
             return False
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+
+
+class Supervisord(SupervisordProcess):
+    def __init__(self, tmp, python, httpok, superlance, web_port):
+        super().__init__(tmp)
+        self.web_log = os.path.join(tmp, "web.err")
+        recover_url = "http://127.0.0.1:%d/recover" % web_port
+        listener = ("[eventlistener:{name}]\ncommand={cmd} -p web -t %d %s\n"
+                    "events=TICK_5\nautostart=false\nautorestart=true\n"
+                    "stdout_logfile={tmp}/{name}.out\nstderr_logfile={tmp}/{name}.err\n"
+                    % (TIMEOUT, recover_url))
+        self.start(python, self.conf_head() + [
+            "[program:web]",
+            "command=%s %s --port %d --mode ok" % (python, WEBAPP, web_port),
+            "startsecs=1", "stopwaitsecs=%d" % TIMEOUT, "autorestart=true",
+            "stdout_logfile=%s/web.out" % tmp, "stderr_logfile=%s" % self.web_log,
+            "stderr_logfile_maxbytes=0", "",
+            listener.format(name="httpok_rs", cmd=httpok, tmp=tmp),
+            listener.format(name="httpok_py", cmd=superlance, tmp=tmp),
+        ])
+        self.wait_running("web")
 
     def info(self, name):
         return self.rpc().getProcessInfo(name)
@@ -233,15 +260,6 @@ class Supervisord:
         needle = "GET %s mode" % path
         with open(self.web_log, errors="replace") as f:
             return sum(1 for line in f if needle in line)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.out.close()
 
 
 # ------------------------------------------------------------------ the benchmarks

@@ -31,11 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import xmlrpc.client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import ROOT, free_port, log, versions, wait_until, write_doc  # noqa: E402
-from supervisor.xmlrpc import SupervisorTransport  # noqa: E402
+from bench import (ROOT, SupervisordProcess, free_port, log, versions, wait_until,  # noqa: E402
+                   write_doc)
 
 PREFORK = os.path.join(ROOT, "tests", "apps", "prefork.py")
 BEGIN, END = "<!-- bench:prefork:begin -->", "<!-- bench:prefork:end -->"
@@ -49,23 +48,18 @@ WATCHERS = [
 ]
 
 
-class Rig:
+class Rig(SupervisordProcess):
     """supervisord with the app and the listeners (autostart=false), and monit's file."""
 
     def __init__(self, tmp, python, httpok, superlance, port):
-        self.tmp, self.port = tmp, port
-        self.sock = os.path.join(tmp, "s.sock")
+        super().__init__(tmp)
+        self.port = port
         url = "http://127.0.0.1:%d/" % port
         listener = ("[eventlistener:{name}]\ncommand={cmd} -p web {flags} %s\n"
                     "events=TICK_5\nautostart=false\nautorestart=true\nstopwaitsecs=30\n"
                     "stdout_logfile=%s/{name}.out\nstderr_logfile=%s/{name}.err\n"
                     % (url, tmp, tmp))
-        conf = "\n".join([
-            "[unix_http_server]", "file=%s" % self.sock, "",
-            "[supervisord]", "nodaemon=true", "logfile=%s/supervisord.log" % tmp,
-            "pidfile=%s/supervisord.pid" % tmp, "childlogdir=%s" % tmp, "user=root", "",
-            "[rpcinterface:supervisor]",
-            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
+        self.start(python, self.conf_head() + [
             "[supervisorctl]", "serverurl=unix://%s" % self.sock, "",
             "[program:web]",
             "command=%s %s --port %d" % (python, PREFORK, port),
@@ -76,9 +70,6 @@ class Rig:
             listener.format(name="httpok_rs", cmd=httpok, flags="-t %d" % TIMEOUT),
             listener.format(name="httpok_py", cmd=superlance, flags="-t %d" % TIMEOUT),
         ])
-        self.conf = os.path.join(tmp, "supervisord.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
         bindir = os.path.dirname(python)
         self.monitrc = os.path.join(tmp, "monitrc")
         with open(self.monitrc, "w") as f:
@@ -93,22 +84,7 @@ class Rig:
                 ' then exec "%s/supervisorctl -c %s restart web"'
                 % (port, TIMEOUT, bindir, self.conf), ""]))
         os.chmod(self.monitrc, 0o600)
-        self.out = open(os.path.join(tmp, "supervisord.stdout"), "wb")
-        self.proc = subprocess.Popen([os.path.join(bindir, "supervisord"), "-c", self.conf],
-                                     stdout=self.out, stderr=subprocess.STDOUT)
-        wait_until("supervisord to answer", 30, self._answers, 0.2)
         self.wait_answering()
-
-    def rpc(self):
-        return xmlrpc.client.ServerProxy(
-            "http://127.0.0.1", transport=SupervisorTransport(None, None, "unix://" + self.sock)
-        ).supervisor
-
-    def _answers(self):
-        try:
-            return self.rpc().getState()["statename"] == "RUNNING"
-        except (OSError, xmlrpc.client.Error):
-            return False
 
     def info(self):
         return self.rpc().getProcessInfo("web")
@@ -118,15 +94,6 @@ class Rig:
             lambda i: i if i["statename"] == "RUNNING" else None)(self.info()), 0.1)
         wait_until("web answering", 30, lambda: get_status(self.port) == 200, 0.1)
         return info["pid"]
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.out.close()
 
 
 def get_status(port, timeout=0.3):
